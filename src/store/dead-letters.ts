@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto'
+import type { Queryable, Sql } from './db.js'
+
+/** Why the gate refused a message; the machine-readable part of a dead letter. */
+export type RejectReason = 'empty' | 'too_large' | 'not_utf8' | 'not_json' | 'schema' | 'conflict' | 'unstorable'
+
+export interface RejectError {
+  /** JSON pointer into the document ('' for the whole message). */
+  path: string
+  message: string
+}
+
+export interface NewDeadLetter {
+  channel: string
+  brokerSeq: number | null
+  reason: RejectReason
+  errors: readonly RejectError[]
+  orderUid: string | null
+  payload: Uint8Array
+}
+
+export interface DeadLetterSummary {
+  id: string
+  received_at: Date
+  channel: string
+  broker_seq: string | null
+  reason: RejectReason
+  errors: RejectError[]
+  order_uid: string | null
+  payload_size: number
+  payload_sha256: string
+  preview: string
+  replayed_at: Date | null
+  replay_outcome: string | null
+}
+
+export interface DeadLetter extends DeadLetterSummary {
+  payload: Buffer
+  /** True when the stored payload was cut at the size bound: it cannot be replayed. */
+  truncated: boolean
+}
+
+export interface DeadLetterLimits {
+  /** Bytes of each payload kept; the size and sha256 always describe the whole original. */
+  maxPayloadBytes: number
+}
+
+export type DeadLetterStore = ReturnType<typeof createDeadLetterStore>
+
+const PREVIEW_CHARS = 200
+
+export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
+  return {
+    /** Inserts a batch; a redelivered message (same channel, sequence and bytes) is stored once. */
+    async insertMany(letters: readonly NewDeadLetter[], tx: Queryable = sql): Promise<void> {
+      if (letters.length === 0) return
+      const rows = letters.map((letter) => ({
+        channel: letter.channel,
+        broker_seq: letter.brokerSeq,
+        reason: letter.reason,
+        errors: letter.errors,
+        order_uid: letter.orderUid,
+        payload: Buffer.from(letter.payload.subarray(0, limits.maxPayloadBytes)).toString('base64'),
+        payload_size: letter.payload.byteLength,
+        payload_sha256: createHash('sha256').update(letter.payload).digest('hex'),
+      }))
+      await tx`
+        insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256)
+        select e ->> 'channel', (e ->> 'broker_seq')::bigint, e ->> 'reason', e -> 'errors', e ->> 'order_uid',
+               decode(e ->> 'payload', 'base64'), (e ->> 'payload_size')::int, decode(e ->> 'payload_sha256', 'hex')
+        from jsonb_array_elements(${JSON.stringify(rows)}::text::jsonb) as e
+        on conflict do nothing`
+    },
+
+    /** Newest first; `before` is the id of the last row of the previous page. */
+    async list(options: { limit: number; before?: string | undefined }): Promise<DeadLetterSummary[]> {
+      const rows = await sql<SummaryRow[]>`
+        select ${summaryColumns(sql)}
+        from dead_letters
+        ${options.before === undefined ? sql`` : sql`where id < ${options.before}::bigint`}
+        order by id desc
+        limit ${options.limit}`
+      return rows.map(toSummary)
+    },
+
+    async get(id: string): Promise<DeadLetter | undefined> {
+      const [row] = await sql<(SummaryRow & { payload: Buffer })[]>`
+        select ${summaryColumns(sql)}, payload from dead_letters where id = ${id}::bigint`
+      if (row === undefined) return undefined
+      const { payload, ...summary } = row
+      return { ...toSummary(summary), payload, truncated: payload.byteLength < row.payload_size }
+    },
+
+    async markReplayed(id: string, outcome: string, tx: Queryable = sql): Promise<void> {
+      await tx`update dead_letters set replayed_at = now(), replay_outcome = ${outcome} where id = ${id}::bigint`
+    },
+
+    /** Retention: drops rows older than maxAgeDays, then the oldest beyond maxRows. Returns how many went. */
+    async prune(retention: { maxRows: number; maxAgeDays: number }): Promise<number> {
+      const aged = await sql`delete from dead_letters where received_at < now() - make_interval(days => ${retention.maxAgeDays})`
+      const surplus = await sql`
+        delete from dead_letters where id <= (
+          select id from dead_letters order by id desc offset ${retention.maxRows} limit 1
+        )`
+      return aged.count + surplus.count
+    },
+  }
+}
+
+type SummaryRow = Omit<DeadLetterSummary, 'preview'> & { head: Buffer }
+
+function summaryColumns(sql: Sql) {
+  // Up to 4 bytes per character: enough bytes for the preview whatever the text.
+  return sql`
+    id::text as id, received_at, channel, broker_seq::text as broker_seq, reason, errors, order_uid,
+    payload_size, encode(payload_sha256, 'hex') as payload_sha256,
+    substring(payload from 1 for ${PREVIEW_CHARS * 4}) as head,
+    replayed_at, replay_outcome`
+}
+
+/** The preview is text whatever the bytes: invalid UTF-8 shows as U+FFFD. */
+function toSummary({ head, ...row }: SummaryRow): DeadLetterSummary {
+  return { ...row, preview: [...head.toString('utf8')].slice(0, PREVIEW_CHARS).join('') }
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+describe('configuration', () => {
+  it('When nothing is set, then the documented defaults apply and embedded servers are used', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: 8000,
+      STAN_CLUSTER_ID: 'test-cluster',
+      STAN_CLIENT_ID: 'order-service',
+      STAN_CHANNEL: 'orders',
+      STAN_DURABLE: 'order-service',
+      DATA_DIR: './.data',
+      LOG_LEVEL: 'info',
+    })
+    expect(config.DATABASE_URL).toBeUndefined()
+    expect(config.STAN_URL).toBeUndefined()
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('When several values are wrong, then one error names every problem', () => {
+    let error: unknown
+    try {
+      loadConfig({ HTTP_PORT: 'eighty', DATABASE_URL: 'mysql://x', STAN_CHANNEL: 'orders.>', ADMIN_TOKEN: 'short' })
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const problems = (error as ConfigError).problems.join('\n')
+    for (const name of ['HTTP_PORT', 'DATABASE_URL', 'STAN_CHANNEL', 'ADMIN_TOKEN']) expect(problems).toContain(name)
+  })
+
+  it('Should turn numbers into numbers and treat empty values as unset', () => {
+    const config = loadConfig({ HTTP_PORT: '9000', CACHE_MAX_BYTES: '1048576', DATABASE_URL: '' })
+    expect(config.HTTP_PORT).toBe(9000)
+    expect(config.CACHE_MAX_BYTES).toBe(1048576)
+    expect(config.DATABASE_URL).toBeUndefined()
+  })
+})

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createDeadLetterStore, type DeadLetterStore, type NewDeadLetter } from '../../src/store/dead-letters.js'
+import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+
+let db: TestDatabase
+let deadLetters: DeadLetterStore
+
+beforeAll(async () => {
+  db = await startTestDatabase()
+  deadLetters = createDeadLetterStore(db.sql, { maxPayloadBytes: 16 })
+})
+afterAll(() => db?.stop())
+beforeEach(() => db.truncate())
+
+const letter = (overrides: Partial<NewDeadLetter> = {}): NewDeadLetter => ({
+  channel: 'orders',
+  brokerSeq: 1,
+  reason: 'not_json',
+  errors: [{ path: '', message: 'Unexpected token' }],
+  orderUid: null,
+  payload: Buffer.from('{not json'),
+  ...overrides,
+})
+
+describe('dead-letter store', () => {
+  it('When the same message is dead-lettered twice (a redelivery), then it is stored once', async () => {
+    await deadLetters.insertMany([letter(), letter()])
+    await deadLetters.insertMany([letter()])
+    await deadLetters.insertMany([letter({ brokerSeq: 2 })])
+    expect((await deadLetters.list({ limit: 10 })).map((row) => row.broker_seq)).toEqual(['2', '1'])
+  })
+
+  it('When a payload is over the bound, then it is cut but its size and hash describe the original', async () => {
+    const payload = Buffer.from('x'.repeat(40))
+    await deadLetters.insertMany([letter({ payload, reason: 'too_large' })])
+    const [summary] = await deadLetters.list({ limit: 1 })
+    const stored = await deadLetters.get(summary!.id)
+    expect(stored).toMatchObject({ payload_size: 40, truncated: true, reason: 'too_large' })
+    expect(stored!.payload.byteLength).toBe(16)
+    expect(stored!.payload_sha256).toBe(createHash('sha256').update(payload).digest('hex'))
+  })
+
+  it('Should show invalid UTF-8 in the preview as replacement characters', async () => {
+    await deadLetters.insertMany([letter({ payload: Buffer.from([0x7b, 0xff, 0xfe, 0x41]), reason: 'not_utf8' })])
+    const [summary] = await deadLetters.list({ limit: 1 })
+    expect(summary!.preview).toBe('{\uFFFD\uFFFDA')
+  })
+
+  it('Should page newest first and record a replay', async () => {
+    await deadLetters.insertMany([1, 2, 3].map((seq) => letter({ brokerSeq: seq })))
+    const first = await deadLetters.list({ limit: 2 })
+    const rest = await deadLetters.list({ limit: 2, before: first[1]!.id })
+    expect([...first, ...rest].map((row) => row.broker_seq)).toEqual(['3', '2', '1'])
+    await deadLetters.markReplayed(first[0]!.id, 'rejected')
+    expect(await deadLetters.get(first[0]!.id)).toMatchObject({ replay_outcome: 'rejected' })
+    expect((await deadLetters.get(first[0]!.id))!.replayed_at).toBeInstanceOf(Date)
+  })
+
+  it('When retention is applied, then rows past the row bound go, oldest first', async () => {
+    await deadLetters.insertMany([1, 2, 3, 4, 5].map((seq) => letter({ brokerSeq: seq })))
+    expect(await deadLetters.prune({ maxRows: 2, maxAgeDays: 30 })).toBe(3)
+    expect((await deadLetters.list({ limit: 10 })).map((row) => row.broker_seq)).toEqual(['5', '4'])
+  })
+})

