@@ -1,0 +1,75 @@
+// The newest orders from GET /orders, each a real link (so it can open in a new tab) that a plain
+// click turns into an in-page lookup.
+import { el, clear, setStatus, isPlainClick } from './dom.js';
+import { describeFailure } from './api.js';
+import { text, timeElement, fromIso } from './format.js';
+
+/**
+ * @param {{ root: HTMLElement, api: ReturnType<typeof import('./api.js').createApi>, onPick: (id: string) => void }} deps
+ */
+export function createRecentOrders({ root, api, onPick }) {
+  const list = root.querySelector('[data-testid="recent-list"]');
+  const status = root.querySelector('[data-testid="recent-status"]');
+  const more = root.querySelector('[data-testid="recent-more"]');
+  const refresh = root.querySelector('[data-testid="recent-refresh"]');
+  let next = null;
+  let loading = false;
+  let currentId = null;
+
+  more.addEventListener('click', () => load(next));
+  refresh.addEventListener('click', () => load(null));
+  list.addEventListener('click', (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a[data-order-id]') : null;
+    if (!link || !isPlainClick(event)) return;
+    event.preventDefault();
+    onPick(link.dataset.orderId);
+  });
+
+  /** @param {string | null} before null starts from the newest order and replaces the list. */
+  async function load(before) {
+    if (loading) return;
+    loading = true;
+    more.disabled = true;
+    refresh.disabled = true;
+    setStatus(status, 'loading', 'Loading newest orders…');
+
+    const answer = await api.listOrders(before ?? undefined);
+    loading = false;
+    more.disabled = false;
+    refresh.disabled = false;
+
+    if (!answer.ok) {
+      if (before === null) clear(list);
+      more.hidden = before === null || next === null;
+      setStatus(status, 'error', describeFailure(answer));
+      return;
+    }
+    const orders = Array.isArray(answer.body?.orders) ? answer.body.orders : [];
+    if (before === null) clear(list);
+    list.append(...orders.map(renderItem));
+    next = typeof answer.body?.next === 'string' ? answer.body.next : null;
+    more.hidden = next === null;
+    markCurrent(currentId);
+    if (list.childElementCount === 0) setStatus(status, 'empty', 'No orders stored yet.');
+    else setStatus(status, 'idle');
+  }
+
+  /** Highlights the order on screen, if it is in the list. */
+  function markCurrent(id) {
+    currentId = id;
+    for (const link of list.querySelectorAll('a[data-order-id]')) {
+      if (link.dataset.orderId === id) link.setAttribute('aria-current', 'true');
+      else link.removeAttribute('aria-current');
+    }
+  }
+
+  return { load: () => load(null), markCurrent };
+}
+
+function renderItem(order) {
+  const uid = typeof order?.order_uid === 'string' ? order.order_uid : '';
+  return el('li', { 'data-testid': 'recent-item' },
+    el('a', { href: `/?id=${encodeURIComponent(uid)}`, 'data-order-id': uid, 'data-testid': 'recent-link' }, text(uid)),
+    el('span', { class: 'sub' }, 'created ', timeElement(fromIso(order?.date_created), order?.date_created, 'recent-date')),
+  );
+}
