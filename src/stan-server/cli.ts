@@ -1,0 +1,75 @@
+/**
+ * Command line launcher: `nats-streaming --port 4222 --store memory`.
+ * Flags follow nats-streaming-server where they overlap (-a/--addr, -p/--port,
+ * -cid/--cluster_id, --store, --dir).
+ */
+import { parseArgs } from 'node:util'
+import { DEFAULT_CLUSTER_ID, startStanServer, type StanServerOptions } from './index.js'
+
+const USAGE = `Usage: nats-streaming [options]
+  -a, --host, --addr <host>          address to listen on (default 127.0.0.1)
+  -p, --port <port>                  port to listen on, 0 for a free one (default 4222)
+  --cid, --cluster_id, --cluster-id  cluster ID (default ${DEFAULT_CLUSTER_ID})
+  --store <memory|file>              store type (default memory)
+  --dir <path>                       data directory of the file store
+  -h, --help                         show this help`
+
+export function parseCliOptions(argv: string[]): StanServerOptions | { help: true } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string', short: 'a' },
+      addr: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      cid: { type: 'string' },
+      cluster_id: { type: 'string' },
+      'cluster-id': { type: 'string' },
+      store: { type: 'string' },
+      dir: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) return { help: true }
+  const port = values.port === undefined ? 4222 : Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${values.port}`)
+  const store = values.store?.toLowerCase() ?? 'memory'
+  if (store !== 'memory' && store !== 'file') throw new Error(`invalid store type: ${values.store} (memory or file)`)
+  if (store === 'file' && values.dir === undefined) throw new Error('the file store needs --dir')
+  return {
+    host: values.host ?? values.addr ?? '127.0.0.1',
+    port,
+    clusterId: values['cluster-id'] ?? values.cluster_id ?? values.cid ?? DEFAULT_CLUSTER_ID,
+    store,
+    ...(values.dir !== undefined ? { dir: values.dir } : {}),
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let options: ReturnType<typeof parseCliOptions>
+  try {
+    options = parseCliOptions(argv)
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
+    process.exitCode = 2
+    return
+  }
+  if ('help' in options) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
+  const server = await startStanServer(options)
+  process.stdout.write(`nats-streaming: cluster ${server.clusterId} listening on ${server.url} (store: ${options.store})\n`)
+  const stop = (signal: NodeJS.Signals) => {
+    process.stdout.write(`nats-streaming: ${signal}, shutting down\n`)
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`nats-streaming: error while closing: ${String(err)}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}

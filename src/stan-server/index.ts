@@ -1,0 +1,85 @@
+/**
+ * Embedded NATS Streaming server, wire-compatible with nats-streaming-server 0.25
+ * for node-nats-streaming 0.3 clients.
+ *
+ * @example
+ * const stan = await startStanServer({ port: 0 })
+ * // connect with node-nats-streaming to stan.url, cluster stan.clusterId
+ * await stan.close()
+ */
+import { startNatsServer } from './nats/server.js'
+import { MemoryStore } from './store/memory-store.js'
+import type { Store } from './store/types.js'
+import { StreamingServer } from './streaming/server.js'
+
+export interface StanServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Default 4222; 0 picks a free port. */
+  port?: number
+  /** Default 'test-cluster', as the real server. */
+  clusterId?: string
+  /** Default 'memory'. */
+  store?: 'memory' | 'file'
+  /** Data directory of the file store. */
+  dir?: string
+  /** NATS max_payload in bytes (default 1 MiB). */
+  maxPayload?: number
+  /** Server heartbeat interval to clients, ms (default 30s, as the real server). */
+  heartbeatIntervalMs?: number
+  /** Heartbeat answer timeout, ms (default 10s). */
+  heartbeatTimeoutMs?: number
+  /** Failed heartbeats before a client is closed (default 10). */
+  heartbeatFailCount?: number
+}
+
+export interface StanServer {
+  readonly url: string
+  readonly host: string
+  readonly port: number
+  readonly clusterId: string
+  close(): Promise<void>
+}
+
+export const DEFAULT_CLUSTER_ID = 'test-cluster'
+
+export async function startStanServer(options: StanServerOptions = {}): Promise<StanServer> {
+  const clusterId = options.clusterId ?? DEFAULT_CLUSTER_ID
+  const store = openStore(options)
+  const nats = await startNatsServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 4222,
+    ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
+  })
+  const streaming = new StreamingServer(nats, store, {
+    clusterId,
+    heartbeat: {
+      intervalMs: options.heartbeatIntervalMs ?? 30_000,
+      timeoutMs: options.heartbeatTimeoutMs ?? 10_000,
+      failCount: options.heartbeatFailCount ?? 10,
+      duplicateCheckMs: 500,
+    },
+  })
+  let closing: Promise<void> | undefined
+  return {
+    url: nats.url,
+    host: nats.host,
+    port: nats.port,
+    clusterId,
+    close() {
+      closing ??= (async () => {
+        streaming.close()
+        await nats.close()
+        await store.close()
+      })()
+      return closing
+    },
+  }
+}
+
+function openStore(options: StanServerOptions): Store {
+  const kind = options.store ?? 'memory'
+  if (kind === 'memory') return new MemoryStore()
+  if (kind === 'file') throw new Error('stan-server: the file store is not yet supported')
+  throw new Error(`stan-server: unknown store type ${JSON.stringify(kind)}`)
+}
