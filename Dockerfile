@@ -5,7 +5,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY patches ./patches
+RUN npm ci --no-audit --no-fund --ignore-scripts && npx patch-package
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY schema ./schema
@@ -14,7 +15,9 @@ RUN npm run build
 FROM node:20-bookworm-slim AS production-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+COPY patches ./patches
+# Install scripts off (no dependency needs one in production); our patch to the postgres driver is applied explicitly.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npx patch-package
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \

@@ -1,0 +1,139 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import stan from 'node-nats-streaming'
+
+export interface StanTarget {
+  url: string
+  clusterId: string
+  clientId: string
+}
+
+export interface PublishPlan {
+  channel: string
+  /** Publishes waiting for their ack at most; the next publish waits for an ack when this many are out. */
+  inFlight: number
+  /** Messages per second; undefined publishes as fast as acks come back. */
+  rate?: number
+  onAck?: (tally: PublishTally) => void
+  /** Stops publishing new messages; those already out are still waited for. */
+  signal?: AbortSignal
+}
+
+export interface PublishTally {
+  published: number
+  acked: number
+  failed: number
+  /** Why publishes failed and how often, e.g. "stan: publish ack timeout" → 3. */
+  failures: Map<string, number>
+  /** Errors the broker connection reported while publishing. */
+  connectionErrors: string[]
+}
+
+export interface Connection {
+  client: stan.Stan
+  /** Settles when the connection has closed, whether we closed it or the broker went away. */
+  closed: Promise<void>
+  isClosed(): boolean
+}
+
+export type Connected = ({ ok: true } & Connection) | { ok: false; error: string }
+
+/** Connects and waits for the streaming handshake; a broker that cannot be reached is an error value, not a throw. */
+/** `ackTimeoutMs`: how long the broker may take to ack one publish before it counts as failed. */
+export function connect(target: StanTarget, ackTimeoutMs = 30_000): Promise<Connected> {
+  return new Promise((resolve) => {
+    const client = stan.connect(target.clusterId, target.clientId, {
+      url: target.url,
+      ackTimeout: ackTimeoutMs,
+      // We bound the un-acked publishes ourselves; the client's own limit would fail them instead of waiting.
+      maxPubAcksInflight: Number.MAX_SAFE_INTEGER,
+      // A publisher run is short: fail fast instead of buffering publishes for a broker that went away.
+      maxReconnectAttempts: 0,
+    })
+    const onError = (error: unknown) => {
+      client.removeListener('connect', onConnect)
+      client.close()
+      resolve({ ok: false, error: describe(error) })
+    }
+    const onConnect = () => {
+      client.removeListener('error', onError)
+      let isClosed = false
+      const closed = new Promise<void>((settle) =>
+        client.once('close', () => {
+          isClosed = true
+          settle()
+        }),
+      )
+      resolve({ ok: true, client, closed, isClosed: () => isClosed })
+    }
+    client.once('error', onError)
+    client.once('connect', onConnect)
+  })
+}
+
+/**
+ * Publishes the messages and waits for all acks (or their failure). A broker error after connecting
+ * fails the publishes it concerns through their ack callbacks, which is where it is counted.
+ * Publishing stops early on a lost connection or an abort: `published` then says how far it got.
+ */
+export async function publishAll(client: stan.Stan, messages: Iterable<Buffer>, plan: PublishPlan): Promise<PublishTally> {
+  const tally: PublishTally = { published: 0, acked: 0, failed: 0, failures: new Map(), connectionErrors: [] }
+  const onError = (error: unknown) => tally.connectionErrors.push(describe(error))
+  // node-nats-streaming calls pending ack handlers *without* an error when the connection drops,
+  // so an "ack" after a disconnect is no ack at all.
+  let disconnected = false
+  const onDisconnect = () => (disconnected = true)
+  client.on('error', onError)
+  client.on('disconnect', onDisconnect)
+  let waiting: (() => void) | undefined
+  const settled = () => {
+    plan.onAck?.(tally)
+    waiting?.()
+    waiting = undefined
+  }
+  const outstanding = () => tally.published - tally.acked - tally.failed
+  const nextSettle = () => new Promise<void>((resolve) => (waiting = resolve))
+
+  const started = performance.now()
+  for (const payload of messages) {
+    while (outstanding() >= plan.inFlight) await nextSettle()
+    // After a disconnect every publish would fail at once: stop, and let the caller count what was never sent.
+    if (disconnected || plan.signal?.aborted) break
+    if (plan.rate !== undefined) {
+      // Pace against the start time rather than per message, so timer slack does not add up.
+      const due = started + (tally.published * 1000) / plan.rate
+      const wait = due - performance.now()
+      if (wait > 1) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined)
+      if (plan.signal?.aborted) break
+    }
+    tally.published++
+    client.publish(plan.channel, payload, (error) => {
+      if (error || disconnected) {
+        tally.failed++
+        countFailure(tally.failures, error ? describe(error) : 'connection lost before the ack')
+      } else {
+        tally.acked++
+      }
+      settled()
+    })
+  }
+  while (outstanding() > 0) await nextSettle()
+  client.removeListener('error', onError)
+  client.removeListener('disconnect', onDisconnect)
+  return tally
+}
+
+/** Closes the connection and waits until the broker has been told (or the close request timed out). */
+export async function close(connection: Connection): Promise<void> {
+  // Closing a client whose connection the broker already dropped would wait for a close request that cannot be sent.
+  if (!connection.isClosed()) connection.client.close()
+  await connection.closed
+}
+
+function countFailure(failures: Map<string, number>, message: string): void {
+  failures.set(message, (failures.get(message) ?? 0) + 1)
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message
+  return String(error)
+}

@@ -1,0 +1,58 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it, vi } from 'vitest'
+import { startEmbeddedPostgres, type RunningPostgres } from '../../src/embedded/postgres.js'
+import { connectDatabase, type Sql } from '../../src/store/db.js'
+import { migrate } from '../../src/store/migrate.js'
+import { createOrderStore } from '../../src/store/orders.js'
+import { freePort } from '../support/postgres.js'
+import { orderJson, outcomes, writerFor } from './support.js'
+
+// This file stops and starts its own PostgreSQL, so it does not use the shared test database helper.
+let dir: string
+let port: number
+let server: RunningPostgres
+let sql: Sql
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'order-service-outage-'))
+  port = await freePort()
+  server = await startEmbeddedPostgres({ dir, port })
+  sql = connectDatabase(server.url, { max: 2 })
+  await migrate(sql)
+})
+afterAll(async () => {
+  await sql?.end({ timeout: 5 })
+  await server?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+it('When the database stops mid-stream, then nothing is acked meanwhile and everything is stored once after it is back', async () => {
+  const { writer, deliver, acked, metrics } = writerFor(sql, { maxWaitMs: 0 })
+  deliver(1, orderJson('o1'))
+  await vi.waitFor(() => expect(acked).toEqual([1]))
+
+  await server.stop()
+  for (let seq = 2; seq <= 6; seq++) deliver(seq, orderJson(`o${seq}`))
+  deliver(7, 'garbage')
+  // The broker redelivers while the database is away: kept once, acked for each delivery.
+  deliver(3, orderJson('o3'))
+  await vi.waitFor(async () => expect((await metrics.batchRetries.get()).values[0]?.value).toBeGreaterThanOrEqual(3), { timeout: 20_000 })
+  expect(writer.isHealthy()).toBe(false)
+  expect(writer.pendingCount()).toBe(6)
+  expect(acked).toEqual([1])
+
+  server = await startEmbeddedPostgres({ dir, port })
+  await vi.waitFor(() => expect(acked).toHaveLength(8), { timeout: 20_000 })
+  expect(writer.isHealthy()).toBe(true)
+  expect(acked.sort()).toEqual([1, 2, 3, 3, 4, 5, 6, 7])
+
+  // Everything delivered again (as after a lost ack): nothing is written twice.
+  for (let seq = 1; seq <= 6; seq++) deliver(seq, orderJson(`o${seq}`))
+  deliver(7, 'garbage')
+  await writer.stop()
+  expect(await createOrderStore(sql).count()).toBe(6)
+  expect((await sql`select count(*)::int as n from dead_letters`)[0]?.n).toBe(1)
+  expect(await outcomes(metrics)).toEqual({ stored: 6, duplicate: 6, 'dead_lettered/not_json': 2 })
+})

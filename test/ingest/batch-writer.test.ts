@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Gate } from '../../src/ingest/gate.js'
+import type { Order } from '../../src/ingest/order-schema.js'
+import { createOrderStore } from '../../src/store/orders.js'
+import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { orderJson, outcomes, writerFor } from './support.js'
+
+let db: TestDatabase
+
+beforeAll(async () => {
+  db = await startTestDatabase()
+})
+afterAll(() => db?.stop())
+beforeEach(() => db.truncate())
+
+const deadLetters = () =>
+  db.sql<{ broker_seq: string; reason: string; order_uid: string | null; errors: { path: string; message: string }[] }[]>`
+    select broker_seq::text, reason, order_uid, errors from dead_letters order by id`
+
+describe('batch writer', () => {
+  it('When orders arrive, then they are stored, cached and acked, and the ack comes after the commit', async () => {
+    const { writer, acked, cache, metrics } = writerFor(db.sql)
+    const orders = createOrderStore(db.sql)
+    // At ack time, another connection must already see the order: the ack follows the commit.
+    const seenAtAck: Promise<string | undefined>[] = []
+    for (const [seq, uid] of [[1, 'a1'], [2, 'a2'], [3, 'a3']] as const) {
+      writer.add({ data: Buffer.from(orderJson(uid)), sequence: seq, ack: () => (acked.push(seq), seenAtAck.push(orders.findBody(uid))) })
+    }
+    await writer.stop()
+
+    expect(acked).toEqual([1, 2, 3])
+    expect((await Promise.all(seenAtAck)).every((body) => body !== undefined)).toBe(true)
+    expect([...cache.bodies.keys()]).toEqual(['a1', 'a2', 'a3'])
+    expect(cache.bodies.get('a2')).toBe(await orders.findBody('a2'))
+    expect(await outcomes(metrics)).toEqual({ stored: 3 })
+    expect(writer.isHealthy()).toBe(true)
+  })
+
+  it('When an identical order is delivered again, then it is acked and counted as a duplicate, stored once', async () => {
+    const first = writerFor(db.sql)
+    first.deliver(1, orderJson('d1'))
+    await first.writer.stop()
+    const second = writerFor(db.sql)
+    second.deliver(2, orderJson('d1'))
+    await second.writer.stop()
+
+    expect(second.acked).toEqual([2])
+    expect(await outcomes(second.metrics)).toEqual({ duplicate: 1 })
+    expect(second.cache.bodies.size).toBe(0)
+    expect(await createOrderStore(db.sql).count()).toBe(1)
+  })
+
+  it('When a different order comes under a stored order_uid, then it is dead-lettered as a conflict and the original stays', async () => {
+    const first = writerFor(db.sql)
+    first.deliver(1, orderJson('c1'))
+    await first.writer.stop()
+    const second = writerFor(db.sql)
+    second.deliver(2, orderJson('c1', (d) => (d.track_number = 'CHANGED')))
+    await second.writer.stop()
+
+    expect(second.acked).toEqual([2])
+    expect(await deadLetters()).toMatchObject([{ broker_seq: '2', reason: 'conflict', order_uid: 'c1' }])
+    expect(JSON.parse((await createOrderStore(db.sql).findBody('c1'))!).track_number).toBe('WBILMTESTTRACK')
+    expect(await outcomes(second.metrics)).toEqual({ 'dead_lettered/conflict': 1 })
+  })
+
+  it('When garbage is redelivered, while pending and after its ack, then it is dead-lettered once and every delivery is acked', async () => {
+    const first = writerFor(db.sql)
+    first.deliver(7, 'not json at all')
+    first.deliver(7, 'not json at all')
+    expect(first.writer.pendingCount()).toBe(1)
+    await first.writer.stop()
+    // The ack was lost: the broker delivers it again to the next run.
+    const second = writerFor(db.sql)
+    second.deliver(7, 'not json at all')
+    await second.writer.stop()
+
+    expect(first.acked).toEqual([7, 7])
+    expect(second.acked).toEqual([7])
+    expect(await deadLetters()).toMatchObject([{ broker_seq: '7', reason: 'not_json', order_uid: null }])
+  })
+
+  it('When mixed messages arrive together, then orders and dead letters are written in one transaction', async () => {
+    const { writer, deliver, acked, metrics } = writerFor(db.sql)
+    deliver(1, orderJson('m1'))
+    deliver(2, Buffer.from([0xff, 0xfe]))
+    deliver(3, orderJson('m2'))
+    deliver(4, orderJson('m3', (d) => (d.payment.amount = -5)))
+    deliver(5, '')
+    await writer.stop()
+
+    expect(acked).toEqual([1, 2, 3, 4, 5])
+    const xids = await db.sql<{ xid: string }[]>`
+      select xmin::text as xid from orders union select xmin::text from dead_letters`
+    expect(xids).toHaveLength(1)
+    expect((await deadLetters()).map((d) => [d.broker_seq, d.reason, d.order_uid])).toEqual([
+      ['2', 'not_utf8', null],
+      ['4', 'schema', 'm3'],
+      ['5', 'empty', null],
+    ])
+    expect(await outcomes(metrics)).toEqual({ stored: 2, 'dead_lettered/not_utf8': 1, 'dead_lettered/schema': 1, 'dead_lettered/empty': 1 })
+  })
+
+  it('When one batch holds the same order_uid more than once, then the first is stored and the others meet it as duplicate or conflict', async () => {
+    const { writer, deliver, acked, metrics } = writerFor(db.sql)
+    deliver(1, orderJson('s1'))
+    deliver(2, orderJson('s1'))
+    deliver(3, orderJson('s1', (d) => (d.locale = 'ru')))
+    deliver(4, orderJson('s2'))
+    await writer.stop()
+
+    expect(acked.sort()).toEqual([1, 2, 3, 4])
+    expect(await outcomes(metrics)).toEqual({ stored: 2, duplicate: 1, 'dead_lettered/conflict': 1 })
+    expect(await deadLetters()).toMatchObject([{ broker_seq: '3', reason: 'conflict', order_uid: 's1' }])
+  })
+
+  it('When more messages arrive than fit one batch, then they are written in batches of at most maxBatch', async () => {
+    const { writer, deliver, acked, metrics } = writerFor(db.sql, { maxBatch: 4 })
+    for (let seq = 1; seq <= 10; seq++) deliver(seq, orderJson(`b${seq}`))
+    await writer.stop()
+
+    expect(acked).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    const sizes = (await metrics.batchSize.get()).values.find((v) => v.metricName === 'order_batch_size_sum')
+    const batches = (await metrics.batchSize.get()).values.find((v) => v.metricName === 'order_batch_size_count')
+    expect([sizes?.value, batches?.value]).toEqual([10, 3])
+  })
+
+  it('When PostgreSQL refuses a message the gate let through, then only that message is dead-lettered as unstorable', async () => {
+    // A gate that lets everything JSON through, as a schema gap would: PostgreSQL's jsonb refuses U+0000.
+    const lenient: Gate = (payload) => {
+      const json = Buffer.from(payload).toString()
+      const order = JSON.parse(json) as Order
+      return { ok: true, order, orderUid: order.order_uid, json }
+    }
+    const { writer, deliver, acked, cache } = writerFor(db.sql, { gate: lenient })
+    deliver(1, orderJson('u1'))
+    deliver(2, orderJson('u2'))
+    deliver(3, orderJson('u3', (d) => (d.delivery.name = 'Nul\u0000l')))
+    deliver(4, orderJson('u4'))
+    deliver(5, orderJson('u5'))
+    await writer.stop()
+
+    expect(acked.sort()).toEqual([1, 2, 3, 4, 5])
+    expect([...cache.bodies.keys()].sort()).toEqual(['u1', 'u2', 'u4', 'u5'])
+    const [letter, ...others] = await deadLetters()
+    expect(others).toEqual([])
+    expect(letter).toMatchObject({ broker_seq: '3', reason: 'unstorable', order_uid: 'u3' })
+    expect(letter?.errors[0]?.message).toMatch(/^PostgreSQL refused the message: 22/)
+  })
+})

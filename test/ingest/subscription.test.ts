@@ -1,0 +1,100 @@
+import stan from 'node-nats-streaming'
+import pino from 'pino'
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest'
+import { openSubscription, type ChannelSubscription } from '../../src/ingest/subscription.js'
+import { createOrderStore } from '../../src/store/orders.js'
+import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
+import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { orderJson, outcomes, writerFor } from './support.js'
+
+let db: TestDatabase
+let broker: StanServer
+const open: ChannelSubscription[] = []
+
+beforeAll(async () => {
+  db = await startTestDatabase()
+  broker = await startStanServer({ port: 0 })
+})
+afterAll(async () => {
+  for (const subscription of open) await subscription.close()
+  await broker?.close()
+  await db?.stop()
+})
+beforeEach(() => db.truncate())
+
+/** The path of the service: subscription → batch writer → PostgreSQL; the acks sent to the broker are recorded. */
+function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>): ChannelSubscription {
+  const subscription = openSubscription(
+    {
+      url: broker.url,
+      clusterId: broker.clusterId,
+      clientId: `service-${channel}`,
+      channel,
+      durableName: 'order-service',
+      maxInFlight: 64,
+      ackWaitMs: 5_000,
+      log: pino({ level: 'silent' }),
+      retry: { initialMs: 50, maxMs: 500 },
+    },
+    (message) => writer.add({ ...message, ack: () => (acked.push(message.sequence), message.ack()) }),
+  )
+  open.push(subscription)
+  return subscription
+}
+
+/** Publishes with node-nats-streaming, as any producer would; resolves when the broker acked every message. */
+async function publish(channel: string, payloads: string[]): Promise<void> {
+  const connection = stan.connect(broker.clusterId, `publisher-${process.pid}-${channel}`, { url: broker.url })
+  await new Promise<void>((resolve, reject) => {
+    connection.once('connect', () => resolve())
+    connection.once('error', reject)
+  })
+  for (const payload of payloads) {
+    await new Promise<void>((resolve, reject) => connection.publish(channel, payload, (error) => (error ? reject(error) : resolve())))
+  }
+  await new Promise<void>((resolve) => {
+    connection.once('close', () => resolve())
+    connection.close()
+  })
+}
+
+it('When orders are published, then they are stored, acked, and a reopened durable resumes after them', async () => {
+  const first = writerFor(db.sql, { maxWaitMs: 5 })
+  const subscription = ingest('e2e', first)
+  await vi.waitFor(() => expect(subscription.isLive()).toBe(true))
+  await publish('e2e', [orderJson('e1'), orderJson('e2'), '{"order_uid":"e3"}', orderJson('e1')])
+  await vi.waitFor(() => expect(first.acked).toHaveLength(4))
+  await subscription.close()
+  await first.writer.stop()
+  expect(await outcomes(first.metrics)).toEqual({ stored: 2, duplicate: 1, 'dead_lettered/schema': 1 })
+
+  // Published while the service is away: the durable keeps its place, and acked messages do not come again.
+  await publish('e2e', [orderJson('e4')])
+  const second = writerFor(db.sql, { maxWaitMs: 5 })
+  const reopened = ingest('e2e', second)
+  await vi.waitFor(() => expect(second.acked).toHaveLength(1))
+  await reopened.close()
+  await second.writer.stop()
+  expect(await outcomes(second.metrics)).toEqual({ stored: 1 })
+  expect(await createOrderStore(db.sql).count()).toBe(3)
+})
+
+it('When the broker goes away and comes back, then the subscription reconnects by itself and ingests again', async () => {
+  const service = writerFor(db.sql, { maxWaitMs: 5 })
+  const { writer, acked } = service
+  const subscription = ingest('restart', service)
+  await vi.waitFor(() => expect(subscription.isLive()).toBe(true))
+  await publish('restart', [orderJson('x1')])
+  await vi.waitFor(() => expect(acked).toHaveLength(1))
+
+  const port = broker.port
+  await broker.close()
+  await vi.waitFor(() => expect(subscription.isLive()).toBe(false))
+  broker = await startStanServer({ port })
+  await vi.waitFor(() => expect(subscription.isLive()).toBe(true), { timeout: 10_000 })
+  await publish('restart', [orderJson('x2')])
+  await vi.waitFor(() => expect(acked).toHaveLength(2))
+  await subscription.close()
+  await writer.stop()
+  expect(await createOrderStore(db.sql).count()).toBe(2)
+})

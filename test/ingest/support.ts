@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs'
+import pino from 'pino'
+import { createBatchWriter, type BatchWriterOptions } from '../../src/ingest/batch-writer.js'
+import { createGate } from '../../src/ingest/gate.js'
+import { createMetrics, type Metrics } from '../../src/metrics.js'
+import { createDeadLetterStore } from '../../src/store/dead-letters.js'
+import { createOrderStore } from '../../src/store/orders.js'
+import type { Sql } from '../../src/store/db.js'
+
+const sampleText = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
+
+/** The sample order under another order_uid, with an optional change, as JSON text. */
+export function orderJson(uid: string, change: (doc: Record<string, any>) => void = () => {}): string {
+  const doc = JSON.parse(sampleText) as Record<string, any>
+  doc.order_uid = uid
+  change(doc)
+  return JSON.stringify(doc)
+}
+
+/** What the cache was given, in order: a real, minimal implementation of the writer's cache interface. */
+export class RecordingCache {
+  readonly bodies = new Map<string, string>()
+  set(orderUid: string, body: string): void {
+    this.bodies.set(orderUid, body)
+  }
+}
+
+/** A writer on a real database, with the acks it sends recorded by sequence. */
+export function writerFor(sql: Sql, overrides: Partial<BatchWriterOptions> = {}) {
+  const metrics = overrides.metrics ?? createMetrics({ processMetrics: false })
+  const cache = new RecordingCache()
+  const acked: number[] = []
+  const writer = createBatchWriter({
+    sql,
+    orders: createOrderStore(sql),
+    deadLetters: createDeadLetterStore(sql, { maxPayloadBytes: 64 * 1024 }),
+    cache,
+    metrics,
+    gate: createGate({ maxMessageBytes: 256 * 1024 }),
+    channel: 'orders',
+    maxBatch: 500,
+    // Long enough that messages added in one go form one batch; stop() flushes at once.
+    maxWaitMs: 10_000,
+    log: pino({ level: 'silent' }),
+    backoff: { initialMs: 20, maxMs: 200 },
+    ...overrides,
+  })
+  const deliver = (sequence: number, payload: string | Buffer) =>
+    writer.add({ data: typeof payload === 'string' ? Buffer.from(payload) : payload, sequence, ack: () => acked.push(sequence) })
+  return { writer, deliver, acked, cache, metrics }
+}
+
+/** Messages counted by outcome and reason, e.g. { 'stored': 2, 'dead_lettered/conflict': 1 }. */
+export async function outcomes(metrics: Metrics): Promise<Record<string, number>> {
+  const { values } = await metrics.messages.get()
+  return Object.fromEntries(values.map((v) => [[v.labels.outcome, v.labels.reason].filter(Boolean).join('/'), v.value]))
+}
