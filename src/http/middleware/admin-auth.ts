@@ -1,0 +1,45 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
+import type { MiddlewareHandler } from 'hono'
+import { errorResponse } from '../errors.js'
+import { remoteAddress, requestHeader, type AppEnv } from '../node-request.js'
+
+/**
+ * Guards the admin routes (dead letters hold personal data). With a token: `Authorization: Bearer <token>`
+ * or 401. Without one: loopback clients only, else 403; a request whose peer is unknown is not loopback.
+ */
+export function adminAuth(token: string | undefined): MiddlewareHandler<AppEnv> {
+  if (token === undefined) {
+    return async (c, next) => {
+      if (!isLoopback(remoteAddress(c))) {
+        return errorResponse(403, 'forbidden', 'Admin routes answer only loopback clients when ADMIN_TOKEN is not set')
+      }
+      await next()
+    }
+  }
+  const expected = digest(token)
+  return async (c, next) => {
+    const presented = bearerToken(requestHeader(c, 'authorization'))
+    // Digests have equal lengths, so the comparison takes the same time whatever was presented.
+    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+      return errorResponse(401, 'unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>', { 'www-authenticate': 'Bearer' })
+    }
+    await next()
+  }
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header)
+  return match?.[1]
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest()
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false
+  if (address === '::1') return true
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  return isIP(v4) === 4 && v4.startsWith('127.')
+}

@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http'
+import type { Context } from 'hono'
+
+/**
+ * What @hono/node-server passes as the env: the Node request. Absent when the app runs elsewhere
+ * (app.request() in tests without an env), which callers must treat as "unknown".
+ */
+export interface NodeBindings {
+  incoming?: IncomingMessage
+}
+
+export type AppEnv = { Bindings: NodeBindings }
+
+function incomingOf(c: Context<AppEnv>): IncomingMessage | undefined {
+  return (c.env as NodeBindings | undefined)?.incoming
+}
+
+/** The TCP peer's address, or undefined when the request did not come through a Node socket. */
+export function remoteAddress(c: Context<AppEnv>): string | undefined {
+  return incomingOf(c)?.socket?.remoteAddress
+}
+
+/**
+ * One request header (lower-case name). Reads Node's parsed headers when present: the web Request's
+ * Headers object is built on first use, which the hot path avoids.
+ */
+export function requestHeader(c: Context<AppEnv>, name: string): string | undefined {
+  const headers = incomingOf(c)?.headers
+  if (headers !== undefined) {
+    const value = headers[name]
+    return Array.isArray(value) ? value.join(', ') : value
+  }
+  return c.req.header(name)
+}

@@ -1,0 +1,168 @@
+import { serve, type ServerType } from '@hono/node-server'
+import type { Logger } from 'pino'
+import { OrderCache } from './cache/order-cache.js'
+import type { Config } from './config.js'
+import { createApp } from './http/app.js'
+import { defaultStaticDir } from './http/routes/static.js'
+import { createBatchWriter } from './ingest/batch-writer.js'
+import { createGate } from './ingest/gate.js'
+import { createReplay } from './ingest/replay.js'
+import { openSubscription, type ChannelSubscription } from './ingest/subscription.js'
+import { createMetrics } from './metrics.js'
+import { connectDatabase, isReachable } from './store/db.js'
+import { createDeadLetterStore } from './store/dead-letters.js'
+import { migrate } from './store/migrate.js'
+import { createOrderStore } from './store/orders.js'
+
+export interface ServiceEndpoints {
+  databaseUrl: string
+  stanUrl: string
+  stanClusterId: string
+}
+
+export interface RunningService {
+  /** The page's URL, with the bound port. */
+  url: string
+  /** Graceful stop: no new messages, the batch in flight committed and acked, durable kept, pool closed. */
+  stop(): Promise<void>
+}
+
+const DATABASE_CHECK_MS = 2_000
+const RETENTION_EVERY_MS = 60 * 60 * 1000
+/** The pool: the writer's transaction, cache misses, listings and replays, and the readiness check. */
+const POOL_SIZE = 10
+
+/**
+ * Builds every part from the configuration and wires broker → gate → batch writer → store → cache → HTTP.
+ * HTTP listens first, so /healthz answers and /readyz says why not ready while the database is awaited,
+ * the cache warms and the subscription starts.
+ */
+export async function startService(config: Config, endpoints: ServiceEndpoints, log: Logger): Promise<RunningService> {
+  const metrics = createMetrics()
+  const sql = connectDatabase(endpoints.databaseUrl, { max: POOL_SIZE })
+  const orders = createOrderStore(sql)
+  const deadLetters = createDeadLetterStore(sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES })
+  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
+  const gate = createGate({ maxMessageBytes: config.MAX_MESSAGE_BYTES })
+  const writer = createBatchWriter({
+    sql,
+    orders,
+    deadLetters,
+    cache,
+    metrics,
+    gate,
+    channel: config.STAN_CHANNEL,
+    maxBatch: config.BATCH_MAX_SIZE,
+    maxWaitMs: config.BATCH_MAX_WAIT_MS,
+    log: log.child({ component: 'writer' }),
+  })
+  const replayDeadLetter = createReplay({ sql, orders, deadLetters, cache, gate })
+
+  const state = { databaseReachable: false, cacheWarm: false, stopping: false }
+  let subscription: ChannelSubscription | undefined
+  const readiness = () => ({
+    database: state.databaseReachable && writer.isHealthy(),
+    subscription: subscription?.isLive() ?? false,
+    cache: state.cacheWarm,
+  })
+
+  const app = createApp({
+    cache,
+    orders,
+    deadLetters,
+    replayDeadLetter,
+    metrics,
+    readiness,
+    adminToken: config.ADMIN_TOKEN,
+    staticDir: defaultStaticDir,
+    log: log.child({ component: 'http' }),
+  })
+  const server = await listen(app.fetch, config.HTTP_HOST, config.HTTP_PORT)
+  const url = `http://${urlHost(config.HTTP_HOST)}:${boundPort(server)}/`
+
+  const databaseCheck = setInterval(async () => {
+    state.databaseReachable = await isReachable(sql)
+  }, DATABASE_CHECK_MS)
+  await waitForDatabase(() => migrate(sql), log, () => state.stopping)
+  state.databaseReachable = true
+
+  const warmStarted = performance.now()
+  const warmed = await cache.warm(orders.newestFirst())
+  state.cacheWarm = true
+  log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+
+  const prune = async () => {
+    try {
+      const removed = await deadLetters.prune({ maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS })
+      if (removed > 0) log.info({ removed }, 'dead-letter retention applied')
+    } catch (error) {
+      log.warn({ err: error }, 'dead-letter retention failed; next try in an hour')
+    }
+  }
+  void prune()
+  const retention = setInterval(prune, RETENTION_EVERY_MS)
+
+  subscription = openSubscription(
+    {
+      url: endpoints.stanUrl,
+      clusterId: endpoints.stanClusterId,
+      clientId: config.STAN_CLIENT_ID,
+      channel: config.STAN_CHANNEL,
+      durableName: config.STAN_DURABLE,
+      maxInFlight: config.STAN_MAX_IN_FLIGHT,
+      ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
+      log: log.child({ component: 'subscription' }),
+    },
+    (message) => writer.add(message),
+  )
+
+  return {
+    url,
+    async stop() {
+      state.stopping = true
+      clearInterval(databaseCheck)
+      clearInterval(retention)
+      // Order matters: finish and ack the batch in flight while the connection is still up, then leave.
+      await writer.stop()
+      await subscription?.close()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await sql.end({ timeout: 5 })
+    },
+  }
+}
+
+/** Runs `task` until the database lets it: a server still starting or briefly down is waited for, not fatal. */
+async function waitForDatabase<T>(task: () => Promise<T>, log: Logger, stopping: () => boolean): Promise<T> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await task()
+    } catch (error) {
+      if (stopping() || !isConnectionError(error)) throw error
+      log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'database not reachable yet')
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  // Node socket errors, postgres.js connection errors, and PostgreSQL's "starting up / shutting down" (57P0x).
+  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('CONNECT') || code.startsWith('57P') || code === '08006')
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server))
+    server.once('error', reject)
+  })
+}
+
+function boundPort(server: ServerType): number {
+  const address = server.address()
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}

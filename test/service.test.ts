@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateOrder } from '../src/publisher/generate-orders.js'
+import { eventually, startTestService, type TestService } from './support/service.js'
+
+/** The whole service as a user meets it: publish on the channel, read over HTTP, count rows in PostgreSQL. */
+let svc: TestService
+const seed = 7
+
+beforeAll(async () => {
+  svc = await startTestService()
+})
+afterAll(() => svc?.stop())
+
+const orderJson = (index: number, change: (order: Record<string, unknown>) => void = () => {}) => {
+  const order = generateOrder(seed, index) as unknown as Record<string, unknown>
+  change(order)
+  return { uid: order.order_uid as string, json: JSON.stringify(order) }
+}
+
+const get = (path: string, init?: RequestInit) => fetch(new URL(path, svc.url), init)
+const rows = async (uid: string) => (await svc.db.sql`select count(*)::int as n from orders where order_uid = ${uid}`)[0]!.n as number
+const deadLetterReasons = async () =>
+  (await svc.db.sql<{ reason: string }[]>`select reason from dead_letters order by id`).map((row) => row.reason)
+
+describe('order-service end to end', () => {
+  it('When an order is published, then it is stored once and served by id with an ETag', async () => {
+    const { uid, json } = orderJson(1)
+    await svc.publish([json])
+    const response = await eventually(async () => {
+      const candidate = await get(`/order/${uid}`)
+      return candidate.status === 200 ? candidate : undefined
+    })
+    expect(await response.json()).toEqual(JSON.parse(json))
+    expect(response.headers.get('cache-control')).toContain('immutable')
+    const etag = response.headers.get('etag')!
+    expect((await get(`/order/${uid}`, { headers: { 'if-none-match': etag } })).status).toBe(304)
+    expect(await rows(uid)).toBe(1)
+  })
+
+  it('When the same order is published again, then it is absorbed as a duplicate; a different document under its id is dead-lettered', async () => {
+    const { uid, json } = orderJson(2)
+    const conflicting = orderJson(2, (order) => (order.track_number = 'CHANGED'))
+    await svc.publish([json])
+    await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
+    await svc.publish([json, json, conflicting.json])
+    await eventually(async () => ((await deadLetterReasons()).includes('conflict') ? true : undefined))
+    expect(await rows(uid)).toBe(1)
+    const served = await (await get(`/order/${uid}`)).json()
+    expect(served.track_number).not.toBe('CHANGED')
+    const metrics = await (await get('/metrics')).text()
+    expect(metrics).toMatch(/order_messages_total\{outcome="duplicate"[^}]*\} 2/)
+  })
+
+  it('When garbage is published, then each message is dead-lettered with its reason and the channel keeps flowing', async () => {
+    const before = (await deadLetterReasons()).length
+    const { uid, json } = orderJson(3)
+    await svc.publish(['', '{"truncated": ', Buffer.from([0xff, 0xfe, 0x00]), '[1,2,3]', json])
+    await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
+    const reasons = await eventually(async () => {
+      const all = await deadLetterReasons()
+      return all.length >= before + 4 ? all.slice(before) : undefined
+    })
+    expect(reasons.sort()).toEqual(['empty', 'not_json', 'not_utf8', 'schema'])
+  })
+
+  it('When the service restarts, then its cache is filled from the table before it is ready and the durable resumes', async () => {
+    const { uid, json } = orderJson(4)
+    await svc.publish([json])
+    await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
+    await svc.restart()
+    // startService resolves once the cache is filled; the subscription comes up just after.
+    expect((await (await get('/readyz')).json()).checks).toMatchObject({ database: true, cache: true })
+    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined))
+    const metrics = await (await get('/metrics')).text()
+    expect(Number(/order_cache_entries (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(4)
+    expect((await get(`/order/${uid}`)).status).toBe(200)
+    // Published while nobody listens, taken when the durable resumes.
+    const later = orderJson(5)
+    await svc.publish([later.json])
+    await eventually(async () => ((await get(`/order/${later.uid}`)).status === 200 ? true : undefined))
+  })
+
+  it('When PostgreSQL stops in the middle of a stream and starts again, then nothing is lost and nothing is doubled', async () => {
+    const first = Array.from({ length: 50 }, (_, i) => orderJson(100 + i))
+    const second = Array.from({ length: 50 }, (_, i) => orderJson(200 + i))
+    await svc.publish(first.map((order) => order.json))
+    await svc.db.stopServer()
+    await svc.publish(second.map((order) => order.json))
+    await eventually(async () => ((await (await get('/readyz')).status) === 503 ? true : undefined))
+    await new Promise((resolve) => setTimeout(resolve, 2_500)) // longer than ackWait: the broker redelivers meanwhile
+    await svc.db.startServer()
+    const all = [...first, ...second]
+    await eventually(async () => {
+      const [row] = await svc.db.sql`select count(*)::int as n from orders where order_uid in ${svc.db.sql(all.map((o) => o.uid))}`
+      return row!.n === all.length ? true : undefined
+    }, 30_000)
+    const [doubled] = await svc.db.sql`select count(*)::int as n from (select order_uid from orders group by 1 having count(*) > 1) d`
+    expect(doubled!.n).toBe(0)
+    for (const order of [all[0]!, all[99]!]) expect((await get(`/order/${order.uid}`)).status).toBe(200)
+    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined), 15_000)
+  }, 60_000)
+})

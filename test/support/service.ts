@@ -1,0 +1,91 @@
+import pino from 'pino'
+import stan from 'node-nats-streaming'
+import { loadConfig, type Config } from '../../src/config.js'
+import { startService, type RunningService } from '../../src/service.js'
+import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
+import { startTestDatabase, type TestDatabase } from './postgres.js'
+
+export interface TestService {
+  /** The page's URL (http://127.0.0.1:<port>/). */
+  url: string
+  config: Config
+  db: TestDatabase
+  broker: StanServer
+  service: RunningService
+  /** Publishes payloads to the service's channel through node-nats-streaming; resolves when all are acked. */
+  publish(payloads: readonly (string | Uint8Array)[]): Promise<void>
+  /** Restarts the service alone (same database, same broker, same client id): the restart path. */
+  restart(): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * The whole service with real parts: embedded PostgreSQL, the embedded broker on a free port, HTTP on a free
+ * port. `env` overrides configuration (names as in the README), for example ADMIN_TOKEN or BATCH_MAX_SIZE.
+ */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const db = await startTestDatabase()
+  const broker = await startStanServer({ port: 0 })
+  const config = loadConfig({ HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', ...env })
+  const endpoints = { databaseUrl: db.url, stanUrl: broker.url, stanClusterId: broker.clusterId }
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
+  let service = await startService(config, endpoints, log)
+  const publisher = await connect(broker.url, broker.clusterId)
+
+  const handle: TestService = {
+    get url() {
+      return service.url
+    },
+    config,
+    db,
+    broker,
+    get service() {
+      return service
+    },
+    publish: (payloads) => publishAll(publisher, config.STAN_CHANNEL, payloads),
+    async restart() {
+      await service.stop()
+      service = await startService(config, endpoints, log)
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        publisher.once('close', () => resolve())
+        publisher.close()
+      })
+      await service.stop()
+      await broker.close()
+      await db.stop()
+    },
+  }
+  return handle
+}
+
+function connect(url: string, clusterId: string): Promise<stan.Stan> {
+  return new Promise((resolve, reject) => {
+    const connection = stan.connect(clusterId, `test-publisher-${process.pid}-${Date.now()}`, { url })
+    connection.once('connect', () => resolve(connection))
+    connection.once('error', reject)
+  })
+}
+
+function publishAll(connection: stan.Stan, channel: string, payloads: readonly (string | Uint8Array)[]): Promise<void> {
+  return Promise.all(
+    payloads.map(
+      (payload) =>
+        new Promise<void>((resolve, reject) => {
+          connection.publish(channel, payload as string | Uint8Array, (error) => (error ? reject(error) : resolve()))
+        }),
+    ),
+  ).then(() => undefined)
+}
+
+/** Polls until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
