@@ -45,7 +45,7 @@ describe('order-service end to end', () => {
     await svc.publish([json, json, conflicting.json])
     await eventually(async () => ((await deadLetterReasons()).includes('conflict') ? true : undefined))
     expect(await rows(uid)).toBe(1)
-    const served = await (await get(`/order/${uid}`)).json()
+    const served = (await (await get(`/order/${uid}`)).json()) as { track_number: string }
     expect(served.track_number).not.toBe('CHANGED')
     const metrics = await (await get('/metrics')).text()
     expect(metrics).toMatch(/order_messages_total\{outcome="duplicate"[^}]*\} 2/)
@@ -69,7 +69,7 @@ describe('order-service end to end', () => {
     await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
     await svc.restart()
     // startService resolves once the cache is filled; the subscription comes up just after.
-    expect((await (await get('/readyz')).json()).checks).toMatchObject({ database: true, cache: true })
+    expect(((await (await get('/readyz')).json()) as { checks: unknown }).checks).toMatchObject({ database: true, cache: true })
     await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined))
     const metrics = await (await get('/metrics')).text()
     expect(Number(/order_cache_entries (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(4)
