@@ -1,55 +1,9 @@
+import type { Order } from '../ingest/order-schema.js'
 import { mix32, seededRandom, type Random } from './seeded-random.js'
 
-/** An order in the shape of the sample model (test/fixtures/model.json). */
-export interface Order {
-  order_uid: string
-  track_number: string
-  entry: string
-  delivery: {
-    name: string
-    phone: string
-    zip: string
-    city: string
-    address: string
-    region: string
-    email: string
-  }
-  payment: {
-    transaction: string
-    request_id: string
-    currency: string
-    provider: string
-    amount: number
-    payment_dt: number
-    bank: string
-    delivery_cost: number
-    goods_total: number
-    custom_fee: number
-  }
-  items: OrderItem[]
-  locale: string
-  internal_signature: string
-  customer_id: string
-  delivery_service: string
-  shardkey: string
-  sm_id: number
-  date_created: string
-  oof_shard: string
-}
-
-export interface OrderItem {
-  chrt_id: number
-  track_number: string
-  price: number
-  rid: string
-  name: string
-  sale: number
-  size: string
-  total_price: number
-  nm_id: number
-  brand: string
-  status: number
-}
+/** Orders are typed from the schema they must pass (src/ingest/order-schema.ts), never copied by hand. */
+export type { Order }
+export type OrderItem = Order['items'][number]
 
 const HEX = '0123456789abcdef'
 const UPPER_ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
