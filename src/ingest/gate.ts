@@ -1,12 +1,13 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { RejectError, RejectReason } from '../store/dead-letters.js'
+import { jsonbText } from '../store/jsonb-text.js'
 import { ORDER_UID_PATTERN, orderSchema, type Order } from './order-schema.js'
 
 export type GateReason = Extract<RejectReason, 'empty' | 'too_large' | 'not_utf8' | 'not_json' | 'schema'>
 
 export type GateResult =
-  /** `json` is the received text itself: the store takes it as it is, nothing is serialised again. */
+  /** `json` is the order in jsonb's text form: what is stored, cached and served (see src/store/jsonb-text.ts). */
   | { ok: true; order: Order; orderUid: string; json: string }
   /** `orderUid` when the message names one in the safe alphabet, to show next to the dead letter. */
   | { ok: false; reason: GateReason; errors: RejectError[]; orderUid?: string }
@@ -43,15 +44,15 @@ export function createGate(options: GateOptions): Gate {
     if (payload.byteLength > options.maxMessageBytes) {
       return reject('too_large', [{ path: '', message: `the message has ${payload.byteLength} bytes, more than ${options.maxMessageBytes}` }])
     }
-    let json: string
+    let text: string
     try {
-      json = decoder.decode(payload)
+      text = decoder.decode(payload)
     } catch {
       return reject('not_utf8', [{ path: '', message: 'the message is not valid UTF-8' }])
     }
     let doc: unknown
     try {
-      doc = JSON.parse(json)
+      doc = JSON.parse(text)
     } catch (error) {
       return reject('not_json', [{ path: '', message: clean(error instanceof Error ? error.message : 'not JSON') }])
     }
@@ -66,13 +67,13 @@ export function createGate(options: GateOptions): Gate {
     }
     if (!validate(doc)) return reject('schema', toRejectErrors(validate.errors ?? [], maxErrors), orderUid)
     // A JSON escape can produce what jsonb refuses (U+0000, lone surrogates); without an escape there is none.
-    if (json.includes('\\u')) {
+    if (text.includes('\\u')) {
       const unstorable = findUnstorableString(doc, '')
       if (unstorable !== undefined) {
         return reject('schema', [{ path: unstorable, message: 'must not contain U+0000 or unpaired surrogates' }], orderUid)
       }
     }
-    return { ok: true, order: doc, orderUid: doc.order_uid, json }
+    return { ok: true, order: doc, orderUid: doc.order_uid, json: jsonbText(doc) }
   }
 }
 

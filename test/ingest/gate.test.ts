@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createGate, type GateResult } from '../../src/ingest/gate.js'
+import { jsonbText } from '../../src/store/jsonb-text.js'
 import { orderSchemaText } from '../../src/ingest/order-schema.js'
 
 const sampleText = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
@@ -23,9 +24,9 @@ const rejected = (result: GateResult) => {
 }
 
 describe('gate: accepted orders', () => {
-  it('Should accept the sample order and pass its received text on unchanged', () => {
+  it('Should accept the sample order and pass it on in jsonb text form (what is stored and served)', () => {
     const result = gate(bytes(sampleText))
-    expect(result).toMatchObject({ ok: true, orderUid: 'b563feb7b2b84b6test', json: sampleText })
+    expect(result).toMatchObject({ ok: true, orderUid: 'b563feb7b2b84b6test', json: jsonbText(sample()) })
     expect(result.ok && result.order).toEqual(sample())
   })
 

@@ -1,0 +1,21 @@
+/**
+ * Cache restore: the time OrderCache.warm() takes to fill the cache from every stored order at start-up, beside
+ * the raw read of the same rows, and the memory the filled cache retains; measured in a fresh child process
+ * (lib/cache-warm-process.ts) so the harness's heap is neither counted nor in the way.
+ */
+import { spawnNode } from './lib/child.js'
+import type { CacheWarmReport } from './lib/cache-warm-process.js'
+import type { Cleanup } from './lib/cleanup.js'
+import type { BenchDatabase } from './lib/postgres.js'
+
+export async function measureCacheWarm(cleanup: Cleanup, db: BenchDatabase, expected: number): Promise<CacheWarmReport> {
+  const child = spawnNode(cleanup, {
+    script: new URL('./lib/cache-warm-process.ts', import.meta.url).pathname,
+    env: { DATABASE_URL: db.url, EXPECTED_ORDERS: String(expected) },
+    nodeFlags: ['--expose-gc'],
+  })
+  const report = await child.firstMessage<CacheWarmReport>()
+  await child.stop()
+  if (report.entries !== expected) throw new Error(`the cache took ${report.entries} orders, expected ${expected}`)
+  return report
+}

@@ -1,0 +1,27 @@
+import { generateOrders } from '../../src/publisher/generate-orders.js'
+import { jsonbText } from '../../src/store/jsonb-text.js'
+import type { NewOrder } from '../../src/store/orders.js'
+
+export interface OrderSet {
+  orders: NewOrder[]
+  /** Sum of the JSON texts' UTF-8 sizes: the raw bytes the memory figures are compared with. */
+  jsonBytes: number
+}
+
+/** `count` distinct orders from the shared generator (the publisher's), as the jsonb texts the gate passes on. */
+export function orderSet(count: number, seed = 1): OrderSet {
+  const orders: NewOrder[] = []
+  let jsonBytes = 0
+  let seq = 1
+  for (const order of generateOrders(count, seed)) {
+    const json = jsonbText(order)
+    jsonBytes += Buffer.byteLength(json)
+    orders.push({ orderUid: order.order_uid, json, brokerSeq: seq++ })
+  }
+  return { orders, jsonBytes }
+}
+
+/** Consecutive slices of at most `size`. */
+export function* batchesOf<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size)
+}

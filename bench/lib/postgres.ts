@@ -1,0 +1,43 @@
+import { startEmbeddedPostgres } from '../../src/embedded/postgres.js'
+import { connectDatabase, type Sql } from '../../src/store/db.js'
+import { migrate } from '../../src/store/migrate.js'
+import { freePort } from '../../test/support/postgres.js'
+import type { Cleanup } from './cleanup.js'
+import { tempDir } from './temp-dir.js'
+
+export interface BenchDatabase {
+  url: string
+  /** A small pool on the migrated database; the measurements use it one statement at a time. */
+  sql: Sql
+  /** Empties the tables, so each measurement starts from the same state. */
+  reset(): Promise<void>
+  /** Throws unless the orders table holds exactly `count` rows: a rate is only worth printing if the rows landed. */
+  expectOrders(count: number): Promise<void>
+  /** `PostgreSQL 17.x`, for the machine description. */
+  version: string
+}
+
+/** The service's own embedded PostgreSQL in a temp dir on a free port, migrated; stopped and removed at cleanup. */
+export async function startBenchDatabase(cleanup: Cleanup): Promise<BenchDatabase> {
+  const dir = await tempDir(cleanup, 'pg')
+  const server = await startEmbeddedPostgres({ dir, port: await freePort() })
+  cleanup.defer('stop PostgreSQL', () => server.stop())
+  const sql = connectDatabase(server.url, { max: 4 })
+  cleanup.defer('close the pool', () => sql.end({ timeout: 5 }))
+  await migrate(sql)
+  const [row] = await sql<{ version: string }[]>`select current_setting('server_version') as version`
+  return {
+    url: server.url,
+    sql,
+    reset: async () => {
+      await sql`truncate orders, dead_letters restart identity`
+      // Fresh statistics and no dead tuples from the previous measurement.
+      await sql`vacuum analyze orders`
+    },
+    expectOrders: async (count) => {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from orders`
+      if (row?.n !== count) throw new Error(`expected ${count} orders in the table, found ${row?.n}`)
+    },
+    version: `PostgreSQL ${row?.version ?? '?'}`,
+  }
+}

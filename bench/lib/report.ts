@@ -1,0 +1,68 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus, totalmem } from 'node:os'
+import { dirname } from 'node:path'
+
+/** One line of the table. A null value is a measurement not taken in this run; `note` says why. */
+export interface Row {
+  group: 'read' | 'ingest' | 'restore' | 'memory'
+  name: string
+  value: number | null
+  unit: string
+  note?: string
+}
+
+export interface Machine {
+  cpu: string
+  cores: number
+  memoryGiB: number
+  node: string
+  postgres: string
+}
+
+export interface Report {
+  mode: 'quick' | 'full'
+  startedAt: string
+  finishedAt: string
+  command: string
+  machine: Machine
+  rows: Row[]
+}
+
+export function describeMachine(postgres: string): Machine {
+  const cpu = cpus()
+  return {
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres,
+  }
+}
+
+/** Fixed-width text: one line per row, grouped, values right-aligned. */
+export function formatTable(report: Report): string {
+  const m = report.machine
+  const header = [
+    `order-service benchmarks (${report.mode}), ${report.startedAt}`,
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.postgres}`,
+    `command: ${report.command}`,
+  ]
+  const cells = report.rows.map((row) => [row.group, row.name, formatValue(row.value), row.unit, row.note ?? ''])
+  const titles = ['group', 'measurement', 'value', 'unit', 'note']
+  const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)))
+  const line = (cell: string[]) =>
+    cell.map((text, i) => (i === 2 ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))).join('  ').trimEnd()
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ')
+  return [...header, '', line(titles), rule, ...cells.map(line)].join('\n')
+}
+
+function formatValue(value: number | null): string {
+  if (value === null) return 'TODO'
+  if (Number.isInteger(value) || Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US')
+  return value.toFixed(Math.abs(value) >= 10 ? 1 : 2)
+}
+
+export async function writeReport(path: string, report: Report): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`)
+}
