@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { DEFAULT_CLUSTER_ID, startStanServer, type StanServerOptions } from './index.js'
+import type { StoreLimits } from './store/limits.js'
 
 const USAGE = `Usage: nats-streaming [options]
   -a, --host, --addr <host>          address to listen on (default 127.0.0.1)
@@ -12,6 +13,10 @@ const USAGE = `Usage: nats-streaming [options]
   --cid, --cluster_id, --cluster-id  cluster ID (default ${DEFAULT_CLUSTER_ID})
   --store <memory|file>              store type (default memory)
   --dir <path>                       data directory of the file store
+  --max_channels <n>                 max channels, 0 unlimited (default 100)
+  --max_subs <n>                     max subscriptions per channel (default 1000)
+  --max_msgs <n>                     max messages per channel (default 1000000)
+  --max_bytes <n>                    max bytes of messages per channel (default 1024000000)
   -h, --help                         show this help`
 
 export function parseCliOptions(argv: string[]): StanServerOptions | { help: true } {
@@ -26,6 +31,10 @@ export function parseCliOptions(argv: string[]): StanServerOptions | { help: tru
       'cluster-id': { type: 'string' },
       store: { type: 'string' },
       dir: { type: 'string' },
+      max_channels: { type: 'string' },
+      max_subs: { type: 'string' },
+      max_msgs: { type: 'string' },
+      max_bytes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -36,7 +45,19 @@ export function parseCliOptions(argv: string[]): StanServerOptions | { help: tru
   const store = values.store?.toLowerCase() ?? 'memory'
   if (store !== 'memory' && store !== 'file') throw new Error(`invalid store type: ${values.store} (memory or file)`)
   if (store === 'file' && values.dir === undefined) throw new Error('the file store needs --dir')
+  const limits: Partial<StoreLimits> = {}
+  const limit = (flag: string, value: string | undefined, key: keyof StoreLimits) => {
+    if (value === undefined) return
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`invalid --${flag}: ${value}`)
+    limits[key] = n
+  }
+  limit('max_channels', values.max_channels, 'maxChannels')
+  limit('max_subs', values.max_subs, 'maxSubscriptions')
+  limit('max_msgs', values.max_msgs, 'maxMsgs')
+  limit('max_bytes', values.max_bytes, 'maxBytes')
   return {
+    limits,
     host: values.host ?? values.addr ?? '127.0.0.1',
     port,
     clusterId: values['cluster-id'] ?? values.cluster_id ?? values.cid ?? DEFAULT_CLUSTER_ID,

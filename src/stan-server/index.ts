@@ -8,6 +8,8 @@
  * await stan.close()
  */
 import { startNatsServer } from './nats/server.js'
+import { FileStore } from './store/file-store.js'
+import { DEFAULT_LIMITS, type StoreLimits } from './store/limits.js'
 import { MemoryStore } from './store/memory-store.js'
 import type { Store } from './store/types.js'
 import { StreamingServer } from './streaming/server.js'
@@ -21,8 +23,10 @@ export interface StanServerOptions {
   clusterId?: string
   /** Default 'memory'. */
   store?: 'memory' | 'file'
-  /** Data directory of the file store. */
+  /** Data directory of the file store (required with store 'file'). */
   dir?: string
+  /** Channel limits; unset ones take the real server's defaults (0 is unlimited). */
+  limits?: Partial<StoreLimits>
   /** NATS max_payload in bytes (default 1 MiB). */
   maxPayload?: number
   /** Server heartbeat interval to clients, ms (default 30s, as the real server). */
@@ -46,11 +50,17 @@ export const DEFAULT_CLUSTER_ID = 'test-cluster'
 export async function startStanServer(options: StanServerOptions = {}): Promise<StanServer> {
   const clusterId = options.clusterId ?? DEFAULT_CLUSTER_ID
   const store = openStore(options)
-  const nats = await startNatsServer({
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 4222,
-    ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
-  })
+  let nats: Awaited<ReturnType<typeof startNatsServer>>
+  try {
+    nats = await startNatsServer({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 4222,
+      ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
+    })
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const streaming = new StreamingServer(nats, store, {
     clusterId,
     heartbeat: {
@@ -79,7 +89,11 @@ export async function startStanServer(options: StanServerOptions = {}): Promise<
 
 function openStore(options: StanServerOptions): Store {
   const kind = options.store ?? 'memory'
-  if (kind === 'memory') return new MemoryStore()
-  if (kind === 'file') throw new Error('stan-server: the file store is not yet supported')
+  const limits = { ...DEFAULT_LIMITS, ...options.limits }
+  if (kind === 'memory') return new MemoryStore(limits)
+  if (kind === 'file') {
+    if (options.dir === undefined || options.dir === '') throw new Error('stan-server: the file store needs a directory (dir)')
+    return new FileStore(options.dir, limits)
+  }
   throw new Error(`stan-server: unknown store type ${JSON.stringify(kind)}`)
 }

@@ -2,10 +2,12 @@
  * In-memory store: messages live in an array per channel; subscription and client
  * records are kept by the server itself, so their logs are no-ops here.
  */
+import { DEFAULT_LIMITS, overLimits, type StoreLimits } from './limits.js'
 import type {
   ChannelStore,
   ClientRecord,
   MessageLog,
+  RecoveredState,
   Store,
   StoredMessage,
   SubscriptionLog,
@@ -13,12 +15,14 @@ import type {
 } from './types.js'
 
 export class MemoryMessageLog implements MessageLog {
-  // messages[head] has sequence firstSequence; the head index lets limits drop the oldest in O(1) later.
-  private readonly messages: StoredMessage[] = []
+  // messages[head] has sequence firstSequence; the head index lets limits drop the oldest in O(1).
+  private messages: Array<StoredMessage | undefined> = []
   private head = 0
   private bytes = 0
   firstSequence = 0
   lastSequence = 0
+
+  constructor(private readonly limits: StoreLimits = DEFAULT_LIMITS) {}
 
   get count(): number {
     return this.messages.length - this.head
@@ -36,6 +40,7 @@ export class MemoryMessageLog implements MessageLog {
     this.messages.push(message)
     this.lastSequence = message.sequence
     this.bytes += message.bytes.length
+    while (overLimits(this.limits, this.count, this.bytes)) this.dropFirst()
   }
 
   lookup(sequence: number): StoredMessage | undefined {
@@ -55,6 +60,17 @@ export class MemoryMessageLog implements MessageLog {
     }
     return this.firstSequence + (lo - this.head)
   }
+
+  private dropFirst(): void {
+    this.bytes -= this.messages[this.head]!.bytes.length
+    this.messages[this.head++] = undefined
+    this.firstSequence++
+    // Reclaim the dropped slots once they are half the array.
+    if (this.head > 1024 && this.head * 2 > this.messages.length) {
+      this.messages = this.messages.slice(this.head)
+      this.head = 0
+    }
+  }
 }
 
 const noSubscriptionLog: SubscriptionLog = {
@@ -69,12 +85,18 @@ export class MemoryStore implements Store {
   readonly kind = 'memory'
   private readonly channels = new Map<string, ChannelStore>()
 
+  constructor(readonly limits: StoreLimits = DEFAULT_LIMITS) {}
+
+  recover(): RecoveredState {
+    return { clients: [], channels: [] }
+  }
+
   lookupChannel(name: string): ChannelStore | undefined {
     return this.channels.get(name)
   }
 
   createChannel(name: string): ChannelStore {
-    const channel: ChannelStore = { name, messages: new MemoryMessageLog(), subscriptions: noSubscriptionLog }
+    const channel: ChannelStore = { name, messages: new MemoryMessageLog(this.limits), subscriptions: noSubscriptionLog }
     this.channels.set(name, channel)
     return channel
   }

@@ -1,6 +1,5 @@
 /**
- * What the streaming server needs from storage. The memory store implements it now;
- * the file store implements the same contract (and `recover`) later.
+ * What the streaming server needs from storage (memory-store.ts, file-store.ts).
  *
  * Calls are synchronous and buffered; `flush()` makes everything appended so far
  * durable. It returns undefined when there is nothing to wait for (memory), so the
@@ -8,6 +7,8 @@
  */
 
 /** A message as stored: `bytes` is its MsgProto encoding, delivered as is. */
+import type { StoreLimits } from './limits.js'
+
 export interface StoredMessage {
   readonly sequence: number
   /** Nanoseconds since the epoch, as the real server stamps messages. */
@@ -63,10 +64,26 @@ export interface ChannelStore {
 export interface ClientRecord {
   readonly id: string
   readonly hbInbox: string
+  /** The connection ID as a latin1 string: publishes and pings of a reconnected client carry it. */
+  readonly connId: string
+}
+
+export interface RecoveredSubscription {
+  readonly record: SubscriptionRecord
+  /** Unacknowledged sequences, ascending. */
+  readonly pending: readonly number[]
+}
+
+/** What a store held when it was opened; empty for the memory store. */
+export interface RecoveredState {
+  readonly clients: readonly ClientRecord[]
+  readonly channels: ReadonlyArray<{ readonly channel: ChannelStore; readonly subscriptions: readonly RecoveredSubscription[] }>
 }
 
 export interface Store {
   readonly kind: 'memory' | 'file'
+  readonly limits: StoreLimits
+  recover(): RecoveredState
   lookupChannel(name: string): ChannelStore | undefined
   createChannel(name: string): ChannelStore
   addClient(client: ClientRecord): void

@@ -1,5 +1,6 @@
 /** A channel: its store and the index of its subscriptions (the real server's channel + subStore). */
 import type { ChannelStore, Store, StoredMessage } from '../store/types.js'
+import { StanError } from './errors.js'
 import { encodeMsgProto } from './protocol.js'
 import { QueueGroup, type DeliveryCursor, type Subscription } from './subscription.js'
 
@@ -21,6 +22,19 @@ export class Channel {
 
   newSubscriptionId(): number {
     return this.nextSubId++
+  }
+
+  /** A recovered subscription keeps its ID: new ones must come after it. */
+  reserveSubscriptionId(id: number): void {
+    if (id >= this.nextSubId) this.nextSubId = id + 1
+  }
+
+  /** Subscriptions counted against the per-channel limit: online ones, offline durables and durable queue groups. */
+  subscriptionCount(): number {
+    let count = this.byAckInbox.size
+    for (const durable of this.durables.values()) if (durable.clientId === '') count++
+    for (const group of this.queues.values()) if (group.shadow !== undefined) count++
+    return count
   }
 
   /** Stores a published message with the next sequence; the data is copied into its encoding. */
@@ -100,12 +114,19 @@ export class Channels {
     return this.channels.get(name)
   }
 
-  getOrCreate(name: string): Channel {
-    let channel = this.channels.get(name)
-    if (channel === undefined) {
-      channel = new Channel(this.store.lookupChannel(name) ?? this.store.createChannel(name))
-      this.channels.set(name, channel)
-    }
+  /** The channel, created if new and the channel limit allows it. */
+  getOrCreate(name: string): Channel | typeof StanError.TooManyChannels {
+    const existing = this.channels.get(name)
+    if (existing !== undefined) return existing
+    const max = this.store.limits.maxChannels
+    if (max > 0 && this.channels.size >= max) return StanError.TooManyChannels
+    return this.restore(this.store.lookupChannel(name) ?? this.store.createChannel(name))
+  }
+
+  /** Indexes a channel the store already holds. */
+  restore(store: ChannelStore): Channel {
+    const channel = new Channel(store)
+    this.channels.set(store.name, channel)
     return channel
   }
 

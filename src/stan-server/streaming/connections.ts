@@ -4,7 +4,7 @@
  * processClientPings, checkClientHealth).
  */
 import type { InboundMessage, NatsServer } from '../nats/server.js'
-import type { Store } from '../store/types.js'
+import type { ClientRecord, Store } from '../store/types.js'
 import type { Client, ClientRegistry } from './clients.js'
 import { StanError } from './errors.js'
 import {
@@ -92,6 +92,14 @@ export class Connections {
     return true
   }
 
+  /** A client recovered from the store: registered as it was, and heartbeated to find out whether it is still there. */
+  restore(record: ClientRecord): void {
+    const client = this.clients.register({
+      id: record.id, hbInbox: record.hbInbox, connId: record.connId, protocol: PROTOCOL_ONE, pingInterval: 0, pingMaxOut: 0,
+    })
+    if (client !== undefined) this.scheduleHeartbeat(client, this.heartbeat.intervalMs)
+  }
+
   close(): void {
     this.closed = true
     for (const client of this.clients.all()) {
@@ -123,7 +131,7 @@ export class Connections {
       pingMaxOut: req.pingMaxOut,
     })
     if (client === undefined) return this.refuse(reply, StanError.InvalidClient)
-    this.store.addClient({ id: client.id, hbInbox: client.info.hbInbox })
+    this.store.addClient({ id: client.id, hbInbox: client.info.hbInbox, connId: client.info.connId })
     this.scheduleHeartbeat(client, this.heartbeat.intervalMs)
     if (reply === '') return
     const s = this.subjects

@@ -17,6 +17,9 @@ export const StanError = {
   InvalidDurName: "stan: durable name of a durable queue subscriber can't contain the character ':'",
   UnknownClient: 'stan: unknown clientID',
   UnknownChannel: 'stan: unknown channel',
+  /** Store limits (stores.ErrTooManyChannels, stores.ErrTooManySubs), sent as the store words them. */
+  TooManyChannels: 'too many channels',
+  TooManySubs: 'too many subscriptions per channel',
   /** PingResponse error for a connection that is no longer the registered one. */
   ClientReplaced: 'client has been replaced or is no longer registered',
 } as const

@@ -36,6 +36,7 @@ export class Publisher {
       return this.reject(msg.reply, pm.guid)
     }
     const channel = this.channels.getOrCreate(pm.subject)
+    if (typeof channel === 'string') return this.reject(msg.reply, pm.guid, channel)
     // The payload is a view on the connection's read buffer: append() copies it into the stored encoding.
     channel.append(pm.subject, pm.reply, pm.data)
     this.touched.add(channel)
@@ -87,7 +88,7 @@ export class Publisher {
     throw new Error('stan: unable to flush the message store', { cause: err })
   }
 
-  private reject(reply: string, guid: string): void {
-    if (reply !== '') this.nats.publish(reply, encodePubAck(guid, StanError.InvalidPubReq))
+  private reject(reply: string, guid: string, error: string = StanError.InvalidPubReq): void {
+    if (reply !== '') this.nats.publish(reply, encodePubAck(guid, error))
   }
 }

@@ -8,6 +8,7 @@ import { Connections, type HeartbeatOptions } from './connections.js'
 import { Delivery } from './delivery.js'
 import { Nuid } from './nuid.js'
 import { Publisher } from './publish.js'
+import { restoreState } from './recovery.js'
 import { Requester } from './requester.js'
 import { stanSubjects, type StanSubjects } from './subjects.js'
 import { Subscriptions } from './subscriptions.js'
@@ -33,10 +34,11 @@ export class StreamingServer {
     // Delivery and acks refer to each other through the ack timer callback.
     const delivery: Delivery = new Delivery(nats, (sub) => acks.redeliverExpired(sub))
     const acks: Acks = new Acks(delivery)
-    const subscriptions = new Subscriptions(nats, channels, this.clients, delivery, acks, nuid)
+    const subscriptions = new Subscriptions(nats, channels, this.clients, delivery, acks, nuid, store.limits.maxSubscriptions)
     const publisher = new Publisher(nats, store, channels, this.clients, delivery)
     this.requester = new Requester(nats, nuid)
     this.connections = new Connections(nats, store, subjects, this.clients, subscriptions, this.requester, options.heartbeat)
+    restoreState(store.recover(), { channels, connections: this.connections, subscriptions, delivery, acks })
 
     const on = (subject: string, handler: Parameters<NatsServer['subscribe']>[1]) => {
       this.internal.push(nats.subscribe(subject, handler))

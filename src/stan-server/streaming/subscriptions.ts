@@ -3,6 +3,7 @@
  * processSubscriptionRequest, processSub, performUnsubOrCloseSubscription, subStore.Remove).
  */
 import type { InboundMessage, NatsServer } from '../nats/server.js'
+import type { RecoveredSubscription } from '../store/types.js'
 import type { Acks } from './acks.js'
 import type { Channel, Channels } from './channel.js'
 import type { Client, ClientRegistry } from './clients.js'
@@ -17,7 +18,7 @@ import {
   type SubscriptionRequest,
 } from './protocol.js'
 import { isValidChannelName } from './subjects.js'
-import { Subscription, durableKey } from './subscription.js'
+import { QueueGroup, Subscription, durableKey } from './subscription.js'
 
 /** Transferred messages of a leaving queue member are redelivered this soon. */
 const TRANSFER_REDELIVERY_MS = 100
@@ -30,6 +31,8 @@ export class Subscriptions {
     private readonly delivery: Delivery,
     private readonly acks: Acks,
     private readonly nuid: Nuid,
+    /** Per channel; 0 is unlimited. */
+    private readonly maxSubscriptions: number,
   ) {}
 
   onSubscriptionRequest(msg: InboundMessage): void {
@@ -41,6 +44,7 @@ export class Subscriptions {
     if (client === undefined) return this.respond(reply, '', StanError.UnknownClient)
 
     const channel = this.channels.getOrCreate(sr!.subject)
+    if (typeof channel === 'string') return this.respond(reply, '', channel)
     const created = this.subscribe(client, channel, sr!)
     if (typeof created === 'string') return this.respond(reply, '', created)
     this.respond(reply, created.ackInbox, '')
@@ -131,6 +135,8 @@ export class Subscriptions {
       channel.readd(sub)
       channel.store.subscriptions.update(sub)
     } else {
+      const max = this.maxSubscriptions
+      if (max > 0 && channel.subscriptionCount() >= max) return StanError.TooManySubs
       sub = new Subscription(channel.newSubscriptionId(), channel, {
         clientId: sr.clientId, qGroup, inbox: sr.inbox, ackInbox, durableName,
         maxInFlight: sr.maxInFlight, ackWaitInSecs: sr.ackWaitInSecs, isDurable,
@@ -142,6 +148,51 @@ export class Subscriptions {
     client.subs.add(sub)
     sub.ackSubscription = this.nats.subscribe(ackInbox, (ack) => this.acks.onAckMessage(sub, ack.data))
     return sub
+  }
+
+  /**
+   * Re-creates a subscription recovered from the store. Returns it when it is online
+   * (its client is registered), so the caller can resume delivery once all is restored.
+   */
+  restore(channel: Channel, recovered: RecoveredSubscription): Subscription | undefined {
+    const { record } = recovered
+    channel.reserveSubscriptionId(record.id)
+    const sub = new Subscription(record.id, channel, record)
+    sub.lastSent = record.lastSent
+    sub.isClosed = record.isClosed
+    // Unacknowledged messages are due at once, as the real server redelivers them on startup.
+    const now = Date.now()
+    for (const sequence of recovered.pending) sub.pending.set(sequence, now)
+    const client = record.clientId === '' || record.isClosed ? undefined : this.clients.lookup(record.clientId)
+
+    if (client !== undefined) {
+      channel.add(sub)
+      client.subs.add(sub)
+      sub.ackSubscription = this.nats.subscribe(sub.ackInbox, (ack) => this.acks.onAckMessage(sub, ack.data))
+      sub.initialized = true
+      return sub
+    }
+    if (!sub.isDurable) {
+      channel.store.subscriptions.delete(sub.id)
+      return undefined
+    }
+    if (sub.qGroup === '') {
+      // An offline durable, found again by its owner's client ID.
+      channel.durables.set(sub.durableKey(record.clientId), sub)
+      sub.clientId = ''
+      return undefined
+    }
+    const group = channel.queues.get(sub.qGroup) ?? new QueueGroup(sub.qGroup)
+    if (group.shadow !== undefined || group.members.length > 0) {
+      channel.store.subscriptions.delete(sub.id)
+      return undefined
+    }
+    channel.queues.set(sub.qGroup, group)
+    sub.clientId = ''
+    sub.queue = group
+    group.shadow = sub
+    if (sub.lastSent > group.lastSent) group.lastSent = sub.lastSent
+    return undefined
   }
 
   /** Takes the subscription offline (`unsubscribe` false: durables are kept) or removes it for good. */

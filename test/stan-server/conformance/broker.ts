@@ -5,6 +5,9 @@
  * Everything else goes through node-nats-streaming.
  */
 import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import stan from 'node-nats-streaming'
 import { startStanServer } from '../../../src/stan-server/index.js'
 
@@ -35,6 +38,19 @@ export async function startBroker(): Promise<Broker> {
   if (external !== undefined && external !== '') {
     return { url: external, clusterId: process.env['STAN_CLUSTER_ID'] ?? 'test-cluster', close: async () => {} }
   }
+  // STAN_TEST_STORE=file runs the suite on the embedded file store, in a temporary directory.
+  if (process.env['STAN_TEST_STORE'] === 'file') {
+    const dir = await mkdtemp(join(tmpdir(), 'stan-conformance-'))
+    const server = await startStanServer({ host: '127.0.0.1', port: 0, store: 'file', dir })
+    return {
+      url: server.url,
+      clusterId: server.clusterId,
+      close: async () => {
+        await server.close()
+        await rm(dir, { recursive: true, force: true })
+      },
+    }
+  }
   const server = await startStanServer({ host: '127.0.0.1', port: 0 })
   return { url: server.url, clusterId: server.clusterId, close: () => server.close() }
 }
@@ -44,7 +60,7 @@ export function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`
 }
 
-export function connect(broker: Broker, clientId: string, options: Record<string, unknown> = {}): Promise<Stan> {
+export function connect(broker: Pick<Broker, 'url' | 'clusterId'>, clientId: string, options: Record<string, unknown> = {}): Promise<Stan> {
   const sc = stan.connect(broker.clusterId, clientId, { url: broker.url, connectTimeout: 1000, reconnect: false, ...options })
   return new Promise((resolve, reject) => {
     sc.once('connect', () => resolve(sc))

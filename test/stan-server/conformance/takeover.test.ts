@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { close, connect, publishAll, roundTrip, startBroker, subscribe, unique, type Broker } from './broker.js'
+
+const clientScript = fileURLToPath(new URL('./durable-client.ts', import.meta.url))
+
+describe('Client ID takeover after kill -9', () => {
+  let broker: Broker
+  beforeAll(async () => {
+    broker = await startBroker()
+  })
+  afterAll(async () => {
+    await broker.close()
+  })
+
+  it('When a client process is killed with SIGKILL, then a new connection with its ID takes over within two seconds and resumes its durable after the last ack', async () => {
+    const id = unique('svc')
+    const channel = unique('orders')
+    const child = spawn(process.execPath, ['--import', 'tsx', clientScript, broker.url, broker.clusterId, id, channel], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = once(child, 'exit')
+    try {
+      let output = ''
+      const printed = (line: string) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => output.split('\n').includes(line) && resolve()
+          child.stdout.on('data', (chunk: Buffer) => {
+            output += chunk.toString()
+            check()
+          })
+          child.once('exit', (code) => reject(new Error(`client exited with ${code}: ${output}`)))
+          check()
+        })
+      await printed('ready')
+      const publisher = await connect(broker, unique('pub'))
+      await publishAll(publisher, channel, ['1', '2', '3'])
+      await printed('acked 3')
+
+      child.kill('SIGKILL')
+      await exited
+      // Still registered, the dead client is sent these; its successor gets them as redeliveries.
+      await publishAll(publisher, channel, ['4', '5'])
+
+      // The old connection cannot answer the server's check: the new one is accepted before its connect times out.
+      const successor = await connect(broker, id, { connectTimeout: 2000 })
+      const resumed = await subscribe(successor, channel, successor.subscriptionOptions().setDurableName('svc').setDeliverAllAvailable())
+      await resumed.count(2)
+      await roundTrip(successor)
+      expect(resumed.data).toEqual(['4', '5'])
+      await close(successor)
+      await close(publisher)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+})
