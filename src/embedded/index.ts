@@ -42,11 +42,12 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
       const broker = await startStanServer({
         port: config.EMBEDDED_STAN_PORT,
         clusterId: config.STAN_CLUSTER_ID,
-        store: 'memory',
+        store: 'file',
+        dir: join(config.DATA_DIR, 'stan'),
       })
       stops.push(() => broker.close())
       stanUrl = broker.url
-      log.info({ url: broker.url, clusterId: broker.clusterId }, 'embedded NATS Streaming server started')
+      log.info({ url: broker.url, clusterId: broker.clusterId, dir: join(config.DATA_DIR, 'stan') }, 'embedded NATS Streaming server started')
     }
     return {
       databaseUrl,
