@@ -78,7 +78,8 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
         select ${summaryColumns(sql)}
         from dead_letters
         ${options.before === undefined ? sql`` : sql`where id < ${options.before}::bigint`}
-        order by id desc
+        -- Qualified: the bare name would sort by the text alias (9 before 10).
+        order by dead_letters.id desc
         limit ${options.limit}`
       return rows.map(toSummary)
     },

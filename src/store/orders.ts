@@ -89,7 +89,8 @@ export function createOrderStore(sql: Sql) {
         select order_uid, doc ->> 'date_created' as date_created, received_at, ingest_id::text as ingest_id
         from orders
         ${options.before === undefined ? sql`` : sql`where ingest_id < ${options.before}::bigint`}
-        order by ingest_id desc
+        -- Qualified: the bare name would sort by the text alias above (9 before 10).
+        order by orders.ingest_id desc
         limit ${options.limit}`
     },
 

@@ -57,6 +57,13 @@ describe('dead-letter store', () => {
     expect((await deadLetters.get(first[0]!.id))!.replayed_at).toBeInstanceOf(Date)
   })
 
+  it('When there are more than nine dead letters, then they page newest first by id, not by text', async () => {
+    await deadLetters.insertMany(Array.from({ length: 12 }, (_, i) => letter({ brokerSeq: i + 1 })))
+    const page = await deadLetters.list({ limit: 4 })
+    expect(page.map((row) => row.broker_seq)).toEqual(['12', '11', '10', '9'])
+    expect((await deadLetters.list({ limit: 4, before: page[3]!.id })).map((row) => row.broker_seq)).toEqual(['8', '7', '6', '5'])
+  })
+
   it('When retention is applied, then rows past the row bound go, oldest first', async () => {
     await deadLetters.insertMany([1, 2, 3, 4, 5].map((seq) => letter({ brokerSeq: seq })))
     expect(await deadLetters.prune({ maxRows: 2, maxAgeDays: 30 })).toBe(3)

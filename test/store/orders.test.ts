@@ -65,6 +65,14 @@ describe('order store', () => {
     expect(next.map((o) => o.order_uid)).toEqual(['r1'])
   })
 
+  it('When there are more than nine orders, then the newest come first by arrival, not by text', async () => {
+    const uids = Array.from({ length: 12 }, (_, i) => `t${i + 1}`)
+    for (const uid of uids) await orders.insertMany([{ orderUid: uid, json: withUid(uid), brokerSeq: null }])
+    const page = await orders.recent({ limit: 5 })
+    expect(page.map((o) => o.order_uid)).toEqual(['t12', 't11', 't10', 't9', 't8'])
+    expect((await orders.recent({ limit: 5, before: page[4]!.ingest_id })).map((o) => o.order_uid)).toEqual(['t7', 't6', 't5', 't4', 't3'])
+  })
+
   it('Should page through every order newest first', async () => {
     await orders.insertMany(['n1', 'n2', 'n3', 'n4', 'n5'].map((uid) => ({ orderUid: uid, json: withUid(uid), brokerSeq: null })))
     const pages: string[][] = []

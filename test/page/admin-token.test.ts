@@ -1,0 +1,76 @@
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { eventually, startTestService, type TestService } from '../support/service.js'
+import { launchChromium, openPage, waitForState, type PageSession } from './browser.js'
+
+/** The dead-letter view against a service started with ADMIN_TOKEN: the page must ask for it. */
+const token = 'x'.repeat(24)
+let svc: TestService
+let browser: Browser
+let session: PageSession
+let page: Page
+
+beforeAll(async () => {
+  ;[svc, browser] = await Promise.all([startTestService({ ADMIN_TOKEN: token }), launchChromium()])
+  await svc.publish(['{"truncated": '])
+  await eventually(async () => {
+    const [row] = await svc.db.sql<{ n: number }[]>`select count(*)::int as n from dead_letters`
+    return row && row.n > 0 ? true : undefined
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  await svc?.stop()
+})
+beforeEach(async () => {
+  session = await openPage(browser)
+  page = session.page
+})
+afterEach(async () => {
+  const errors = session.unexpectedErrors()
+  await session.close()
+  expect(errors, 'console errors').toEqual([])
+})
+
+const submitToken = async (value: string): Promise<void> => {
+  await page.getByTestId('token-input').fill(value)
+  await page.getByTestId('token-input').press('Enter')
+}
+
+describe('Dead-letter view with ADMIN_TOKEN', () => {
+  it('When the server requires a token, then the view asks for it, refuses a wrong one and lists with the right one', async () => {
+    session.expectFailedResponse(401)
+    await page.goto(new URL('/?view=dead-letters', svc.url).href)
+    await waitForState(page, 'dead-letters-status', 'error')
+    const form = page.getByTestId('token-form')
+    expect(await form.isVisible()).toBe(true)
+    expect(await page.getByTestId('dead-letter-row').count()).toBe(0)
+    // The field has focus, so a keyboard user can type straight away.
+    expect(await page.locator('#admin-token:focus').count()).toBe(1)
+
+    await submitToken('wrong-token-wrong-token!')
+    await waitForState(page, 'dead-letters-status', 'error')
+    await form.waitFor({ state: 'visible' })
+    expect(await page.getByTestId('token-why').textContent()).toMatch(/did not accept/)
+    expect(await page.getByTestId('dead-letter-row').count()).toBe(0)
+
+    await submitToken(token)
+    await waitForState(page, 'dead-letters-status', 'idle')
+    expect(await page.getByTestId('dead-letter-reason').first().textContent()).toBe('not_json')
+    expect(await form.isVisible()).toBe(false)
+
+    // Kept for the session (this tab), so a reload lists straight away; Forget drops it.
+    await page.reload()
+    await waitForState(page, 'dead-letters-status', 'idle')
+    expect(await page.getByTestId('dead-letter-row').count()).toBeGreaterThan(0)
+    await page.getByTestId('token-forget').click()
+    expect(await page.evaluate('sessionStorage.length')).toBe(0)
+  })
+
+  it('When a new browser session opens the view, then the token is asked for again', async () => {
+    session.expectFailedResponse(401)
+    await page.goto(new URL('/?view=dead-letters', svc.url).href)
+    await waitForState(page, 'dead-letters-status', 'error')
+    expect(await page.getByTestId('token-form').isVisible()).toBe(true)
+  })
+})

@@ -1,0 +1,252 @@
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { generateOrder, type Order } from '../../src/publisher/generate-orders.js'
+import { startTestService, type TestService } from '../support/service.js'
+import { PHONE, launchChromium, lookUp, openPage, ordersFrom, publishOrders, textOf, waitForState, type PageSession } from './browser.js'
+
+/** The lookup page in Chromium against the whole service (embedded PostgreSQL and broker). */
+const seed = 41
+let svc: TestService
+let browser: Browser
+let session: PageSession
+let page: Page
+
+beforeAll(async () => {
+  ;[svc, browser] = await Promise.all([startTestService(), launchChromium()])
+})
+afterAll(async () => {
+  await browser?.close()
+  await svc?.stop()
+})
+beforeEach(async () => {
+  session = await openPage(browser)
+  page = session.page
+})
+afterEach(async () => {
+  const errors = session.unexpectedErrors()
+  await session.close()
+  expect(errors, 'console errors').toEqual([])
+})
+
+const open = async (query = ''): Promise<void> => {
+  await page.goto(new URL(`/${query}`, svc.url).href)
+}
+
+/** Every value of the order the page promises to show, read back from the DOM. */
+async function expectOrderShown(order: Order): Promise<void> {
+  const currency = order.payment.currency
+  const money = (amount: number) => `${amount} ${currency}`
+  expect(await textOf(page, 'order-uid')).toBe(order.order_uid)
+  expect(await textOf(page, 'track-number')).toBe(order.track_number)
+  expect(await textOf(page, 'customer-id')).toBe(order.customer_id)
+  expect(await textOf(page, 'delivery-service')).toBe(order.delivery_service)
+  expect(await textOf(page, 'locale')).toBe(order.locale)
+  expect(await page.getByTestId('date-created').getAttribute('datetime')).toBe(new Date(order.date_created).toISOString())
+  expect(await textOf(page, 'delivery-name')).toBe(order.delivery.name)
+  expect(await textOf(page, 'delivery-city')).toBe(order.delivery.city)
+  expect(await textOf(page, 'delivery-email')).toBe(order.delivery.email)
+  expect(await textOf(page, 'payment-amount')).toBe(money(order.payment.amount))
+  expect(await textOf(page, 'payment-delivery-cost')).toBe(money(order.payment.delivery_cost))
+  expect(await page.getByTestId('payment-dt').getAttribute('datetime')).toBe(new Date(order.payment.payment_dt * 1000).toISOString())
+
+  const rows = page.getByTestId('item-row')
+  expect(await rows.count()).toBe(order.items.length)
+  for (const [index, item] of order.items.entries()) {
+    const row = rows.nth(index)
+    expect(await row.locator('.item-name').textContent()).toBe(item.name)
+    expect(await row.getByTestId('item-brand').textContent()).toBe(item.brand)
+    expect(await row.getByTestId('item-size').textContent()).toBe(item.size)
+    expect(await row.getByTestId('item-price').textContent()).toBe(money(item.price))
+    expect(await row.getByTestId('item-sale').textContent()).toBe(`${item.sale}%`)
+    expect(await row.getByTestId('item-total').textContent()).toBe(money(item.total_price))
+    expect(await row.getByTestId('item-status').textContent()).toBe(String(item.status))
+  }
+  expect(await textOf(page, 'totals-items')).toBe(money(order.items.reduce((sum, item) => sum + item.total_price, 0)))
+  expect(await textOf(page, 'totals-goods')).toBe(money(order.payment.goods_total))
+  expect(await textOf(page, 'totals-amount')).toBe(money(order.payment.amount))
+}
+
+/** Requests the page sends for orders, to prove some lookups never leave the browser. */
+function orderRequests(): string[] {
+  const seen: string[] = []
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.startsWith('/order/')) seen.push(request.url())
+  })
+  return seen
+}
+
+describe('Order lookup page', () => {
+  it('When an order is published and its id is typed with Enter, then the whole order is laid out', async () => {
+    const [order] = ordersFrom(seed, 0, 1) as [Order]
+    await publishOrders(svc, [order])
+    await open()
+    await lookUp(page, order.order_uid)
+    await waitForState(page, 'status', 'found')
+    await expectOrderShown(order)
+    expect(new URL(page.url()).searchParams.get('id')).toBe(order.order_uid)
+  })
+
+  it('When the page is opened or reloaded with ?id=, then that order is shown', async () => {
+    const [order] = ordersFrom(seed, 1, 1) as [Order]
+    await publishOrders(svc, [order])
+    await open(`?id=${order.order_uid}`)
+    await waitForState(page, 'status', 'found')
+    expect(await textOf(page, 'order-uid')).toBe(order.order_uid)
+
+    await page.reload()
+    await waitForState(page, 'status', 'found')
+    await expectOrderShown(order)
+    expect(await page.getByTestId('order-id-input').inputValue()).toBe(order.order_uid)
+  })
+
+  it('When the id is unknown, then the page says not found and names the id', async () => {
+    session.expectFailedResponse(404)
+    await open()
+    await lookUp(page, 'no-such-order-42')
+    await waitForState(page, 'status', 'not-found')
+    expect(await textOf(page, 'status')).toContain('no-such-order-42')
+    expect(await page.getByTestId('order').count()).toBe(0)
+  })
+
+  it('When the id breaks the id rule, then the page says invalid without asking the server', async () => {
+    const requests = orderRequests()
+    await open()
+    for (const bad of ['bad id!', '../etc/passwd', 'x'.repeat(65), 'ид']) {
+      await lookUp(page, bad)
+      await waitForState(page, 'status', 'invalid')
+      expect(await textOf(page, 'status')).toContain(bad)
+      expect(await page.getByTestId('order-id-input').getAttribute('aria-invalid')).toBe('true')
+    }
+    expect(requests).toEqual([])
+  })
+
+  it('When one lookup follows another, then nothing of the previous order stays on screen', async () => {
+    session.expectFailedResponse(404)
+    const [first, second] = ordersFrom(seed, 2, 2) as [Order, Order]
+    await publishOrders(svc, [first, second])
+    await open()
+    await lookUp(page, first.order_uid)
+    await waitForState(page, 'status', 'found')
+
+    await lookUp(page, 'missing-order')
+    await waitForState(page, 'status', 'not-found')
+    expect(await page.getByTestId('order-result').textContent()).toBe('')
+
+    await lookUp(page, second.order_uid)
+    await waitForState(page, 'status', 'found')
+    expect(await page.getByTestId('order').count()).toBe(1)
+    await expectOrderShown(second)
+    const shown = (await page.getByTestId('order-result').textContent()) ?? ''
+    expect(shown).not.toContain(first.order_uid)
+
+    await lookUp(page, 'not valid!')
+    await waitForState(page, 'status', 'invalid')
+    expect(await page.getByTestId('order-result').textContent()).toBe('')
+  })
+
+  it('When fields hold markup, then it is shown as text and nothing runs', async () => {
+    const script = '<script>window.__pwned=1</script>'
+    const image = '<img src=x onerror="window.__pwned=1">'
+    const order = generateOrder(seed, 10)
+    order.delivery.name = script
+    order.delivery.address = image
+    order.customer_id = image
+    for (const item of order.items) {
+      item.name = image
+      item.brand = script
+    }
+    await publishOrders(svc, [order])
+    await open()
+    await lookUp(page, order.order_uid)
+    await waitForState(page, 'status', 'found')
+
+    expect(await textOf(page, 'delivery-name')).toBe(script)
+    expect(await textOf(page, 'delivery-address')).toBe(image)
+    expect(await textOf(page, 'customer-id')).toBe(image)
+    expect(await page.locator('[data-testid="item-row"] .item-name').first().textContent()).toBe(image)
+    expect(await page.getByTestId('item-brand').first().textContent()).toBe(script)
+    const result = page.getByTestId('order-result')
+    expect(await result.locator('img, script').count()).toBe(0)
+    expect(await page.evaluate('typeof window.__pwned')).toBe('undefined')
+  })
+
+  it('When Raw JSON is opened, then it shows the stored order as JSON', async () => {
+    const order = generateOrder(seed, 11)
+    await publishOrders(svc, [order])
+    await open(`?id=${order.order_uid}`)
+    await waitForState(page, 'status', 'found')
+    const raw = page.getByTestId('raw-json')
+    expect(await raw.isVisible()).toBe(false)
+    await page.getByTestId('raw-json-toggle').click()
+    await raw.waitFor({ state: 'visible' })
+    expect(JSON.parse((await raw.textContent()) ?? '')).toEqual(order)
+  })
+
+  it('When orders arrive, then the newest are listed first and a click looks one up', async () => {
+    // Enough orders that arrival numbers pass from one digit to two: newest-first must be numeric, not textual.
+    const orders = ordersFrom(seed, 20, 11)
+    // One publisher connection keeps its order on the channel, so arrival order (what "newest" means) is this order.
+    await publishOrders(svc, orders)
+    await open()
+    await waitForState(page, 'recent-status', 'idle')
+    const listed = await page.getByTestId('recent-link').allTextContents()
+    expect(listed.slice(0, orders.length)).toEqual(orders.map((order) => order.order_uid).reverse())
+
+    const picked = orders[4] as Order
+    await page.locator(`[data-testid="recent-link"][data-order-id="${picked.order_uid}"]`).click()
+    await waitForState(page, 'status', 'found')
+    expect(await textOf(page, 'order-uid')).toBe(picked.order_uid)
+    expect(new URL(page.url()).searchParams.get('id')).toBe(picked.order_uid)
+  })
+
+  it('When only the keyboard is used (Tab to the field, type, Enter), then the order is found', async () => {
+    const order = generateOrder(seed, 30)
+    await publishOrders(svc, [order])
+    await open()
+    const fieldFocused = async () => (await page.locator('#order-id:focus').count()) === 1
+    // Skip link and the two view tabs come first; the field is a few Tabs away, not a mouse click.
+    for (let presses = 0; presses < 6 && !(await fieldFocused()); presses++) await page.keyboard.press('Tab')
+    expect(await fieldFocused()).toBe(true)
+    await page.keyboard.type(order.order_uid)
+    await page.keyboard.press('Enter')
+    await waitForState(page, 'status', 'found')
+    expect(await textOf(page, 'order-uid')).toBe(order.order_uid)
+  })
+
+  it('When the screen is phone-sized, then an order and the dead-letter view fit without sideways scrolling', async () => {
+    await session.close()
+    session = await openPage(browser, PHONE)
+    page = session.page
+    const order = generateOrder(seed, 31)
+    order.items = ordersFrom(seed, 32, 4).flatMap((other) => other.items).slice(0, 6)
+    await publishOrders(svc, [order])
+    const overflow = () => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
+
+    await open(`?id=${order.order_uid}`)
+    await waitForState(page, 'status', 'found')
+    await page.getByTestId('raw-json-toggle').click()
+    expect(await overflow()).toBeLessThanOrEqual(0)
+
+    await page.getByTestId('tab-dead-letters').click()
+    await page.getByTestId('dead-letters-view').waitFor({ state: 'visible' })
+    await page.waitForSelector('[data-testid="dead-letters-status"]:is([data-state="idle"], [data-state="empty"])', { state: 'attached' })
+    expect(await overflow()).toBeLessThanOrEqual(0)
+  })
+
+  // Last on purpose only for speed: restart moves the service to a new port, so the open page points at a closed one.
+  it('When the server cannot be reached, then the page shows an error state and no order', async () => {
+    session.expectNetworkError('net::ERR_CONNECTION_REFUSED')
+    const order = generateOrder(seed, 40)
+    await publishOrders(svc, [order])
+    await open()
+    await waitForState(page, 'recent-status', 'idle')
+    const before = svc.url
+    await svc.restart()
+    expect(svc.url).not.toBe(before)
+
+    await lookUp(page, order.order_uid)
+    await waitForState(page, 'status', 'error')
+    expect(await textOf(page, 'status')).toMatch(/cannot reach the server/i)
+    expect(await page.getByTestId('order-result').textContent()).toBe('')
+  })
+})
