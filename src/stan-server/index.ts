@@ -7,6 +7,7 @@
  * // connect with node-nats-streaming to stan.url, cluster stan.clusterId
  * await stan.close()
  */
+import { startMonitor, type MonitorServer } from './monitor/http-server.js'
 import { startNatsServer } from './nats/server.js'
 import { FileStore } from './store/file-store.js'
 import { DEFAULT_LIMITS, type StoreLimits } from './store/limits.js'
@@ -35,6 +36,10 @@ export interface StanServerOptions {
   heartbeatTimeoutMs?: number
   /** Failed heartbeats before a client is closed (default 10). */
   heartbeatFailCount?: number
+  /** HTTP monitoring port (/streaming/serverz, ...); undefined turns monitoring off, 0 picks a free port. */
+  monitorPort?: number
+  /** Default 127.0.0.1. */
+  monitorHost?: string
 }
 
 export interface StanServer {
@@ -42,8 +47,12 @@ export interface StanServer {
   readonly host: string
   readonly port: number
   readonly clusterId: string
+  /** Base URL of the monitoring endpoints (http://host:port), when monitorPort was given. */
+  readonly monitorUrl: string | undefined
   close(): Promise<void>
 }
+
+export { DirectoryLockedError } from './store/directory-lock.js'
 
 export const DEFAULT_CLUSTER_ID = 'test-cluster'
 
@@ -70,14 +79,27 @@ export async function startStanServer(options: StanServerOptions = {}): Promise<
       duplicateCheckMs: 500,
     },
   })
+  let monitor: MonitorServer | undefined
+  if (options.monitorPort !== undefined) {
+    try {
+      monitor = await startMonitor({ clusterId, streaming, store }, options.monitorHost ?? '127.0.0.1', options.monitorPort)
+    } catch (err) {
+      streaming.close()
+      await nats.close()
+      await store.close()
+      throw err
+    }
+  }
   let closing: Promise<void> | undefined
   return {
     url: nats.url,
     host: nats.host,
     port: nats.port,
     clusterId,
+    monitorUrl: monitor?.url,
     close() {
       closing ??= (async () => {
+        await monitor?.close()
         streaming.close()
         await nats.close()
         await store.close()

@@ -7,17 +7,20 @@ import { describe, expect, it } from 'vitest'
 const bin = fileURLToPath(new URL('../../bin/nats-streaming', import.meta.url))
 
 describe('bin/nats-streaming', () => {
-  it('Should print the bound address, serve STAN clients there, and stop cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [bin, '--port', '0', '--cluster_id', 'cli-cluster'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  it('Should print the bound address and monitoring address, serve STAN clients and monitoring there, and stop cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [bin, '--port', '0', '-m', '0', '--cluster_id', 'cli-cluster'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
-    const url = await new Promise<string>((resolve, reject) => {
+    const [url, monitorUrl] = await new Promise<[string, string]>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString()
-        const match = /listening on (nats:\/\/\S+)/.exec(output)
-        if (match) resolve(match[1]!)
+        const nats = /listening on (nats:\/\/\S+)/.exec(output)
+        const monitor = /monitoring on (http:\/\/\S+)/.exec(output)
+        if (nats && monitor) resolve([nats[1]!, monitor[1]!])
       })
       child.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)))
     })
+    const serverz = (await (await fetch(`${monitorUrl}/serverz`)).json()) as { cluster_id: string; state: string }
+    expect([serverz.cluster_id, serverz.state]).toEqual(['cli-cluster', 'STANDALONE'])
 
     const sc = stan.connect('cli-cluster', 'cli-test', { url })
     await once(sc, 'connect')

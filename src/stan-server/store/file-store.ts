@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { lockDirectory, type DirectoryLock } from './directory-lock.js'
 import { FileClientLog } from './file-client-log.js'
 import { FileMessageLog } from './file-message-log.js'
 import { FileSubscriptionLog } from './file-subscription-log.js'
@@ -24,8 +25,12 @@ export class FileStore implements Store {
   private readonly channels = new Map<string, FileChannel>()
   private readonly clients: FileClientLog
   private readonly channelsDir: string
+  private readonly lock: DirectoryLock
 
-  /** Opens (creating if needed) the store in `dir`, reading back everything in it. */
+  /**
+   * Opens (creating if needed) the store in `dir`, reading back everything in it.
+   * Throws DirectoryLockedError while another live broker has the directory open.
+   */
   constructor(
     dir: string,
     readonly limits: StoreLimits,
@@ -33,9 +38,15 @@ export class FileStore implements Store {
   ) {
     this.channelsDir = join(dir, 'channels')
     mkdirSync(this.channelsDir, { recursive: true })
-    this.clients = new FileClientLog(dir, this.commit)
-    for (const entry of readdirSync(this.channelsDir, { withFileTypes: true })) {
-      if (entry.isDirectory()) this.openChannel(decodeURIComponent(entry.name))
+    this.lock = lockDirectory(dir)
+    try {
+      this.clients = new FileClientLog(dir, this.commit)
+      for (const entry of readdirSync(this.channelsDir, { withFileTypes: true })) {
+        if (entry.isDirectory()) this.openChannel(decodeURIComponent(entry.name))
+      }
+    } catch (err) {
+      this.lock.release()
+      throw err
     }
   }
 
@@ -74,6 +85,7 @@ export class FileStore implements Store {
     }
     this.clients.close()
     this.channels.clear()
+    this.lock.release()
   }
 
   private openChannel(name: string): FileChannel {

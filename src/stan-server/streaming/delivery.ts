@@ -7,6 +7,7 @@ import type { NatsServer } from '../nats/server.js'
 import type { StoredMessage } from '../store/types.js'
 import type { Channel } from './channel.js'
 import { encodeRedelivery } from './protocol.js'
+import type { TrafficStats } from './stats.js'
 import type { QueueGroup, Subscription } from './subscription.js'
 
 export const enum SendResult {
@@ -21,6 +22,7 @@ export class Delivery {
     private readonly nats: NatsServer,
     /** Called when a subscription's ack timer fires. */
     private readonly onAckTimeout: (sub: Subscription) => void,
+    private readonly stats: TrafficStats,
   ) {}
 
   send(sub: Subscription, message: StoredMessage, force: boolean, redelivered: boolean): SendResult {
@@ -34,6 +36,8 @@ export class Delivery {
     const sequence = message.sequence
     const bytes = redelivered ? encodeRedelivery(message.bytes, this.countRedelivery(sub, sequence)) : message.bytes
     this.nats.publish(sub.inbox, bytes)
+    this.stats.outMsgs++
+    this.stats.outBytes += bytes.length
 
     if (sub.ackTimer === undefined) this.armAckTimer(sub, sub.ackWaitMs)
     const expiry = Date.now() + sub.ackWaitMs

@@ -11,6 +11,7 @@ import type { ClientRegistry } from './clients.js'
 import type { Delivery } from './delivery.js'
 import { StanError } from './errors.js'
 import { decodePubMsg, encodePubAck } from './protocol.js'
+import type { TrafficStats } from './stats.js'
 import { isValidChannelName } from './subjects.js'
 
 export class Publisher {
@@ -27,11 +28,15 @@ export class Publisher {
     private readonly channels: Channels,
     private readonly clients: ClientRegistry,
     private readonly delivery: Delivery,
+    private readonly stats: TrafficStats,
   ) {}
 
   onPublish(msg: InboundMessage): void {
     const pm = decodePubMsg(msg.data)
     if (pm === undefined) return this.reject(msg.reply, '')
+    // Counted as the real server does: every well-formed PubMsg, valid or not.
+    this.stats.inMsgs++
+    this.stats.inBytes += msg.data.length
     if (pm.guid === '' || !isValidChannelName(pm.subject) || !this.clients.isValid(pm.clientId, pm.connId.toString('latin1'))) {
       return this.reject(msg.reply, pm.guid)
     }

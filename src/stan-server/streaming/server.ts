@@ -9,6 +9,7 @@ import { Delivery } from './delivery.js'
 import { Nuid } from './nuid.js'
 import { Publisher } from './publish.js'
 import { restoreState } from './recovery.js'
+import { newTrafficStats, type TrafficStats } from './stats.js'
 import { Requester } from './requester.js'
 import { stanSubjects, type StanSubjects } from './subjects.js'
 import { Subscriptions } from './subscriptions.js'
@@ -21,21 +22,26 @@ export interface StreamingOptions {
 
 export class StreamingServer {
   readonly subjects: StanSubjects
+  /** Read by the monitoring endpoints. */
+  readonly serverId: string
+  readonly startTime = new Date()
+  readonly stats: TrafficStats = newTrafficStats()
+  readonly channels: Channels
+  readonly clients = new ClientRegistry()
   private readonly internal: NatsSubscription[] = []
   private readonly requester: Requester
   private readonly connections: Connections
-  private readonly channels: Channels
-  private readonly clients = new ClientRegistry()
 
   constructor(nats: NatsServer, store: Store, options: StreamingOptions) {
     const subjects = (this.subjects = stanSubjects(options.clusterId, options.discoverPrefix))
     const nuid = new Nuid()
+    this.serverId = nuid.next()
     const channels = (this.channels = new Channels(store))
     // Delivery and acks refer to each other through the ack timer callback.
-    const delivery: Delivery = new Delivery(nats, (sub) => acks.redeliverExpired(sub))
+    const delivery: Delivery = new Delivery(nats, (sub) => acks.redeliverExpired(sub), this.stats)
     const acks: Acks = new Acks(delivery)
     const subscriptions = new Subscriptions(nats, channels, this.clients, delivery, acks, nuid, store.limits.maxSubscriptions)
-    const publisher = new Publisher(nats, store, channels, this.clients, delivery)
+    const publisher = new Publisher(nats, store, channels, this.clients, delivery, this.stats)
     this.requester = new Requester(nats, nuid)
     this.connections = new Connections(nats, store, subjects, this.clients, subscriptions, this.requester, options.heartbeat)
     restoreState(store.recover(), { channels, connections: this.connections, subscriptions, delivery, acks })

@@ -11,6 +11,8 @@ export interface DeliveryCursor {
 export class Subscription implements SubscriptionRecord, DeliveryCursor {
   /** '' while the subscription is offline (a closed durable, or a durable queue group's shadow). */
   clientId: string
+  /** The owner's client ID while offline (the real server's savedClientID), reported by monitoring. */
+  savedClientId = ''
   qGroup: string
   inbox: string
   ackInbox: string

@@ -158,6 +158,7 @@ export class Subscriptions {
     const { record } = recovered
     channel.reserveSubscriptionId(record.id)
     const sub = new Subscription(record.id, channel, record)
+    sub.savedClientId = record.clientId
     sub.lastSent = record.lastSent
     sub.isClosed = record.isClosed
     // Unacknowledged messages are due at once, as the real server redelivers them on startup.
@@ -201,6 +202,7 @@ export class Subscriptions {
     const subLog = channel.store.subscriptions
     const clientId = sub.clientId
     const key = sub.durableKey()
+    sub.savedClientId = clientId
     sub.clientId = ''
     sub.stopAckSubscription()
     sub.clearAckTimer()

@@ -10,6 +10,7 @@ const bin = fileURLToPath(new URL('../../../bin/nats-streaming', import.meta.url
 
 export interface BrokerProcess {
   readonly url: string
+  readonly pid: number
   readonly port: number
   readonly clusterId: string
   /** Sends the signal and waits for the process to exit. */
@@ -32,6 +33,7 @@ export async function startBrokerProcess(args: readonly string[], clusterId = 't
   const exited = once(child, 'exit')
   return {
     url,
+    pid: child.pid!,
     port: Number(new URL(url).port),
     clusterId,
     async kill(signal) {
