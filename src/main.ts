@@ -18,23 +18,41 @@ async function main(): Promise<void> {
     process.exit(78) // EX_CONFIG
   }
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'order-service' } })
-  const infrastructure = await startInfrastructure(config, log)
-  const service = await startService(config, infrastructure, log)
-  log.info({ url: service.url, embedded: infrastructure.embedded }, 'order-service ready')
-  if (process.stdout.isTTY || process.env.npm_lifecycle_event === 'start') console.log(`\n  order-service: ${service.url}\n`)
+
+  // Signals are handled from the start: a stop while PostgreSQL is still awaited is a clean stop too.
+  const startup = new AbortController()
+  const starting = (async () => {
+    const infrastructure = await startInfrastructure(config, log)
+    try {
+      return { infrastructure, service: await startService(config, infrastructure, log, startup.signal) }
+    } catch (error) {
+      await infrastructure.stop()
+      throw error
+    }
+  })()
 
   let stopping = false
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'stopping')
-    await service.stop()
-    await infrastructure.stop()
+    startup.abort()
+    const started = await starting.catch(() => undefined)
+    await started?.service.stop()
+    await started?.infrastructure.stop()
     log.info('stopped')
     process.exit(0)
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+
+  const started = await starting.catch((error: unknown) => {
+    if (startup.signal.aborted) return undefined // stop() finishes the job
+    throw error
+  })
+  if (started === undefined) return
+  log.info({ url: started.service.url, embedded: started.infrastructure.embedded }, 'order-service ready')
+  if (process.stdout.isTTY || process.env.npm_lifecycle_event === 'start') console.log(`\n  order-service: ${started.service.url}\n`)
 }
 
 await main()

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
@@ -37,7 +38,13 @@ const POOL_SIZE = 10
  * HTTP listens first, so /healthz answers and /readyz says why not ready while the database is awaited,
  * the cache warms and the subscription starts.
  */
-export async function startService(config: Config, endpoints: ServiceEndpoints, log: Logger): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  endpoints: ServiceEndpoints,
+  log: Logger,
+  /** Aborted by a stop signal during start-up (say, while PostgreSQL is awaited): start-up undoes itself and throws. */
+  signal?: AbortSignal,
+): Promise<RunningService> {
   const metrics = createMetrics()
   const sql = connectDatabase(endpoints.databaseUrl, { max: POOL_SIZE })
   const orders = createOrderStore(sql)
@@ -58,7 +65,7 @@ export async function startService(config: Config, endpoints: ServiceEndpoints, 
   })
   const replayDeadLetter = createReplay({ sql, orders, deadLetters, cache, gate })
 
-  const state = { databaseReachable: false, cacheWarm: false, stopping: false }
+  const state = { databaseReachable: false, cacheWarm: false }
   let subscription: ChannelSubscription | undefined
   const readiness = () => ({
     database: state.databaseReachable && writer.isHealthy(),
@@ -83,13 +90,21 @@ export async function startService(config: Config, endpoints: ServiceEndpoints, 
   const databaseCheck = setInterval(async () => {
     state.databaseReachable = await isReachable(sql)
   }, DATABASE_CHECK_MS)
-  await waitForDatabase(() => migrate(sql), log, () => state.stopping)
-  state.databaseReachable = true
-
-  const warmStarted = performance.now()
-  const warmed = await cache.warm(orders.newestFirst())
-  state.cacheWarm = true
-  log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+  try {
+    await waitForDatabase(() => migrate(sql), log, signal)
+    state.databaseReachable = true
+    const warmStarted = performance.now()
+    const warmed = await cache.warm(orders.newestFirst())
+    state.cacheWarm = true
+    log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+    signal?.throwIfAborted()
+  } catch (error) {
+    // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
+    clearInterval(databaseCheck)
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await sql.end({ timeout: 1 })
+    throw error
+  }
 
   const prune = async () => {
     try {
@@ -119,7 +134,6 @@ export async function startService(config: Config, endpoints: ServiceEndpoints, 
   return {
     url,
     async stop() {
-      state.stopping = true
       clearInterval(databaseCheck)
       clearInterval(retention)
       // Order matters: finish and ack the batch in flight while the connection is still up, then leave.
@@ -132,14 +146,14 @@ export async function startService(config: Config, endpoints: ServiceEndpoints, 
 }
 
 /** Runs `task` until the database lets it: a server still starting or briefly down is waited for, not fatal. */
-async function waitForDatabase<T>(task: () => Promise<T>, log: Logger, stopping: () => boolean): Promise<T> {
+async function waitForDatabase<T>(task: () => Promise<T>, log: Logger, signal: AbortSignal | undefined): Promise<T> {
   for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
     try {
       return await task()
     } catch (error) {
-      if (stopping() || !isConnectionError(error)) throw error
+      if (signal?.aborted || !isConnectionError(error)) throw error
       log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'database not reachable yet')
-      await new Promise((resolve) => setTimeout(resolve, delay))
+      await sleep(delay, undefined, { signal })
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { RejectError, RejectReason } from '../store/dead-letters.js'
-import { jsonbText } from '../store/jsonb-text.js'
+import { compileJsonbText } from '../store/jsonb-text.js'
 import { ORDER_UID_PATTERN, orderSchema, type Order } from './order-schema.js'
 
 export type GateReason = Extract<RejectReason, 'empty' | 'too_large' | 'not_utf8' | 'not_json' | 'schema'>
@@ -38,6 +38,7 @@ export function createGate(options: GateOptions): Gate {
   addFormats(ajv, ['date-time', 'email'])
   const validate = ajv.compile<Order>(orderSchema)
   const decoder = new TextDecoder('utf-8', { fatal: true })
+  const print = compileJsonbText(orderSchema)
 
   return function gate(payload) {
     if (payload.byteLength === 0) return reject('empty', [{ path: '', message: 'the message is empty' }])
@@ -73,7 +74,7 @@ export function createGate(options: GateOptions): Gate {
         return reject('schema', [{ path: unstorable, message: 'must not contain U+0000 or unpaired surrogates' }], orderUid)
       }
     }
-    return { ok: true, order: doc, orderUid: doc.order_uid, json: jsonbText(doc) }
+    return { ok: true, order: doc, orderUid: doc.order_uid, json: print(doc) }
   }
 }
 

@@ -32,3 +32,66 @@ function compareKeys(a: string, b: string): number {
   const right = Buffer.from(b)
   return left.length - right.length || Buffer.compare(left, right)
 }
+
+/** The part of JSON Schema a compiled printer understands; anything else is printed by jsonbText. */
+export interface PrintableSchema {
+  type?: string
+  properties?: Readonly<Record<string, PrintableSchema>>
+  items?: PrintableSchema
+}
+
+type Print = (value: unknown, out: string[]) => void
+
+/**
+ * jsonbText for values already validated against `schema` (objects with exactly their declared properties,
+ * arrays, strings, integers), with the key order and the quoted keys worked out once instead of per value:
+ * the gate prints every accepted order with it, so this is on the ingest hot path.
+ */
+export function compileJsonbText(schema: PrintableSchema): (value: unknown) => string {
+  const print = compilePrint(schema)
+  return (value) => {
+    const out: string[] = []
+    print(value, out)
+    return out.join('')
+  }
+}
+
+function compilePrint(schema: PrintableSchema): Print {
+  switch (schema.type) {
+    case 'object': {
+      const properties = schema.properties ?? {}
+      const fields = Object.keys(properties)
+        .sort(compareKeys)
+        .map((key, i) => ({ key, prefix: `${i === 0 ? '{' : ', '}${JSON.stringify(key)}: `, print: compilePrint(properties[key]!) }))
+      if (fields.length === 0) return (_value, out) => void out.push('{}')
+      return (value, out) => {
+        const record = value as Record<string, unknown>
+        for (const field of fields) {
+          out.push(field.prefix)
+          field.print(record[field.key], out)
+        }
+        out.push('}')
+      }
+    }
+    case 'array': {
+      const printItem = schema.items === undefined ? printAny : compilePrint(schema.items)
+      return (value, out) => {
+        const items = value as unknown[]
+        if (items.length === 0) return void out.push('[]')
+        out.push('[')
+        for (let i = 0; i < items.length; i++) {
+          if (i > 0) out.push(', ')
+          printItem(items[i], out)
+        }
+        out.push(']')
+      }
+    }
+    case 'string':
+    case 'integer':
+      return (value, out) => void out.push(JSON.stringify(value))
+    default:
+      return printAny
+  }
+}
+
+const printAny: Print = (value, out) => void out.push(jsonbText(value))

@@ -1,7 +1,8 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
-import { jsonbText } from '../../src/store/jsonb-text.js'
+import { orderSchema } from '../../src/ingest/order-schema.js'
+import { compileJsonbText, jsonbText } from '../../src/store/jsonb-text.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 let db: TestDatabase
@@ -18,6 +19,14 @@ describe('jsonb text form', () => {
     for (let i = 0; i < 50; i++) {
       const order = generateOrder(3, i)
       expect(jsonbText(order)).toBe(await printed(order))
+    }
+  })
+
+  it('Should print orders the same with the printer compiled from the schema', () => {
+    const print = compileJsonbText(orderSchema)
+    for (let i = 0; i < 200; i++) {
+      const order = generateOrder(11, i)
+      expect(print(order)).toBe(jsonbText(order))
     }
   })
 
