@@ -1,22 +1,38 @@
 /**
  * The benchmark entry: `npm run bench` (node --import tsx bench/run.ts), or `npm run bench -- --quick` for a smoke
- * run with smaller counts. Starts its own embedded PostgreSQL in a temp dir, measures each figure beside its
- * ceiling in this same run, prints one table and writes its JSON copy to bench/results/ (latest.json, or
- * quick.json for --quick). Every number comes from this run; rows the harness cannot measure yet say TODO.
+ * run with smaller counts; `--orders N` changes the main count; `--cpu-prof` also writes a CPU profile of the
+ * broker and of every service process (its directory is printed and kept; bench/profile-top.ts summarises one). Starts its own embedded PostgreSQL in a temp dir,
+ * builds the service into another, runs the broker and the service as processes of their own, measures each
+ * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
+ * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
  */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
+import { orderUid } from '../src/publisher/generate-orders.js'
 import type { NewOrder } from '../src/store/orders.js'
 import { createOrderStore } from '../src/store/orders.js'
 import { measureCacheWarm } from './cache-warm.js'
 import { rawInsertRowsPerSecond } from './ingest-raw-insert.js'
 import { rowPerTransactionRowsPerSecond } from './ingest-row-per-transaction.js'
+import { serviceIngestRate, type ServiceIngestResult } from './ingest-service.js'
 import { storeInsertRowsPerSecond } from './ingest-store-batches.js'
+import { startBroker, type BenchBroker } from './lib/broker.js'
 import { Cleanup } from './lib/cleanup.js'
+import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
-import { orderSet, type OrderSet } from './lib/orders.js'
+import { orderSet, ordersBetween, type OrderSet } from './lib/orders.js'
 import { startBenchDatabase, type BenchDatabase } from './lib/postgres.js'
+import { publishOrders } from './lib/publish.js'
 import { describeMachine, formatTable, writeReport, type Report, type Row } from './lib/report.js'
-import { measureBareRead } from './read-bare.js'
+import { readRssBytes } from './lib/rss.js'
+import { buildService, type ServiceBuild } from './lib/service-build.js'
+import { startService, type RunningService } from './lib/service.js'
+import type { LoadResult } from './lib/wrk.js'
+import { readBesideBare } from './read-beside-bare.js'
+import { describeStatuses, measureServiceRead } from './read-service.js'
 
 interface Plan {
   orders: number
@@ -25,10 +41,19 @@ interface Plan {
   batchSizes: number[]
   /** Small batches are slow too: at most this many orders for a batch size. */
   ordersForBatchSize: (size: number) => number
-  /** Each ingest rate is the median of this many runs. */
+  /** Each store-level ingest rate is the median of this many runs. */
   repeats: number
+  /** Seconds of each wrk run, and of the unmeasured run before a server's first. */
   readSeconds: number
   warmupSeconds: number
+  /** Rounds of bare server then service for the read target; the figures are the medians. */
+  readRounds: number
+  /** Tables smaller than `orders` the service is started on, for restore time (and, for the first, read rate) by size. */
+  smallTables: number[]
+  /** A table larger than `orders` (loaded on top of it) for the large end of the growth rows; 0 for none. */
+  largeTable: number
+  /** BATCH_MAX_SIZE values the service ingests with besides its default (CEILING_BATCH). */
+  serviceBatchSizes: number[]
 }
 
 const PLANS: Record<Report['mode'], Plan> = {
@@ -38,8 +63,12 @@ const PLANS: Record<Report['mode'], Plan> = {
     batchSizes: [1, 10, 100, 500, 1000],
     ordersForBatchSize: (size) => (size === 1 ? 5_000 : size === 10 ? 20_000 : 100_000),
     repeats: 3,
-    readSeconds: 10,
+    readSeconds: 5,
     warmupSeconds: 3,
+    readRounds: 3,
+    smallTables: [1_000, 10_000],
+    largeTable: 1_000_000,
+    serviceBatchSizes: [50, 2000],
   },
   quick: {
     orders: 10_000,
@@ -47,21 +76,58 @@ const PLANS: Record<Report['mode'], Plan> = {
     batchSizes: [1, 10, 100, 500, 1000],
     ordersForBatchSize: (size) => (size === 1 ? 500 : size === 10 ? 2_000 : 10_000),
     repeats: 1,
-    readSeconds: 3,
+    readSeconds: 2,
     warmupSeconds: 1,
+    readRounds: 2,
+    smallTables: [1_000],
+    largeTable: 0,
+    serviceBatchSizes: [50, 2000],
   },
 }
 
 /** The batch size of the multi-row INSERT ceiling, and the service's default BATCH_MAX_SIZE. */
 const CEILING_BATCH = 500
-const NOT_YET = 'TODO: needs the service (src/main.ts), next slice'
+/** The service's default STAN_MAX_IN_FLIGHT: a batch larger than it could never fill (see serviceIngest). */
+const DEFAULT_MAX_IN_FLIGHT = 1024
+/** Channels on the bench broker: the published orders, and an empty one for services that only serve reads. */
+const ORDERS_CHANNEL = 'orders'
+const IDLE_CHANNEL = 'idle'
+const GiB = 2 ** 30
+
+/** The targets of issue 6, checked in the table's last column. */
+const TARGETS = {
+  readOfBare: 0.75,
+  readP99Ms: 10,
+  ingestRate: 15_000,
+  ingestOfCeiling: 0.6,
+  restoreMs: 2_000,
+  restoreOrders: 100_000,
+  memoryOfJson: 2,
+}
+
+interface Bench {
+  cleanup: Cleanup
+  db: BenchDatabase
+  build: ServiceBuild
+  broker: BenchBroker
+  plan: Plan
+  set: OrderSet
+  /** Node flags for every service process (--cpu-prof when asked). */
+  serviceFlags: string[]
+  add: (row: Row) => void
+}
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, orders: { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false } },
+  })
   const mode: Report['mode'] = values.quick ? 'quick' : 'full'
-  const plan = PLANS[mode]
+  const plan = values.orders === undefined ? PLANS[mode] : { ...PLANS[mode], orders: Number(values.orders) }
+  if (!Number.isInteger(plan.orders) || plan.orders < 10_000) throw new Error('--orders must be a whole number of at least 10,000')
   const cleanup = new Cleanup()
   cleanup.onSignals()
+  // Every child process and temp dir holds an exit hook until cleanup (last-resort kill and removal): a run has ~20.
+  process.setMaxListeners(64)
   const startedAt = new Date().toISOString()
   try {
     console.error(`${mode} run: ${plan.orders.toLocaleString('en-US')} orders`)
@@ -70,11 +136,23 @@ async function main(): Promise<void> {
       rows.push(row)
       console.error(`  ${row.group} / ${row.name}: ${row.value === null ? 'TODO' : row.value.toFixed(2)} ${row.unit}`)
     }
-    const db = await startBenchDatabase(cleanup)
+    const serviceFlags: string[] = []
+    if (values['cpu-prof']) {
+      // Kept after the run (not a cleanup temp dir): the profiles are what was asked for.
+      const dir = await mkdtemp(join(tmpdir(), 'order-bench-profiles-'))
+      serviceFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
+      console.error(`CPU profiles of the service processes: ${dir}`)
+    }
+    const [db, build] = await Promise.all([startBenchDatabase(cleanup), buildService(cleanup)])
+    const broker = await startBroker(cleanup, build, serviceFlags)
     const set = orderSet(plan.orders)
-    await measureIngest(db, set.orders, plan, add)
-    await measureRestoreAndMemory(cleanup, db, set, add)
-    await measureRead(cleanup, db, set.orders, plan, add)
+    const bench: Bench = { cleanup, db, build, broker, plan, set, serviceFlags, add }
+
+    const ceiling = await measureIngest(db, set.orders, plan, add)
+    const emptyRss = await measureSmallTables(bench)
+    await measureServiceIngest(bench, ceiling)
+    await measureRestoreAndMemory(bench, emptyRss)
+    if (plan.largeTable > 0) await measureLargeTable(bench, emptyRss)
 
     const report: Report = {
       mode,
@@ -96,8 +174,8 @@ async function main(): Promise<void> {
   }
 }
 
-/** The ceilings first, then the store by batch size; the last batch size leaves every order stored. */
-async function measureIngest(db: BenchDatabase, orders: NewOrder[], plan: Plan, add: (row: Row) => void): Promise<void> {
+/** The ceilings first, then the store by batch size; returns the raw multi-row INSERT ceiling in rows/s. */
+async function measureIngest(db: BenchDatabase, orders: NewOrder[], plan: Plan, add: (row: Row) => void): Promise<number> {
   // An unreported round of each write first, so the first measured one does not run cold.
   const warmup = orders.slice(0, Math.ceil(orders.length / 20))
   await rawInsertRowsPerSecond(db, warmup, CEILING_BATCH)
@@ -117,28 +195,101 @@ async function measureIngest(db: BenchDatabase, orders: NewOrder[], plan: Plan, 
   const naive = orders.slice(0, plan.rowPerTransactionOrders)
   const single = await repeated(naive.length, () => rowPerTransactionRowsPerSecond(db, naive))
   add({ group: 'ingest', name: 'one row per transaction (naive)', unit: 'rows/s', value: single.value, note: single.note + ofCeiling(single.value) })
-  add({ group: 'ingest', name: 'service end to end (broker, gate, writer, cache)', value: null, unit: 'orders/s', note: NOT_YET })
 
   for (const size of plan.batchSizes) {
     const some = orders.slice(0, Math.min(plan.ordersForBatchSize(size), orders.length))
     const rate = await repeated(some.length, () => storeInsertRowsPerSecond(db, some, size))
     add({ group: 'ingest', name: `store insertMany, batch ${size}`, unit: 'rows/s', value: rate.value, note: rate.note + ofCeiling(rate.value) })
   }
-  await db.expectOrders(orders.length)
+  return raw.value
 }
 
-/** The cache filled from the full table beside the raw read of the same rows, and what the filled cache weighs. */
-async function measureRestoreAndMemory(cleanup: Cleanup, db: BenchDatabase, set: OrderSet, add: (row: Row) => void): Promise<void> {
-  const n = set.orders.length.toLocaleString('en-US')
+/**
+ * The service on an empty table (the baseline its memory per order is taken against), then on small tables:
+ * restore time by table size, and the read rate with the first size all cached. Returns the empty service's RSS.
+ */
+async function measureSmallTables(bench: Bench): Promise<number> {
+  const { db, set, plan, add } = bench
+  await db.reset()
+  const empty = await startReadService(bench)
+  const emptyRss = await settledRss(empty)
+  await empty.stop()
+
+  let loaded = 0
+  for (const [i, size] of plan.smallTables.entries()) {
+    loaded += await loadOrders(db, set.orders.slice(loaded, size))
+    const service = await startReadService(bench)
+    expectWarmed(service, size)
+    add({ group: 'restore', name: `service start-up restore, ${count(size)} orders`, value: service.warmed.ms, unit: 'ms', note: 'its "cache warmed" log line' })
+    if (i === 0) {
+      const ids = set.orders.slice(0, size).map((order) => order.orderUid)
+      const read = await measureServiceRead(bench.cleanup, service, { ids, seconds: plan.readSeconds, warmupSeconds: plan.warmupSeconds })
+      expectAllHits(read.lookups, `read with ${count(size)} cached`)
+      add({ group: 'read', name: `service GET /order/:id, ${count(size)} cached`, value: read.load.rps, unit: 'req/s', note: latencyNote(read.load) })
+    }
+    await service.stop()
+  }
+  return emptyRss
+}
+
+/**
+ * Publishes the orders once, while no service consumes; then each run starts a service on an empty table with
+ * a new durable (so it takes the channel from its first message) and times its ingest. The default batch size
+ * runs last, so its run leaves every order stored for the measurements after it.
+ */
+async function measureServiceIngest(bench: Bench, ceiling: number): Promise<void> {
+  const { set, plan, add } = bench
+  const published = await publishOrders(bench.cleanup, bench.broker, { channel: ORDERS_CHANNEL, count: set.orders.length, seed: 1 })
+  console.error(`  published ${count(published.acked)} orders (${Math.round(published.bytes / published.acked)} B each) in ${Math.round(published.ms)} ms`)
+
+  const ingest = (batch: number): Promise<ServiceIngestResult> => {
+    // A batch can only fill when the broker may have that many messages out: in flight at least twice the batch,
+    // so the next batch gathers while one is written (at the default batch size this is the default, 1024).
+    const inFlight = Math.max(DEFAULT_MAX_IN_FLIGHT, 2 * batch)
+    return serviceIngestRate(bench.cleanup, bench.db, bench.build, bench.broker, {
+      channel: ORDERS_CHANNEL,
+      count: set.orders.length,
+      durable: `ingest-batch-${batch}`,
+      env: { BATCH_MAX_SIZE: String(batch), STAN_MAX_IN_FLIGHT: String(inFlight) },
+      nodeFlags: bench.serviceFlags,
+    })
+  }
+  const describe = (result: ServiceIngestResult, batch: number) =>
+    `${count(set.orders.length)} pre-published; first commit to last; mean batch ${Math.round(result.meanBatch)}` +
+    `; in flight ${Math.max(DEFAULT_MAX_IN_FLIGHT, 2 * batch)}; ${ratio(result.rate, ceiling)} of ceiling; ${(result.totalMs / 1000).toFixed(1)} s from spawn`
+
+  for (const batch of plan.serviceBatchSizes) {
+    const result = await ingest(batch)
+    add({ group: 'ingest', name: `service end to end, BATCH_MAX_SIZE ${batch}`, value: result.rate, unit: 'orders/s', note: describe(result, batch) })
+  }
+  const result = await ingest(CEILING_BATCH)
+  const met = result.rate >= TARGETS.ingestRate && result.rate / ceiling >= TARGETS.ingestOfCeiling
+  add({
+    group: 'ingest',
+    name: `service end to end (broker, gate, writer, cache), default BATCH_MAX_SIZE ${CEILING_BATCH}`,
+    value: result.rate,
+    unit: 'orders/s',
+    note: describe(result, CEILING_BATCH),
+    target: `≥ ${count(TARGETS.ingestRate)}/s and ≥ ${TARGETS.ingestOfCeiling} of ceiling: ${verdict(met)}`,
+  })
+}
+
+/**
+ * With every order stored: the raw read and OrderCache.warm in a process of their own, then the service restoring
+ * them at start-up, its memory with all of them cached, and its reads (cached, unknown ids, read-through) beside
+ * the bare server's, measured the same way.
+ */
+async function measureRestoreAndMemory(bench: Bench, emptyRss: number): Promise<void> {
+  const { cleanup, db, set, plan, add } = bench
+  const n = count(set.orders.length)
   const warm = await measureCacheWarm(cleanup, db, set.orders.length)
   add({ group: 'restore', name: 'raw read of all rows (ceiling)', value: warm.rawReadMs, unit: 'ms', note: `${n} rows, one query` })
-  add({ group: 'restore', name: 'OrderCache.warm from the table', value: warm.warmMs, unit: 'ms', note: `${ratio(warm.warmMs, warm.rawReadMs)} x raw read` })
-  add({ group: 'restore', name: 'service start-up restore', value: null, unit: 'ms', note: NOT_YET })
+  add({ group: 'restore', name: 'OrderCache.warm from the table', value: warm.warmMs, unit: 'ms', note: `${ratio(warm.warmMs, warm.rawReadMs)} x raw read; in a bare process` })
 
   const jsonPerOrder = set.jsonBytes / set.orders.length
   const retainedPerOrder = warm.retainedBytes / warm.entries
   add({ group: 'memory', name: 'order JSON, mean', value: jsonPerOrder, unit: 'bytes', note: `${n} generated orders` })
-  add({ group: 'memory', name: 'cache retained per order (heap + buffers)', value: retainedPerOrder, unit: 'bytes', note: `${ratio(retainedPerOrder, jsonPerOrder)} x JSON` })
+  add({ group: 'memory', name: 'cache retained per order (heap + buffers)', value: retainedPerOrder, unit: 'bytes', note: `${ratio(retainedPerOrder, jsonPerOrder)} x JSON; after full GCs` })
   add({
     group: 'memory',
     name: 'cache accounted per order (entrySize)',
@@ -146,25 +297,150 @@ async function measureRestoreAndMemory(cleanup: Cleanup, db: BenchDatabase, set:
     unit: 'bytes',
     note: `${ratio(warm.accountedBytes, warm.retainedBytes)} of retained`,
   })
-  add({ group: 'memory', name: 'RSS of the warm-up process', value: warm.rssBytes / 2 ** 20, unit: 'MiB', note: `${n} orders cached; under tsx` })
-  add({ group: 'memory', name: `service RSS, ${n} cached`, value: null, unit: 'MiB', note: NOT_YET })
-}
 
-/** The bare server over the same ids the service will be asked for, answering with a stored order's served form. */
-async function measureRead(cleanup: Cleanup, db: BenchDatabase, orders: NewOrder[], plan: Plan, add: (row: Row) => void): Promise<void> {
-  const ids = orders.map((order) => order.orderUid)
+  const service = await startReadService(bench)
+  expectWarmed(service, set.orders.length)
+  const restoreTarget = set.orders.length === TARGETS.restoreOrders ? `< ${count(TARGETS.restoreMs)} ms: ${verdict(service.warmed.ms < TARGETS.restoreMs)}` : undefined
+  add({
+    group: 'restore',
+    name: `service start-up restore, ${n} orders`,
+    value: service.warmed.ms,
+    unit: 'ms',
+    note: `its "cache warmed" log line; ${ratio(service.warmed.ms, warm.rawReadMs)} x raw read; ready ${Math.round(service.readyMs)} ms after spawn`,
+    ...(restoreTarget ? { target: restoreTarget } : {}),
+  })
+  addServiceMemory(add, await settledRss(service), emptyRss, set.orders.length, jsonPerOrder)
+
+  const ids = set.orders.map((order) => order.orderUid)
   const body = await createOrderStore(db.sql).findBody(ids[0]!)
   if (body === undefined) throw new Error('the first order is not stored')
-  const bare = await measureBareRead(cleanup, { body, ids, seconds: plan.readSeconds, warmupSeconds: plan.warmupSeconds })
-  const n = orders.length.toLocaleString('en-US')
-  add({ group: 'read', name: 'bare node:http, one prebuilt order (ceiling)', value: bare.load.rps, unit: 'req/s', note: `wrk 50 conn, 2 threads, ${plan.readSeconds} s` })
-  add({ group: 'read', name: 'bare node:http p50', value: bare.load.p50Ms, unit: 'ms' })
-  add({ group: 'read', name: 'bare node:http p99', value: bare.load.p99Ms, unit: 'ms' })
-  add({ group: 'read', name: `service GET /order/:id, ${n} cached`, value: null, unit: 'req/s', note: NOT_YET })
-  add({ group: 'read', name: 'service read-through (not cached)', value: null, unit: 'req/s', note: NOT_YET })
-  add({ group: 'read', name: 'service unknown ids (404)', value: null, unit: 'req/s', note: NOT_YET })
-  add({ group: 'memory', name: 'RSS of the bare server after load', value: bare.rssBytes / 2 ** 20, unit: 'MiB', note: 'plain node, no TS loader' })
+  const load = { seconds: plan.readSeconds, warmupSeconds: plan.warmupSeconds }
+  const pair = await readBesideBare(cleanup, service, { body, ids, rounds: plan.readRounds, ...load })
+  expectAllHits(pair.lookups, `read with ${n} cached`)
+  const rounds = `median of ${plan.readRounds} alternating rounds of ${plan.readSeconds} s`
+  add({ group: 'read', name: 'bare node:http, one prebuilt order (ceiling)', value: pair.bare.rps, unit: 'req/s', note: `wrk 50 conn, 2 threads; ${rounds}` })
+  const ofBare = pair.service.rps / pair.bare.rps
+  add({
+    group: 'read',
+    name: `service GET /order/:id, ${n} cached`,
+    value: pair.service.rps,
+    unit: 'req/s',
+    note: `${ofBare.toFixed(2)} of bare; ${rounds}`,
+    target: `≥ ${TARGETS.readOfBare} of bare: ${verdict(ofBare >= TARGETS.readOfBare)}`,
+  })
+  add({ group: 'read', name: 'bare node:http p50', value: pair.bare.p50Ms, unit: 'ms' })
+  add({ group: 'read', name: `service p50, ${n} cached`, value: pair.service.p50Ms, unit: 'ms' })
+  add({ group: 'read', name: 'bare node:http p99', value: pair.bare.p99Ms, unit: 'ms' })
+  add({
+    group: 'read',
+    name: `service p99, ${n} cached`,
+    value: pair.service.p99Ms,
+    unit: 'ms',
+    note: `max ${pair.service.maxMs.toFixed(0)} ms (bare ${pair.bare.maxMs.toFixed(0)} ms)`,
+    target: `< ${TARGETS.readP99Ms} ms: ${verdict(pair.service.p99Ms < TARGETS.readP99Ms)}`,
+  })
+  add({ group: 'memory', name: 'RSS of the bare server after load', value: pair.bareRssBytes / 2 ** 20, unit: 'MiB', note: 'plain node' })
+  const afterLoad = await readRssBytes(service.pid)
+  add({
+    group: 'memory',
+    name: `service RSS after the read load, ${n} cached`,
+    value: afterLoad / 2 ** 20,
+    unit: 'MiB',
+    note: `${Math.round((afterLoad - emptyRss) / set.orders.length)} B per order above the empty service's RSS`,
+  })
+
+  // Ids of the right form that no order has: each is looked up in PostgreSQL once, then remembered as absent for 2 s.
+  const unknown = set.orders.map((_, index) => orderUid(0x5eed, index))
+  const absent = await measureServiceRead(cleanup, service, { ids: unknown, ...load })
+  add({
+    group: 'read',
+    name: 'service unknown ids (404)',
+    value: absent.load.rps,
+    unit: 'req/s',
+    note: `${n} random unknown ids; ${describeStatuses(absent.statuses)}; ${ratio(absent.load.rps, pair.bare.rps)} of bare; ${latencyNote(absent.load)}`,
+  })
+  await service.stop()
+
+  // A budget below one order's size: nothing stays cached, so every request reads its order from PostgreSQL.
+  const uncached = await startReadService(bench, { CACHE_MAX_BYTES: '1024' })
+  const through = await measureServiceRead(cleanup, uncached, { ids, ...load })
+  if (through.lookups.hit > 0) throw new Error(`read-through: ${through.lookups.hit} lookups hit a cache that should hold nothing`)
+  add({
+    group: 'read',
+    name: 'service read-through (not cached)',
+    value: through.load.rps,
+    unit: 'req/s',
+    note: `CACHE_MAX_BYTES=1024 holds no order: each lookup reads PostgreSQL; ${describeStatuses(through.statuses)}; ${ratio(through.load.rps, pair.bare.rps)} of bare; ${latencyNote(through.load)}`,
+  })
+  await uncached.stop()
 }
+
+/** The large end of the growth rows: more orders loaded on top of the set, restored, weighed and read. */
+async function measureLargeTable(bench: Bench, emptyRss: number): Promise<void> {
+  const { db, set, plan, add } = bench
+  const size = plan.largeTable
+  const started = performance.now()
+  const loaded = await loadOrders(db, ordersBetween(set.orders.length, size))
+  if (loaded !== size - set.orders.length) throw new Error(`loaded ${loaded} orders, expected ${size - set.orders.length}`)
+  console.error(`  loaded ${count(loaded)} more orders in ${Math.round(performance.now() - started)} ms`)
+
+  const service = await startReadService(bench, { CACHE_MAX_BYTES: String(2 * GiB) })
+  expectWarmed(service, size)
+  add({ group: 'restore', name: `service start-up restore, ${count(size)} orders`, value: service.warmed.ms, unit: 'ms', note: 'its "cache warmed" log line; CACHE_MAX_BYTES 2 GiB' })
+  addServiceMemory(add, await settledRss(service), emptyRss, size, set.jsonBytes / set.orders.length)
+  const ids = Array.from({ length: size }, (_, index) => orderUid(1, index))
+  const read = await measureServiceRead(bench.cleanup, service, { ids, seconds: plan.readSeconds, warmupSeconds: plan.warmupSeconds })
+  expectAllHits(read.lookups, `read with ${count(size)} cached`)
+  add({ group: 'read', name: `service GET /order/:id, ${count(size)} cached`, value: read.load.rps, unit: 'req/s', note: latencyNote(read.load) })
+  await service.stop()
+}
+
+/** A service that only serves reads: it consumes the empty channel, so nothing is ingested while it is measured. */
+function startReadService(bench: Bench, env: Record<string, string> = {}): Promise<RunningService> {
+  return startService(bench.cleanup, bench.build, {
+    databaseUrl: bench.db.url,
+    broker: bench.broker,
+    channel: IDLE_CHANNEL,
+    durable: 'reader',
+    env,
+    nodeFlags: bench.serviceFlags,
+  })
+}
+
+/** RSS a second after readiness, when the start-up's last allocations have been made. */
+async function settledRss(service: RunningService): Promise<number> {
+  await sleep(1000)
+  return readRssBytes(service.pid)
+}
+
+function addServiceMemory(add: (row: Row) => void, rss: number, emptyRss: number, orders: number, jsonPerOrder: number): void {
+  const perOrder = (rss - emptyRss) / orders
+  add({ group: 'memory', name: `service RSS, ${count(orders)} cached`, value: rss / 2 ** 20, unit: 'MiB', note: `at readiness + 1 s; empty table: ${(emptyRss / 2 ** 20).toFixed(1)} MiB` })
+  add({
+    group: 'memory',
+    name: `service RSS per cached order, ${count(orders)}`,
+    value: perOrder,
+    unit: 'bytes',
+    note: `(RSS - RSS with an empty table) / orders; ${ratio(perOrder, jsonPerOrder)} x JSON`,
+    target: `< ${TARGETS.memoryOfJson} x JSON: ${verdict(perOrder < TARGETS.memoryOfJson * jsonPerOrder)}`,
+  })
+}
+
+function expectWarmed(service: RunningService, orders: number): void {
+  if (service.warmed.orders !== orders) throw new Error(`the service warmed ${service.warmed.orders} orders, expected ${orders}`)
+}
+
+function expectAllHits(lookups: { hit: number; miss: number; absent: number }, what: string): void {
+  if (lookups.miss > 0 || lookups.absent > 0 || lookups.hit === 0) throw new Error(`${what}: ${lookups.miss} misses and ${lookups.absent} absent of ${lookups.hit + lookups.miss + lookups.absent} lookups`)
+}
+
+function latencyNote(load: LoadResult): string {
+  return `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms`
+}
+
+const count = (n: number): string => n.toLocaleString('en-US')
+
+const verdict = (met: boolean): string => (met ? 'met' : 'MISSED')
 
 /** `a / b` with two decimals, for notes such as "0.85 of ceiling". */
 function ratio(a: number, b: number): string {

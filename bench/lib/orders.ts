@@ -1,4 +1,4 @@
-import { generateOrders } from '../../src/publisher/generate-orders.js'
+import { generateOrder, generateOrders } from '../../src/publisher/generate-orders.js'
 import { jsonbText } from '../../src/store/jsonb-text.js'
 import type { NewOrder } from '../../src/store/orders.js'
 
@@ -24,4 +24,15 @@ export function orderSet(count: number, seed = 1): OrderSet {
 /** Consecutive slices of at most `size`. */
 export function* batchesOf<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size)
+}
+
+/**
+ * The orders with indexes `from` to `to - 1` of the stream from `seed`, generated one at a time (a million need
+ * not be held in memory): the same orders orderSet(to, seed) holds at those places.
+ */
+export function* ordersBetween(from: number, to: number, seed = 1): Generator<NewOrder> {
+  for (let index = from; index < to; index++) {
+    const order = generateOrder(seed, index)
+    yield { orderUid: order.order_uid, json: jsonbText(order), brokerSeq: index + 1 }
+  }
 }

@@ -9,6 +9,8 @@ export interface Row {
   value: number | null
   unit: string
   note?: string
+  /** The issue's target for this figure and whether this run met it, e.g. "< 2,000 ms: met". */
+  target?: string
 }
 
 export interface Machine {
@@ -47,8 +49,8 @@ export function formatTable(report: Report): string {
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.postgres}`,
     `command: ${report.command}`,
   ]
-  const cells = report.rows.map((row) => [row.group, row.name, formatValue(row.value), row.unit, row.note ?? ''])
-  const titles = ['group', 'measurement', 'value', 'unit', 'note']
+  const cells = report.rows.map((row) => [row.group, row.name, formatValue(row.value), row.unit, row.target ?? '', row.note ?? ''])
+  const titles = ['group', 'measurement', 'value', 'unit', 'target', 'note']
   const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)))
   const line = (cell: string[]) =>
     cell.map((text, i) => (i === 2 ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))).join('  ').trimEnd()

@@ -1,0 +1,20 @@
+import type { BenchBroker } from './broker.js'
+import { spawnNode } from './child.js'
+import type { Cleanup } from './cleanup.js'
+import type { PublishReport } from './publish-process.js'
+
+/** Publishes `count` generated orders into `channel` from a child process; throws unless the broker acked them all. */
+export async function publishOrders(
+  cleanup: Cleanup,
+  broker: BenchBroker,
+  options: { channel: string; count: number; seed: number },
+): Promise<PublishReport> {
+  const child = spawnNode(cleanup, {
+    script: new URL('./publish-process.ts', import.meta.url).pathname,
+    env: { STAN_URL: broker.url, STAN_CLUSTER_ID: broker.clusterId, CHANNEL: options.channel, COUNT: String(options.count), SEED: String(options.seed) },
+  })
+  const report = await child.firstMessage<PublishReport>()
+  await child.stop()
+  if (report.acked !== options.count) throw new Error(`the broker acked ${report.acked} of ${options.count} orders (${report.failed} failed)`)
+  return report
+}

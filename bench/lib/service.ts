@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { BenchBroker } from './broker.js'
+import type { Cleanup } from './cleanup.js'
+import type { ServiceBuild } from './service-build.js'
+
+export interface ServiceOptions {
+  databaseUrl: string
+  broker: BenchBroker
+  /** The channel and durable it consumes: an empty channel for the read measurements, so nothing is ingested meanwhile. */
+  channel: string
+  durable: string
+  /** Any further settings of src/config.ts, e.g. CACHE_MAX_BYTES or BATCH_MAX_SIZE. */
+  env?: Record<string, string>
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[]
+}
+
+export interface RunningService {
+  baseUrl: string
+  pid: number
+  /** From the service's own log line "cache warmed": orders taken and the time warm() took. */
+  warmed: { orders: number; bytes: number; ms: number }
+  /** Milliseconds from spawn until /readyz answered 200. */
+  readyMs: number
+  /** GET /metrics as text. */
+  metrics(): Promise<string>
+  /** SIGTERM, i.e. the service's graceful stop; SIGKILL if it takes longer than 10 s. */
+  stop(): Promise<void>
+}
+
+interface LogLine {
+  msg?: string
+  url?: string
+  orders?: number
+  bytes?: number
+  ms?: number
+  level?: number
+}
+
+const READY_TIMEOUT_MS = 120_000
+
+/**
+ * Runs the built service (node dist/src/main.js, no TypeScript loader) against the bench PostgreSQL and broker,
+ * on a free port, logging at info as JSON lines on stdout, which are read here for its URL and its cache warm-up
+ * time; resolves once GET /readyz answers 200 (database reachable, cache warm, subscription live).
+ */
+export async function startService(cleanup: Cleanup, build: ServiceBuild, options: ServiceOptions): Promise<RunningService> {
+  const started = performance.now()
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    DATABASE_URL: options.databaseUrl,
+    STAN_URL: options.broker.url,
+    STAN_CLUSTER_ID: options.broker.clusterId,
+    // One client id per run: the broker refuses a second connection under an id still registered.
+    STAN_CLIENT_ID: `bench-service-${randomBytes(4).toString('hex')}`,
+    STAN_CHANNEL: options.channel,
+    STAN_DURABLE: options.durable,
+    DATA_DIR: build.dir,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  }
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), build.main], { cwd: build.dir, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  if (child.pid === undefined) throw new Error('could not start the service')
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  const exited = once(child, 'exit').finally(() => process.off('exit', killOnExit))
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+  cleanup.defer('stop the service', stop)
+
+  let url: string | undefined
+  let warmed: RunningService['warmed'] | undefined
+  const lines = createInterface({ input: child.stdout })
+  lines.on('line', (text) => {
+    let line: LogLine
+    try {
+      line = JSON.parse(text) as LogLine
+    } catch {
+      return
+    }
+    if (line.msg === 'order-service ready' && line.url) url = line.url.replace(/\/$/, '')
+    if (line.msg === 'cache warmed') warmed = { orders: line.orders ?? 0, bytes: line.bytes ?? 0, ms: line.ms ?? NaN }
+    // Warnings and errors are worth seeing: a benchmark of a failing service measures the failure.
+    if ((line.level ?? 0) >= 40) console.error(`  service: ${text}`)
+  })
+
+  let exitedEarly = false
+  void exited.then(() => (exitedEarly = true))
+  // The "cache warmed" line comes before readiness; waiting for both also covers a line still in the pipe.
+  while (url === undefined || warmed === undefined || !(await isReady(url))) {
+    if (exitedEarly) throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before it was ready`)
+    if (performance.now() - started > READY_TIMEOUT_MS) throw new Error('the service was not ready within 2 minutes')
+    await sleep(url === undefined ? 20 : 10)
+  }
+  const readyMs = performance.now() - started
+  const baseUrl = url
+  return {
+    baseUrl,
+    pid: child.pid,
+    warmed,
+    readyMs,
+    metrics: async () => (await fetch(`${baseUrl}/metrics`)).text(),
+    stop,
+  }
+}
+
+async function isReady(baseUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${baseUrl}/readyz`)
+    await response.arrayBuffer()
+    return response.status === 200
+  } catch {
+    return false
+  }
+}

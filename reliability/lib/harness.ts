@@ -1,0 +1,201 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { seededRandom, type Random } from '../../src/publisher/seeded-random.js'
+import type { Sql } from '../../src/store/db.js'
+import { accountServed, accountStored } from './accounting.js'
+import type { BrokerProcess } from './broker.js'
+import { pendingOnDurable } from './durable.js'
+import { Ledger, type Outgoing } from './ledger.js'
+import { mixedMessages } from './messages.js'
+import type { PostgresCluster } from './postgres.js'
+import { publish, type PublishOptions } from './publisher.js'
+import type { ScenarioResult } from './report.js'
+import type { ServiceProcess } from './service-process.js'
+import type { Sizes } from './sizes.js'
+
+/** The service's settings that the checks need to know too. */
+export interface ServiceSettings {
+  channel: string
+  clientId: string
+  durable: string
+  ackWaitMs: number
+  maxMessageBytes: number
+}
+
+export interface Check {
+  name: string
+  ok: boolean
+  detail: string
+}
+
+/** Everything a scenario works with: the three processes, the ledger, and a place to record faults and checks. */
+export class ScenarioContext {
+  readonly ledger = new Ledger()
+  readonly random: Random
+  readonly faults: Record<string, number> = {}
+  readonly checks: Check[] = []
+  readonly notes: string[] = []
+  /** The next unused generateOrder index, so two mixes of one scenario never share an order_uid. */
+  #nextIndex = 0
+
+  constructor(
+    readonly name: string,
+    readonly sizes: Sizes,
+    readonly seed: number,
+    readonly settings: ServiceSettings,
+    readonly pg: PostgresCluster,
+    readonly broker: BrokerProcess,
+    readonly service: ServiceProcess,
+    /** A pool on the scenario's database, for the accounting and for faults such as a held lock. */
+    readonly sql: Sql,
+  ) {
+    this.random = seededRandom(seed, 0x5ce)
+  }
+
+  /** `valid` new orders with `hostile` messages among them. */
+  mix(valid: number, hostile: number): Outgoing[] {
+    const first = this.#nextIndex
+    this.#nextIndex += valid
+    return mixedMessages({ seed: this.seed, first, valid, hostile, maxMessageBytes: this.settings.maxMessageBytes })
+  }
+
+  publish(messages: readonly Outgoing[], options: PublishOptions = {}): Promise<void> {
+    return publish({ url: this.broker.url, clusterId: this.broker.clusterId, channel: this.settings.channel }, this.ledger, messages, options)
+  }
+
+  /**
+   * Publishes while the scenario goes on breaking things; `done` settles when the broker acked everything.
+   * The rejection is held until awaited, so a failed publish cannot crash the runner meanwhile.
+   */
+  publishInBackground(messages: readonly Outgoing[], options: PublishOptions = {}): { done: Promise<void>; isDone(): boolean } {
+    let finished = false
+    const done = this.publish(messages, options).finally(() => (finished = true))
+    done.catch(() => {})
+    return { done, isDone: () => finished }
+  }
+
+  /** A publishing pace that spreads `count` messages over about `seconds`. */
+  rateFor(count: number, seconds: number): number {
+    return Math.max(50, Math.round(count / seconds))
+  }
+
+  fault(kind: string, times = 1): void {
+    this.faults[kind] = (this.faults[kind] ?? 0) + times
+  }
+
+  check(name: string, ok: boolean, detail = ''): void {
+    this.checks.push({ name, ok, detail })
+  }
+
+  note(text: string): void {
+    this.notes.push(text)
+  }
+
+  /** A random delay in [minMs, maxMs]. */
+  pause(minMs: number, maxMs: number): Promise<void> {
+    return sleep(this.random.int(minMs, maxMs))
+  }
+
+  /** Rows written so far (orders + dead letters), or undefined while the database does not answer. */
+  async rowsWritten(): Promise<number | undefined> {
+    try {
+      const [row] = await this.sql<{ n: number }[]>`select (select count(*) from orders)::int + (select count(*) from dead_letters)::int as n`
+      return row?.n
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Waits until as many rows exist as the ledger expects, or nothing has changed for `stallMs`. A service that
+   * exited on its own meanwhile is started again (and its crash is reported by the checks).
+   */
+  async waitForDrain(stallMs = 30_000): Promise<void> {
+    const expected = this.ledger.orders.size + this.ledger.deadLetterCount()
+    let last = -1
+    let lastChange = Date.now()
+    for (;;) {
+      if (!this.service.isRunning()) {
+        this.note(`the service had exited on its own during ingest; started again to drain`)
+        await this.service.startReady()
+      }
+      const written = await this.rowsWritten()
+      if (written !== undefined && written >= expected) return
+      if (written !== last) {
+        last = written ?? last
+        lastChange = Date.now()
+      } else if (Date.now() - lastChange > stallMs) {
+        this.note(`drain stalled at ${written} of ${expected} rows for ${stallMs / 1000} s`)
+        return
+      }
+      await sleep(200)
+    }
+  }
+}
+
+/**
+ * The accounting after a scenario: drain, GET every order from the running service, stop it gracefully, compare
+ * the tables with the ledger, and check that its durable has nothing pending.
+ */
+export async function finish(ctx: ScenarioContext, started: number): Promise<ScenarioResult> {
+  await ctx.pg.start()
+  if (!ctx.service.isRunning()) await ctx.service.startReady()
+  await ctx.waitForDrain()
+  // A moment for anything still on its way (a late redelivery) to be written, so "doubled" can see it.
+  await sleep(ctx.settings.ackWaitMs + 500)
+  await ctx.service.waitReady()
+  const served = await accountServed(ctx.service.port, ctx.ledger)
+  const duplicates = (await ctx.service.scrape(), ctx.service.duplicatesAbsorbed())
+  const life = await ctx.service.terminate()
+  ctx.check('graceful stop at the end', life !== undefined && life.status.code === 0 && life.forced !== true, life ? `exit ${life.status.code ?? life.status.signal} in ${life.stopMs} ms` : 'not running')
+  const crashes = ctx.service.crashes()
+  ctx.check('the service never exited on its own', crashes.length === 0, crashes.map((c) => `pid ${c.pid}: code ${c.status.code} signal ${c.status.signal}`).join('; '))
+  const stored = await accountStored(ctx.sql, ctx.ledger)
+  const probe = await pendingOnDurable({
+    url: ctx.broker.url,
+    clusterId: ctx.broker.clusterId,
+    clientId: ctx.settings.clientId,
+    channel: ctx.settings.channel,
+    durableName: ctx.settings.durable,
+    ackWaitMs: ctx.settings.ackWaitMs,
+  })
+  const pending = 'pending' in probe ? probe.pending : -1
+  if ('error' in probe) ctx.check('durable check', false, probe.error)
+  else ctx.check('nothing pending on the durable', probe.pending === 0, probe.pending > 0 ? `sequences ${probe.sequences.join(', ')}` : '')
+
+  const ok =
+    stored.lost === 0 &&
+    stored.doubled === 0 &&
+    stored.unexpected === 0 &&
+    stored.mismatched === 0 &&
+    served.mismatched === 0 &&
+    pending === 0 &&
+    ctx.checks.every((check) => check.ok)
+  return {
+    name: ctx.name,
+    ok,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    published: { valid: ctx.ledger.valid, invalid: ctx.ledger.invalid },
+    stored: stored.stored,
+    deadLettered: stored.deadLettered,
+    duplicatesAbsorbed: duplicates,
+    lost: stored.lost,
+    doubled: stored.doubled,
+    unexpected: stored.unexpected,
+    mismatched: stored.mismatched + served.mismatched,
+    served: served.checked,
+    pending,
+    faults: ctx.faults,
+    checks: ctx.checks,
+    perLabel: stored.perLabel,
+    problems: [...stored.problems, ...served.problems],
+    notes: ctx.notes,
+  }
+}
+
+/** One fault scenario: it starts the service itself (the start-up may be part of the fault) and publishes. */
+export interface Scenario {
+  name: string
+  /** One line for the report and --list. */
+  summary: string
+  run(ctx: ScenarioContext): Promise<void>
+}

@@ -1,0 +1,41 @@
+import { Agent, request } from 'node:http'
+
+export type HttpResult = { status: number; body: Buffer } | { status: 0; error: string }
+
+export interface HttpGetOptions {
+  agent?: Agent
+  headers?: Record<string, string>
+  timeoutMs?: number
+}
+
+/**
+ * GET with the path sent exactly as given: fetch() would normalise `..` and re-encode, which is what the
+ * hostile requests must avoid. Never rejects: a failure is a result with status 0.
+ */
+export function httpGet(port: number, path: string, options: HttpGetOptions = {}): Promise<HttpResult> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'GET', agent: options.agent ?? false, headers: options.headers ?? {}, timeout: options.timeoutMs ?? 10_000 },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+        res.on('error', (error) => resolve({ status: 0, error: error.message }))
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', (error) => resolve({ status: 0, error: error.message }))
+    req.end()
+  })
+}
+
+/** The sum of a Prometheus counter's samples whose labels include all of `labels`. */
+export function counterSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    const matches = Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))
+    if (matches) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return sum
+}

@@ -1,0 +1,204 @@
+/**
+ * The reliability suite: runs the BUILT service as a separate process against a real PostgreSQL and the project's
+ * NATS Streaming server (file store), publishes known orders mixed with hostile messages, injects faults, and then
+ * accounts for every message. Exit status 1 when anything was lost, doubled, or differs.
+ *
+ *   node --import tsx reliability/run.ts [--quick] [--scenario name]... [--seed n] [--list]
+ */
+import { spawnSync } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { connectDatabase } from '../src/store/db.js'
+import { BrokerProcess } from './lib/broker.js'
+import { Cleanup } from './lib/cleanup.js'
+import { finish, ScenarioContext, type Scenario, type ServiceSettings } from './lib/harness.js'
+import { freePort } from './lib/ports.js'
+import { PostgresCluster } from './lib/postgres.js'
+import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
+import { ServiceProcess } from './lib/service-process.js'
+import { FULL, QUICK, type Sizes } from './lib/sizes.js'
+import { SCENARIOS } from './scenarios/index.js'
+
+const repoDir = fileURLToPath(new URL('..', import.meta.url))
+const resultsDir = join(repoDir, 'reliability/results')
+const logsDir = join(resultsDir, 'logs')
+
+const SETTINGS: ServiceSettings = {
+  channel: 'orders',
+  clientId: 'order-service-reliability',
+  durable: 'order-service',
+  // Short, so that the broker redelivers within the run whenever an ack is late or lost.
+  ackWaitMs: 2_000,
+  maxMessageBytes: 64 * 1024,
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenario: { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      list: { type: 'boolean', default: false },
+    },
+    strict: true,
+  })
+  if (values.list) {
+    for (const scenario of SCENARIOS) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
+    return 0
+  }
+  const selected = values.scenario === undefined ? SCENARIOS : SCENARIOS.filter((s) => values.scenario?.includes(s.name))
+  const unknown = (values.scenario ?? []).filter((name) => !SCENARIOS.some((s) => s.name === name))
+  if (unknown.length > 0) {
+    console.error(`unknown scenario(s): ${unknown.join(', ')}; see --list`)
+    return 2
+  }
+  const sizes = values.quick ? QUICK : FULL
+  const seed = values.seed === undefined ? 20_250_101 : Number(values.seed)
+
+  build()
+  const cleanup = new Cleanup()
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: cleaning up`)
+    void cleanup.run().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+
+  const startedAt = new Date()
+  const started = performance.now()
+  const results: ScenarioResult[] = []
+  try {
+    const tempRoot = await mkdtemp(join(tmpdir(), 'order-service-reliability-'))
+    cleanup.add('temporary folder', () => rm(tempRoot, { recursive: true, force: true }))
+    // As root, PostgreSQL runs as the `postgres` OS user, which must be able to reach its folder inside this one.
+    await chmod(tempRoot, 0o755)
+    await rm(logsDir, { recursive: true, force: true })
+    await mkdir(logsDir, { recursive: true })
+    const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await freePort(), cleanup)
+    for (const [index, scenario] of selected.entries()) {
+      console.log(`\n▶ ${scenario.name}: ${scenario.summary}`)
+      const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup })
+      results.push(result)
+      console.log(`  ${result.ok ? 'pass' : 'FAIL'} in ${result.seconds} s${result.error ? `: ${result.error}` : ''}`)
+      for (const check of result.checks.filter((c) => !c.ok)) console.log(`  ✗ ${check.name}: ${check.detail}`)
+      for (const problem of result.problems.slice(0, 5)) console.log(`  ✗ ${problem}`)
+    }
+  } finally {
+    await cleanup.run()
+  }
+
+  const report: RunReport = {
+    mode: values.quick ? 'quick' : 'full',
+    seed,
+    startedAt: startedAt.toISOString(),
+    seconds: Math.round((performance.now() - started) / 1000),
+    ok: results.length === selected.length && results.every((r) => r.ok),
+    node: process.versions.node,
+    scenarios: results,
+  }
+  // Only a whole full run replaces results/latest.*: the README quotes it. Quick and partial runs go beside it.
+  const whole = selected.length === SCENARIOS.length
+  await writeReport(whole ? (values.quick ? join(resultsDir, 'quick') : resultsDir) : join(resultsDir, 'partial'), report)
+  console.log(`\n${scenarioTable(results)}\n`)
+  console.log(report.ok ? 'All scenarios pass.' : 'FAILURES: see the checks above and reliability/results/.')
+  return report.ok ? 0 : 1
+}
+
+interface RunContext {
+  sizes: Sizes
+  seed: number
+  tempRoot: string
+  pg: PostgresCluster
+  cleanup: Cleanup
+}
+
+/** One scenario with its own database, broker and service process; everything it started is gone afterwards. */
+async function runScenario(scenario: Scenario, index: number, run: RunContext): Promise<ScenarioResult> {
+  const started = performance.now()
+  const own = new Cleanup()
+  const release = run.cleanup.add(`scenario ${scenario.name}`, () => own.run())
+  const dir = join(run.tempRoot, scenario.name)
+  await mkdir(dir, { recursive: true })
+  try {
+    await run.pg.start()
+    const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
+    const broker = new BrokerProcess({ repoDir, dataDir: join(dir, 'broker'), port: await freePort(), logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own })
+    await broker.start()
+    const port = await freePort()
+    const service = new ServiceProcess({
+      repoDir,
+      cwd: dir,
+      port,
+      logPath: join(logsDir, `${scenario.name}.service.log`),
+      cleanup: own,
+      env: {
+        DATABASE_URL: databaseUrl,
+        STAN_URL: broker.url,
+        STAN_CLUSTER_ID: broker.clusterId,
+        STAN_CLIENT_ID: SETTINGS.clientId,
+        STAN_CHANNEL: SETTINGS.channel,
+        STAN_DURABLE: SETTINGS.durable,
+        STAN_ACK_WAIT_SECONDS: String(SETTINGS.ackWaitMs / 1000),
+        MAX_MESSAGE_BYTES: String(SETTINGS.maxMessageBytes),
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+        // Small, so that GET /order/:id also reads through to the database.
+        CACHE_MAX_BYTES: String(4 * 1024 * 1024),
+        DATA_DIR: join(dir, 'data'),
+        LOG_LEVEL: 'warn',
+      },
+    })
+    const sql = connectDatabase(databaseUrl, { max: 3 })
+    own.add('accounting pool', () => sql.end({ timeout: 2 }))
+    const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql)
+    let failure: string | undefined
+    try {
+      await scenario.run(ctx)
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error)
+    }
+    // The accounting runs even after a failed scenario: its numbers say what the failure cost.
+    const result = await finish(ctx, started)
+    return failure === undefined ? result : { ...result, ok: false, error: failure }
+  } catch (error) {
+    return failedResult(scenario.name, started, error)
+  } finally {
+    await release()
+  }
+}
+
+function failedResult(name: string, started: number, error: unknown): ScenarioResult {
+  return {
+    name,
+    ok: false,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    published: { valid: 0, invalid: 0 },
+    stored: 0,
+    deadLettered: 0,
+    duplicatesAbsorbed: 0,
+    lost: 0,
+    doubled: 0,
+    unexpected: 0,
+    mismatched: 0,
+    served: 0,
+    pending: 0,
+    faults: {},
+    checks: [],
+    perLabel: {},
+    problems: [],
+    notes: [],
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  }
+}
+
+/** The suite tests what ships: dist/, built from the current sources. A type error elsewhere does not stop the emit. */
+function build(): void {
+  console.log('building dist/ (tsc -p tsconfig.build.json)')
+  const result = spawnSync(process.execPath, [join(repoDir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoDir, stdio: 'inherit' })
+  if (result.status !== 0) console.warn('tsc reported errors; running what it emitted')
+}
+
+process.exitCode = await main()
