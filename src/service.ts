@@ -1,9 +1,11 @@
+import { createServer, type Server } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { serve, type ServerType } from '@hono/node-server'
+import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
-import { createApp } from './http/app.js'
+import { createApp, type OrderServiceApp } from './http/app.js'
+import { createOrderFastPath, createRequestListener } from './http/order-listener.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter } from './ingest/batch-writer.js'
 import { createGate } from './ingest/gate.js'
@@ -84,7 +86,7 @@ export async function startService(
     staticDir: defaultStaticDir,
     log: log.child({ component: 'http' }),
   })
-  const server = await listen(app.fetch, config.HTTP_HOST, config.HTTP_PORT)
+  const server = await listen(app, config.HTTP_HOST, config.HTTP_PORT)
   const url = `http://${urlHost(config.HTTP_HOST)}:${boundPort(server)}/`
 
   const databaseCheck = setInterval(async () => {
@@ -164,10 +166,18 @@ function isConnectionError(error: unknown): boolean {
   return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('CONNECT') || code.startsWith('57P') || code === '08006')
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<ServerType> {
+/**
+ * Serves the app on node:http, with GET /order/:id answered ahead of Hono (src/http/order-listener.ts).
+ * server.close() (Node 19+) also closes idle keep-alive connections, so stopping does not wait for clients to leave.
+ */
+function listen(app: OrderServiceApp, hostname: string, port: number): Promise<Server> {
+  const server = createServer(createRequestListener(app, createOrderFastPath(app.orderAnswers), { hostname }))
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, () => resolve(server))
     server.once('error', reject)
+    server.listen(port, hostname, () => {
+      server.off('error', reject)
+      resolve(server)
+    })
   })
 }
 

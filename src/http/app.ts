@@ -10,6 +10,7 @@ import { errorHandler, notFoundHandler } from './middleware/error-handler.js'
 import { requestMetrics, responseCounter, Tally } from './middleware/request-metrics.js'
 import { securityHeaders } from './middleware/security-headers.js'
 import type { AppEnv } from './node-request.js'
+import { createOrderAnswers, type OrderAnswers } from './order-answer.js'
 import { deadLetterRoute, deadLettersRoute, replayRoute, type ReplayDeadLetter } from './routes/dead-letters.js'
 import { healthRoute, metricsRoute, readyRoute, type Readiness } from './routes/health.js'
 import { ORDER_PATH, orderRoute } from './routes/order.js'
@@ -30,15 +31,19 @@ export interface AppDeps {
   log: HttpLog
 }
 
+/** The app, carrying GET /order/:id's answers so the node:http fast path (order-listener.ts) gives the same ones, counted in the same tally. */
+export type OrderServiceApp = Hono<AppEnv> & { readonly orderAnswers: OrderAnswers }
+
 /** Replay takes no body: anything beyond a small bound is refused unread. */
 const POST_BODY_MAX_BYTES = 1024
 
 /**
- * The HTTP contract (notes/http-contract.md) as a Hono app; it never listens (src/main.ts serves it).
+ * The HTTP contract (notes/http-contract.md) as a Hono app; it never listens (src/service.ts serves it, with
+ * GET /order/:id answered ahead of Hono by the fast path of order-listener.ts).
  * Every route but the hot one gets its middleware listed with it, rather than app-wide `use('*')`, so that
  * GET /order/:id stays a single handler (Hono's fastest dispatch) that writes its own headers and counts itself.
  */
-export function createApp(deps: AppDeps): Hono<AppEnv> {
+export function createApp(deps: AppDeps): OrderServiceApp {
   const { metrics } = deps
   const app = new Hono<AppEnv>()
   const tally = new Tally()
@@ -49,7 +54,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.on(method, path, securityHeaders(), counted, ...handlers)
   }
 
-  app.get(ORDER_PATH, orderRoute({ ...deps, tally }))
+  const orderAnswers = createOrderAnswers({ ...deps, tally })
+  app.get(ORDER_PATH, orderRoute(orderAnswers))
   route('GET', '/orders', '/orders', ordersRoute(deps.orders))
 
   route('GET', '/dead-letters', '/dead-letters', admin, deadLettersRoute(deps.deadLetters))
@@ -64,5 +70,5 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched')))
   app.onError(errorHandler(deps.log))
-  return app
+  return Object.assign(app, { orderAnswers })
 }

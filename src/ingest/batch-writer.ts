@@ -33,6 +33,11 @@ export interface BatchWriterOptions {
   log: Pick<Logger, 'info' | 'warn' | 'error'>
   /** Retry delays while the database fails: from initialMs, doubling, up to maxMs. */
   backoff?: { initialMs: number; maxMs: number }
+  /**
+   * Batches written at the same time (default 2): while PostgreSQL commits one, the next is sent, so neither
+   * waits for the other. Orders in concurrent batches never collide: PostgreSQL orders inserts of one order_uid.
+   */
+  concurrency?: number
 }
 
 export type BatchWriter = ReturnType<typeof createBatchWriter>
@@ -62,17 +67,20 @@ const CONFLICT_ERRORS: RejectError[] = [{ path: '/order_uid', message: 'a differ
 export function createBatchWriter(options: BatchWriterOptions) {
   const { sql, orders, deadLetters, cache, metrics, gate, channel, log } = options
   const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 }
+  const concurrency = options.concurrency ?? 2
 
   /** Every message not acked yet, by sequence: waiting or being written. */
   const unacked = new Map<number, Entry>()
   let waiting: Entry[] = []
   let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
+  /** Batches being written. */
+  const writing = new Set<Promise<void>>()
   let healthy = true
   let stopping = false
   /** Set when a stop gave up on a failing database: what is left stays unacked for the broker to redeliver. */
   let abandoned = false
-  let wakeUp: (() => void) | undefined
+  /** Retry sleeps to cut short when stopping. */
+  const wakers = new Set<() => void>()
 
   function add(message: IngestMessage): void {
     // After stop the message is simply not acked: the broker delivers it again to the next run.
@@ -90,26 +98,25 @@ export function createBatchWriter(options: BatchWriterOptions) {
   }
 
   function schedule(): void {
-    if (running !== undefined || waiting.length === 0) return
+    if (abandoned || waiting.length === 0 || writing.size >= concurrency) return
     if (waiting.length >= options.maxBatch) kick()
     else timer ??= setTimeout(kick, options.maxWaitMs)
   }
 
+  /** Starts batches while a slot is free. */
   function kick(): void {
     clearTimeout(timer)
     timer = undefined
-    if (running !== undefined) return
-    running = drain().finally(() => {
-      running = undefined
-      if (!abandoned) schedule()
-    })
-  }
-
-  async function drain(): Promise<void> {
-    while (waiting.length > 0 && !abandoned) {
+    while (!abandoned && waiting.length > 0 && writing.size < concurrency) {
       const batch = waiting.slice(0, options.maxBatch)
       waiting = waiting.slice(options.maxBatch)
-      await writeBatch(batch)
+      const written: Promise<void> = writeBatch(batch).finally(() => {
+        writing.delete(written)
+        // What arrived while every slot was busy has waited long enough: write it now.
+        if (writing.size === 0) kick()
+        else schedule()
+      })
+      writing.add(written)
     }
   }
 
@@ -231,10 +238,10 @@ export function createBatchWriter(options: BatchWriterOptions) {
       const timeout = setTimeout(done, ms)
       function done() {
         clearTimeout(timeout)
-        wakeUp = undefined
+        wakers.delete(done)
         resolve()
       }
-      wakeUp = done
+      wakers.add(done)
     })
   }
 
@@ -257,9 +264,9 @@ export function createBatchWriter(options: BatchWriterOptions) {
      */
     async stop(): Promise<void> {
       stopping = true
-      wakeUp?.()
+      for (const wake of wakers) wake()
       kick()
-      while (running !== undefined) await running
+      while (writing.size > 0) await Promise.all(writing)
     },
   }
 }

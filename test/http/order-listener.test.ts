@@ -1,0 +1,252 @@
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { getRequestListener } from '@hono/node-server'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { OrderCache } from '../../src/cache/order-cache.js'
+import { createOrderFastPath, createRequestListener, type FastPath } from '../../src/http/order-listener.js'
+import { createOrderStore } from '../../src/store/orders.js'
+import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { buildApp, orderJson, SECURITY_HEADER_NAMES } from './harness.js'
+
+let db: TestDatabase
+const servers: Server[] = []
+
+beforeAll(async () => {
+  db = await startTestDatabase()
+})
+afterAll(() => db?.stop())
+beforeEach(() => db.truncate())
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))))
+})
+
+interface Reply {
+  status: number
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+async function listen(listener: Parameters<typeof createServer>[1]): Promise<number> {
+  const server = createServer(listener)
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+/** A raw request: the path goes on the wire exactly as written (fetch would normalise it). */
+function send(port: number, path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        const { date: _date, ...headers } = res.headers
+        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') })
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/**
+ * One app served twice: by @hono/node-server alone (as before the fast path), and by the composed listener,
+ * whose fast path's every decision (answered or passed on) is recorded.
+ */
+async function startBoth(harness: ReturnType<typeof buildApp>) {
+  const fastPath = createOrderFastPath(harness.app.orderAnswers)
+  const answered: boolean[] = []
+  const observed: FastPath = (req, res) => {
+    const took = fastPath(req, res)
+    answered.push(took)
+    return took
+  }
+  const honoPort = await listen(getRequestListener(harness.app.fetch))
+  const composedPort = await listen(createRequestListener(harness.app, observed))
+  return {
+    /** The same request to both servers: the composed listener's reply, Hono's, and whether the fast path answered. */
+    async both(path: string, init: { method?: string; headers?: Record<string, string> } = {}) {
+      const hono = await send(honoPort, path, init)
+      const composed = await send(composedPort, path, init)
+      return { hono, composed, fast: answered.at(-1) }
+    },
+    composed: (path: string, init: { method?: string; headers?: Record<string, string> } = {}) => send(composedPort, path, init),
+  }
+}
+
+/** Stores an order through the real store; returns its body as PostgreSQL gives it back (jsonb text). */
+async function store(harness: ReturnType<typeof buildApp>, uid: string): Promise<string> {
+  await harness.orders.insertMany([{ orderUid: uid, json: orderJson(uid), brokerSeq: 1 }])
+  const body = await harness.orders.findBody(uid)
+  if (body === undefined) throw new Error(`order ${uid} was not stored`)
+  return body
+}
+
+describe('GET /order/:id on the node:http fast path', () => {
+  it('When the order is stored, then the fast path answers 200 with the same status, headers and body as Hono', async () => {
+    const harness = buildApp(db)
+    const body = await store(harness, 'abc-123_X')
+    const { both } = await startBoth(harness)
+
+    const { hono, composed, fast } = await both('/order/abc-123_X')
+
+    expect(fast).toBe(true)
+    expect(composed).toEqual(hono)
+    expect(composed.status).toBe(200)
+    expect(composed.body).toBe(body)
+    expect(composed.headers).toMatchObject({
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'public, max-age=31536000, immutable',
+    })
+    expect(composed.headers.etag).toMatch(/^"[^"]+"$/)
+    for (const name of SECURITY_HEADER_NAMES) expect(composed.headers[name]).toBeTruthy()
+  })
+
+  it('When If-None-Match names the ETag (alone, in a list, weak, or *), then both answer the same 304 without a body', async () => {
+    const harness = buildApp(db)
+    await store(harness, 'o1')
+    const { both } = await startBoth(harness)
+    const etag = (await both('/order/o1')).composed.headers.etag!
+
+    for (const header of [etag, `"other", W/${etag}`, `W/${etag}`, '*']) {
+      const { hono, composed, fast } = await both('/order/o1', { headers: { 'if-none-match': header } })
+      expect(fast).toBe(true)
+      expect(composed).toEqual(hono)
+      expect(composed.status).toBe(304)
+      expect(composed.headers.etag).toBe(etag)
+      expect(composed.headers['content-type']).toBe('application/json; charset=utf-8')
+      expect(composed.body).toBe('')
+    }
+    const stale = await both('/order/o1', { headers: { 'if-none-match': '"stale", W/"older"' } })
+    expect(stale.composed).toEqual(stale.hono)
+    expect(stale.composed.status).toBe(200)
+  })
+
+  it('When the id is unknown, then the fast path answers the same 404 not_found as Hono, also from the remembered absence', async () => {
+    const harness = buildApp(db)
+    const { both } = await startBoth(harness)
+
+    for (let i = 0; i < 2; i++) {
+      const { hono, composed, fast } = await both('/order/nope')
+      expect(fast).toBe(true)
+      expect(composed).toEqual(hono)
+      expect(composed.status).toBe(404)
+      expect(JSON.parse(composed.body)).toMatchObject({ error: { code: 'not_found' } })
+    }
+  })
+
+  it('When a query string follows a stored id, then it is ignored: 200 from the fast path', async () => {
+    const harness = buildApp(db)
+    await store(harness, 'q1')
+    const { both } = await startBoth(harness)
+
+    const { hono, composed, fast } = await both('/order/q1?fields=all&x=%2F')
+
+    expect(fast).toBe(true)
+    expect(composed).toEqual(hono)
+    expect(composed.status).toBe(200)
+  })
+
+  it.each([
+    ['too long', `/order/${'a'.repeat(65)}`],
+    ['a character outside the alphabet', '/order/abc$def'],
+    ['an encoded slash', '/order/abc%2Fdef'],
+    ['an extra slash', '/order/abc/def'],
+    ['a trailing slash', '/order/abc/'],
+    ['nothing', '/order/'],
+    ['a bad id and a query string', '/order/abc$?x=1'],
+  ])('When the id has %s, then Hono answers it through the same listener: 400 invalid_id as before', async (_, path) => {
+    const harness = buildApp(db)
+    const { both } = await startBoth(harness)
+
+    const { hono, composed, fast } = await both(path)
+
+    expect(fast).toBe(false)
+    expect(composed).toEqual(hono)
+    expect(composed.status).toBe(400)
+    expect(JSON.parse(composed.body)).toMatchObject({ error: { code: 'invalid_id' } })
+  })
+
+  it('When an allowed letter is %-escaped, then Hono decodes it as before (the fast path passes it on)', async () => {
+    const harness = buildApp(db)
+    await store(harness, 'abc')
+    const { both } = await startBoth(harness)
+
+    const { hono, composed, fast } = await both('/order/%61bc')
+
+    expect(fast).toBe(false)
+    expect(composed).toEqual(hono)
+    expect(composed.status).toBe(200)
+  })
+
+  it('When the database may take no more misses, then the fast path answers the same 503 not_ready with Retry-After', async () => {
+    const cache = new OrderCache({ maxBytes: 1 << 20, store: createOrderStore(db.sql), maxConcurrentMisses: 0, maxQueuedMisses: 0 })
+    const { both } = await startBoth(buildApp(db, { cache }))
+
+    const { hono, composed, fast } = await both('/order/not-cached')
+
+    expect(fast).toBe(true)
+    expect(composed).toEqual(hono)
+    expect(composed.status).toBe(503)
+    expect(composed.headers['retry-after']).toBe('1')
+    expect(JSON.parse(composed.body)).toMatchObject({ error: { code: 'not_ready' } })
+  })
+
+  it('When the request is HEAD, then the fast path sends the GET headers (content-length included) and no body, as Hono does', async () => {
+    const harness = buildApp(db)
+    const body = await store(harness, 'h1')
+    const { both } = await startBoth(harness)
+
+    for (const path of ['/order/h1', '/order/unknown']) {
+      const { hono, composed, fast } = await both(path, { method: 'HEAD' })
+      expect(fast).toBe(true)
+      expect(composed).toEqual(hono)
+      expect(composed.body).toBe('')
+    }
+    const head = await both('/order/h1', { method: 'HEAD' })
+    expect(head.composed.status).toBe(200)
+    expect(head.composed.headers['content-length']).toBe(String(Buffer.byteLength(body)))
+  })
+
+  it('When another method or another route is asked, then Hono answers it through the same listener, unchanged', async () => {
+    const harness = buildApp(db)
+    await store(harness, 'p1')
+    const { both } = await startBoth(harness)
+
+    for (const [method, path, status] of [
+      ['POST', '/order/p1', 404],
+      ['DELETE', '/order/p1', 404],
+      ['GET', '/healthz', 200],
+      ['GET', '/orders?limit=1', 200],
+      ['GET', '/no/such/route', 404],
+    ] as const) {
+      const { hono, composed, fast } = await both(path, { method })
+      expect(fast).toBe(false)
+      expect(composed.status).toBe(status)
+      expect(composed).toEqual(hono)
+    }
+  })
+
+  it('When orders are served on the fast path, then /metrics counts them by status and the cache lookups by result', async () => {
+    const harness = buildApp(db)
+    await store(harness, 'm1')
+    const { composed } = await startBoth(harness)
+    const etag = (await composed('/order/m1')).headers.etag!
+    await composed('/order/m1')
+    await composed('/order/m1', { headers: { 'if-none-match': etag } })
+    await composed('/order/m1', { method: 'HEAD' })
+    await composed('/order/missing')
+    await composed('/order/bad$id')
+
+    const text = (await composed('/metrics')).body
+
+    expect(text).toContain('http_requests_total{method="GET",route="/order/:id",status="200"} 3')
+    expect(text).toContain('http_requests_total{method="GET",route="/order/:id",status="304"} 1')
+    expect(text).toContain('http_requests_total{method="GET",route="/order/:id",status="404"} 1')
+    expect(text).toContain('http_requests_total{method="GET",route="/order/:id",status="400"} 1')
+    expect(text).toContain('order_cache_lookups_total{result="miss"} 1')
+    expect(text).toContain('order_cache_lookups_total{result="hit"} 3')
+    expect(text).toContain('order_cache_lookups_total{result="absent"} 1')
+  })
+})
