@@ -1,13 +1,2 @@
-import { createServer } from 'node:net'
-
-/** A port nothing listens on right now (the OS picks it), for a server that must come back on the same port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
+/** Ports for the servers a scenario kills and restarts on the same port (broker, PostgreSQL, the service). */
+export { restartablePort as freePort } from '../../test/support/ports.js'

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/embedded/postgres.js'
 import { connectDatabase, type Sql } from '../../src/store/db.js'
+import { restartablePort } from './ports.js'
 import { migrate } from '../../src/store/migrate.js'
 
 export interface TestDatabase {
@@ -53,13 +53,5 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
+/** Ports for servers the tests stop and start again (PostgreSQL in outage tests): see restartablePort. */
+export const freePort = restartablePort

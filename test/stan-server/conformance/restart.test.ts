@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { restartablePort } from '../../support/ports.js'
 import { startBrokerProcess, type BrokerProcess } from './broker-process.js'
 import { close, connect, publish, publishAll, roundTrip, subscribe, unique, type Stan } from './broker.js'
 
@@ -15,7 +16,8 @@ const external = (process.env['STAN_URL'] ?? '') !== ''
 describe.skipIf(external)('Restart from the file store', () => {
   let dir: string
   let running: BrokerProcess[] = []
-  const start = async (port = 0) => {
+  const start = async (port?: number) => {
+    port ??= await restartablePort()
     const broker = await startBrokerProcess(['--port', String(port), '--store', 'file', '--dir', dir])
     running.push(broker)
     return broker

@@ -1,0 +1,21 @@
+import { createServer } from 'node:net'
+
+/**
+ * A free port for a server that must come back on the same port after a stop or a kill. Chosen below Linux's
+ * ephemeral range (32768 and up): a port the kernel hands out (port 0) can be taken by any outgoing connection of
+ * another test while the server is down, and the restart then fails with EADDRINUSE.
+ */
+export async function restartablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (await canListen(port)) return port
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
