@@ -106,21 +106,22 @@ export function createOrderAnswers({ cache, metrics, tally, log }: OrderAnswersD
 }
 
 /** Written out key by key rather than spread from SECURITY_HEADERS: this object is built on every hit. */
-function ok({ body, etag }: CachedOrder): OrderAnswer {
-  return {
-    status: 200,
-    headers: {
-      'content-type': JSON_TYPE,
-      'content-length': String(body.byteLength),
-      etag,
-      'cache-control': IMMUTABLE,
-      'content-security-policy': SECURITY_HEADERS['content-security-policy'],
-      'x-content-type-options': SECURITY_HEADERS['x-content-type-options'],
-      'referrer-policy': SECURITY_HEADERS['referrer-policy'],
-      'x-frame-options': SECURITY_HEADERS['x-frame-options'],
-    },
-    body,
+function cachedHeaders(etag: string, contentLength: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': JSON_TYPE,
+    etag,
+    'cache-control': IMMUTABLE,
+    'content-security-policy': SECURITY_HEADERS['content-security-policy'],
+    'x-content-type-options': SECURITY_HEADERS['x-content-type-options'],
+    'referrer-policy': SECURITY_HEADERS['referrer-policy'],
+    'x-frame-options': SECURITY_HEADERS['x-frame-options'],
   }
+  if (contentLength !== undefined) headers['content-length'] = contentLength
+  return headers
+}
+
+function ok({ body, etag }: CachedOrder): OrderAnswer {
+  return { status: 200, headers: cachedHeaders(etag, String(body.byteLength)), body }
 }
 
 /**
@@ -130,15 +131,7 @@ function ok({ body, etag }: CachedOrder): OrderAnswer {
 function notModified({ etag }: CachedOrder): OrderAnswer {
   return {
     status: 304,
-    headers: {
-      'content-type': JSON_TYPE,
-      etag,
-      'cache-control': IMMUTABLE,
-      'content-security-policy': SECURITY_HEADERS['content-security-policy'],
-      'x-content-type-options': SECURITY_HEADERS['x-content-type-options'],
-      'referrer-policy': SECURITY_HEADERS['referrer-policy'],
-      'x-frame-options': SECURITY_HEADERS['x-frame-options'],
-    },
+    headers: cachedHeaders(etag, undefined),
     body: null,
   }
 }

@@ -109,21 +109,25 @@ export function storez(source: MonitorSource, now = new Date()) {
   }
 }
 
+/** The fields the real server puts ahead of every paged list. */
+function listHeader(source: MonitorSource, page: Page, count: number, total: number, now: Date) {
+  return {
+    cluster_id: source.clusterId,
+    server_id: source.streaming.serverId,
+    now: now.toISOString(),
+    offset: page.offset,
+    limit: page.limit,
+    count,
+    total,
+  }
+}
+
 /** All clients, sorted by ID and paged. */
 export function clientsz(source: MonitorSource, page: Page, withSubs: boolean, now = new Date()) {
   const { streaming } = source
   const all = [...streaming.clients.all()].sort((a, b) => compare(a.id, b.id))
   const shown = all.slice(...bounds(page, all.length)).map((client) => clientz(client, withSubs))
-  return {
-    cluster_id: source.clusterId,
-    server_id: streaming.serverId,
-    now: now.toISOString(),
-    offset: page.offset,
-    limit: page.limit,
-    count: shown.length,
-    total: all.length,
-    clients: shown,
-  }
+  return { ...listHeader(source, page, shown.length, all.length, now), clients: shown }
 }
 
 /** Undefined when no such client is registered. */
@@ -140,16 +144,7 @@ export function channelsz(source: MonitorSource, page: Page, withSubs: boolean, 
   const list = withSubs
     ? { channels: shown.map((channel) => channelz(channel, true)) }
     : { names: shown.map((channel) => channel.name) }
-  return {
-    cluster_id: source.clusterId,
-    server_id: streaming.serverId,
-    now: now.toISOString(),
-    offset: page.offset,
-    limit: page.limit,
-    count: shown.length,
-    total: all.length,
-    ...(shown.length > 0 ? list : {}),
-  }
+  return { ...listHeader(source, page, shown.length, all.length, now), ...(shown.length > 0 ? list : {}) }
 }
 
 /** Undefined when the channel does not exist. */
