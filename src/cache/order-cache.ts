@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type { OrderStore, StoredOrder } from '../store/orders.js'
+import type { OrderPages, OrderStore } from '../store/orders.js'
+import { BodySlabs, ownCopy, type Slab } from './body-slabs.js'
 import { MissLimiter } from './miss-limiter.js'
 
 /** One order ready to send: a hit does no JSON work and no hashing. */
@@ -42,17 +43,29 @@ export interface OrderCacheOptions {
 
 export interface OrderCacheStats {
   entries: number
+  /** What the cache holds against its budget: the entries' sizes plus {@link slackBytes}. */
   bytes: number
+  /** Dead bytes in the warm-up's body slabs (src/cache/body-slabs.ts), still held until their slab goes. */
+  slackBytes: number
   absentEntries: number
 }
 
+/** The cache's own entry: a compaction moves its body out of a sparse slab. */
+interface Entry extends CachedOrder {
+  body: Buffer
+}
+
+/** Largest body slab; a small budget gets slabs of 1/64 of it, so the unfilled end of one stays a small part of it. */
+const SLAB_BYTES = 256 * 1024
+
 /**
- * Per-entry memory beside the body bytes and the two strings: the Buffer object and its own ArrayBuffer,
- * the CachedOrder object, lru-cache's Map entry and slots in its key, value, size and link arrays.
- * Measured at 245 to 290 B on Node 20 (100,000 orders of ~900 B: 1,214 to 1,270 B retained per entry, heap
- * plus buffers after a full GC); rounded up so the byte bound errs on the safe side. bench/cache-warm.ts reports both figures.
+ * Per-entry memory beside the body bytes and the two strings: the Buffer object (and, for a body of its own,
+ * its ArrayBuffer), the CachedOrder object, lru-cache's Map entry and slots in its key, value, size and link
+ * arrays. Measured on Node 20 with 100,000 orders of 1,180 B, heap plus buffers after full GCs: 1,599 B retained
+ * per entry set one by one (own buffers), 1,548 B per warmed entry (slab views); with the 16 B ids and 29 B
+ * ETags that is 342 and 291 B. Rounded up so the byte bound errs on the safe side; bench/cache-warm.ts reports both figures.
  */
-export const ENTRY_OVERHEAD_BYTES = 320
+export const ENTRY_OVERHEAD_BYTES = 360
 
 /** V8 string header; key and ETag are ASCII, one byte per character. */
 const STRING_OVERHEAD_BYTES = 16
@@ -61,13 +74,21 @@ export function entrySize(orderUid: string, order: CachedOrder): number {
   return order.body.byteLength + orderUid.length + order.etag.length + 2 * STRING_OVERHEAD_BYTES + ENTRY_OVERHEAD_BYTES
 }
 
-/** Builds a ready-to-send entry from the stored jsonb text (a string, or its UTF-8 bytes). */
+/** Builds a ready-to-send entry from the stored jsonb text (a string, or its UTF-8 bytes), in a buffer of its own. */
 export function toCachedOrder(body: string | Uint8Array): CachedOrder {
-  // An unpooled buffer: a slice of Node's shared 8 KiB pool (or of a socket read) would keep the whole slab alive.
-  const bytes = Buffer.allocUnsafeSlow(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength)
-  if (typeof body === 'string') bytes.write(body, 'utf8')
-  else bytes.set(body)
-  return { body: bytes, etag: `"${createHash('sha1').update(bytes).digest('base64url')}"` }
+  return withEtag(typeof body === 'string' ? utf8Of(body) : ownCopy(body))
+}
+
+/** A buffer of its own: Buffer.from(string) would slice Node's shared 8 KiB pool and keep all of it alive. */
+function utf8Of(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text))
+  bytes.write(text, 'utf8')
+  return bytes
+}
+
+function withEtag(body: Buffer): Entry {
+  // One-shot hash: no Hash object (and its native state) per entry for the collector to finalize.
+  return { body, etag: `"${hash('sha1', body, 'base64url')}"` }
 }
 
 /**
@@ -78,7 +99,8 @@ export function toCachedOrder(body: string | Uint8Array): CachedOrder {
  */
 export class OrderCache {
   readonly maxBytes: number
-  readonly #orders: LRUCache<string, CachedOrder>
+  readonly #orders: LRUCache<string, Entry>
+  readonly #slabs: BodySlabs
   readonly #absent: LRUCache<string, true>
   readonly #inFlight = new Map<string, Promise<LookupResult>>()
   readonly #limiter: MissLimiter
@@ -87,7 +109,12 @@ export class OrderCache {
   constructor(options: OrderCacheOptions) {
     this.maxBytes = options.maxBytes
     this.#store = options.store
-    this.#orders = new LRUCache<string, CachedOrder>({ maxSize: options.maxBytes, sizeCalculation: (order, orderUid) => entrySize(orderUid, order) })
+    const slabs = (this.#slabs = new BodySlabs(Math.min(SLAB_BYTES, Math.floor(options.maxBytes / 64))))
+    this.#orders = new LRUCache<string, Entry>({
+      maxSize: options.maxBytes,
+      sizeCalculation: (order, orderUid) => entrySize(orderUid, order),
+      dispose: (order) => slabs.release(order.body),
+    })
     const clock = options.now
     this.#absent = new LRUCache<string, true>({
       max: options.maxAbsent ?? 10_000,
@@ -104,35 +131,57 @@ export class OrderCache {
 
   /** Caches an order just committed; it becomes visible even if its id was recently looked up in vain. */
   set(orderUid: string, body: string): CachedOrder {
-    const order = toCachedOrder(body)
+    const order = withEtag(utf8Of(body))
     this.#absent.delete(orderUid)
     this.#orders.set(orderUid, order)
+    this.#settle()
     return order
   }
 
   /**
    * Fills the cache from pages of orders, newest first, until the budget is full; stops reading then, so the
-   * rest of the table is never fetched. Entries are inserted oldest first so the newest end up most recently
-   * used, and nothing already cached (set by the writer meanwhile) is replaced. Returns how many were added.
+   * rest of the table is never fetched. Bodies are packed into slabs as they are read (src/cache/body-slabs.ts).
+   * Entries are inserted oldest first so the newest end up most recently used, and nothing already cached (set
+   * by the writer meanwhile) is replaced. Returns how many were added.
    */
-  async warm(pages: AsyncIterable<StoredOrder[]>): Promise<number> {
-    const chosen: Array<[string, CachedOrder]> = []
-    let budget = this.maxBytes - this.#orders.calculatedSize
-    reading: for await (const page of pages) {
-      for (const stored of page) {
-        if (this.#orders.has(stored.orderUid)) continue
-        const order = toCachedOrder(stored.body)
+  async warm(pages: OrderPages): Promise<number> {
+    const slabs = this.#slabs
+    const chosenUids: string[] = []
+    const chosen: Entry[] = []
+    let budget = this.maxBytes - this.#orders.calculatedSize - slabs.slackBytes
+    reading: for await (const page of pages((body) => slabs.copy(body))) {
+      for (let i = 0; i < page.length; i++) {
+        const stored = page[i]!
+        if (this.#orders.has(stored.orderUid)) {
+          slabs.release(stored.body)
+          continue
+        }
+        const order = withEtag(stored.body)
         const size = entrySize(stored.orderUid, order)
-        if (size > budget) break reading
+        if (size > budget) {
+          // Copied from the driver already but not cached: the rest of the page is dead bytes.
+          for (let j = i; j < page.length; j++) slabs.release(page[j]!.body)
+          break reading
+        }
         budget -= size
-        chosen.push([stored.orderUid, order])
+        chosenUids.push(stored.orderUid)
+        chosen.push(order)
       }
     }
+    slabs.close()
+    let added = 0
     for (let i = chosen.length - 1; i >= 0; i--) {
-      const [orderUid, order] = chosen[i]!
-      if (!this.#orders.has(orderUid)) this.#orders.set(orderUid, order)
+      const orderUid = chosenUids[i]!
+      const order = chosen[i]!
+      if (this.#orders.has(orderUid)) slabs.release(order.body)
+      else {
+        this.#orders.set(orderUid, order)
+        slabs.adopt(orderUid, order.body)
+        added++
+      }
     }
-    return chosen.length
+    this.#settle()
+    return added
   }
 
   /**
@@ -153,7 +202,30 @@ export class OrderCache {
   }
 
   stats(): OrderCacheStats {
-    return { entries: this.#orders.size, bytes: this.#orders.calculatedSize, absentEntries: this.#absent.size }
+    const slackBytes = this.#slabs.slackBytes
+    return { entries: this.#orders.size, bytes: this.#orders.calculatedSize + slackBytes, slackBytes, absentEntries: this.#absent.size }
+  }
+
+  /**
+   * Keeps entries plus slab slack within the budget: compacts sparse slabs, then evicts the least recently
+   * used while it is still over. Each eviction can only add slack to a slab until it turns sparse and is compacted.
+   */
+  #settle(): void {
+    for (;;) {
+      for (const slab of this.#slabs.takeSparse()) this.#compact(slab)
+      if (this.#orders.size === 0 || this.#orders.calculatedSize + this.#slabs.slackBytes <= this.maxBytes) return
+      this.#orders.pop()
+    }
+  }
+
+  /** Moves the bodies still cached out of a sparse slab into buffers of their own, so the slab can be freed. */
+  #compact(slab: Slab): void {
+    for (const orderUid of slab.uids) {
+      const order = this.#orders.peek(orderUid)
+      // A response being written keeps the old view, and with it the slab, until it is sent.
+      if (order !== undefined && order.body.buffer === slab.memory.buffer) order.body = ownCopy(order.body)
+    }
+    this.#slabs.forget(slab)
   }
 
   async #load(orderUid: string, slot: Promise<() => void>): Promise<LookupResult> {
@@ -164,8 +236,9 @@ export class OrderCache {
       if (cached !== undefined) return { kind: 'hit', order: cached }
       const body = await this.#store.findBody(orderUid)
       if (body !== undefined) {
-        const order = toCachedOrder(body)
+        const order = withEtag(utf8Of(body))
         this.#orders.set(orderUid, order)
+        this.#settle()
         return { kind: 'loaded', order }
       }
       // The query may have started before the order's commit and the writer's set(): then it is cached now,

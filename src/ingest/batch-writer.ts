@@ -71,7 +71,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
 
   /** Every message not acked yet, by sequence: waiting or being written. */
   const unacked = new Map<number, Entry>()
-  let waiting: Entry[] = []
+  const waiting: Entry[] = []
   let timer: NodeJS.Timeout | undefined
   /** Batches being written. */
   const writing = new Set<Promise<void>>()
@@ -108,8 +108,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     clearTimeout(timer)
     timer = undefined
     while (!abandoned && waiting.length > 0 && writing.size < concurrency) {
-      const batch = waiting.slice(0, options.maxBatch)
-      waiting = waiting.slice(options.maxBatch)
+      const batch = waiting.splice(0, options.maxBatch)
       const written: Promise<void> = writeBatch(batch).finally(() => {
         writing.delete(written)
         // What arrived while every slot was busy has waited long enough: write it now.
@@ -133,7 +132,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
         now.push(entry)
       }
     }
-    if (later.length > 0) waiting = [...later, ...waiting]
+    if (later.length > 0) waiting.unshift(...later)
     await writeUntilDone(now)
   }
 
@@ -180,19 +179,23 @@ export function createBatchWriter(options: BatchWriterOptions) {
 
   async function write(entries: Entry[]): Promise<Attempt> {
     const started = performance.now()
-    const incoming: { entry: Entry; order: NewOrder }[] = []
+    /** The orders to insert, and the entry of each, by index. */
+    const incoming: NewOrder[] = []
+    const incomingEntries: Entry[] = []
     const rejected: NewDeadLetter[] = []
     for (const entry of entries) {
       const verdict = entry.verdict
-      if (verdict.ok) incoming.push({ entry, order: { orderUid: verdict.orderUid, json: verdict.json, brokerSeq: entry.sequence } })
-      else rejected.push(deadLetter(entry, verdict.reason, verdict.errors, verdict.orderUid))
+      if (verdict.ok) {
+        incoming.push({ orderUid: verdict.orderUid, json: verdict.json, brokerSeq: entry.sequence })
+        incomingEntries.push(entry)
+      } else rejected.push(deadLetter(entry, verdict.reason, verdict.errors, verdict.orderUid))
     }
     let results
     try {
       results = await sql.begin(async (tx) => {
-        const results = await orders.insertMany(incoming.map((item) => item.order), tx)
+        const results = await orders.insertMany(incoming, tx)
         const conflicts = results.flatMap((result, i) =>
-          result.status === 'existing' && !result.identical ? [deadLetter(incoming[i]!.entry, 'conflict', CONFLICT_ERRORS, result.orderUid)] : [],
+          result.status === 'existing' && !result.identical ? [deadLetter(incomingEntries[i]!, 'conflict', CONFLICT_ERRORS, result.orderUid)] : [],
         )
         await deadLetters.insertMany([...rejected, ...conflicts], tx)
         return results

@@ -24,11 +24,19 @@ export interface RecentOrder {
   ingest_id: string
 }
 
-export interface StoredOrder {
+/** A stored order as read for the cache's warm-up: its body as `keep` made it from the stored bytes. */
+export interface StoredOrder<B = Uint8Array> {
   orderUid: string
-  /** jsonb text form as UTF-8 bytes: exactly what is served, stable across restarts. A view: copy it to keep it. */
-  body: Uint8Array
+  /** From jsonb's text form as UTF-8 bytes: exactly what is served, stable across restarts. */
+  body: B
 }
+
+/**
+ * Every order, newest first, in pages. `keep` is given each body as it is parsed, as a view of the driver's
+ * read buffer that is only valid during the call: it copies what it keeps, and the read buffers are released
+ * as soon as they are parsed, before they can pile up in memory (see src/cache/body-slabs.ts).
+ */
+export type OrderPages = <B>(keep: (body: Uint8Array) => B) => AsyncGenerator<StoredOrder<B>[]>
 
 export type OrderStore = ReturnType<typeof createOrderStore>
 
@@ -95,13 +103,34 @@ export function createOrderStore(sql: Sql) {
     },
 
     /**
-     * Every order, newest first, in pages: what the cache warms from until its budget is full. Raw bytes: the
-     * text arrives as UTF-8 and goes into the cache as such, never becoming a JavaScript string (time and garbage).
+     * Every order, newest first, in pages: what the cache warms from until its budget is full; it stops asking
+     * then, so the rest of the table is never read. Raw bytes: the text arrives as UTF-8 and reaches `keep` as
+     * such, never becoming a JavaScript string (time and garbage). Keyset pages read row by row (forEach) rather
+     * than a cursor, whose page of rows would hold its read buffers until the page is done.
      */
-    async *newestFirst(pageSize = 5000): AsyncGenerator<StoredOrder[]> {
-      const cursor = sql`select order_uid, doc::text as body from orders order by ingest_id desc`.raw().cursor(pageSize)
-      for await (const rows of cursor) {
-        yield (rows as unknown as [Buffer, Buffer][]).map(([orderUid, body]) => ({ orderUid: orderUid.toString('latin1'), body }))
+    newestFirst(pageSize = 2000): OrderPages {
+      return async function* pages<B>(keep: (body: Uint8Array) => B) {
+        let before: string | undefined
+        for (;;) {
+          const page: StoredOrder<B>[] = []
+          let last: string | undefined
+          await sql`
+            select order_uid, doc::text as body, ingest_id::text as ingest_id
+            from orders
+            ${before === undefined ? sql`` : sql`where ingest_id < ${before}::bigint`}
+            -- Qualified: the bare name would sort by the text alias above (9 before 10).
+            order by orders.ingest_id desc
+            limit ${pageSize}`
+            .raw()
+            .forEach((row) => {
+              const [orderUid, body, ingestId] = row as unknown as [Buffer, Buffer, Buffer]
+              page.push({ orderUid: orderUid.toString('latin1'), body: keep(body) })
+              last = ingestId.toString('latin1')
+            })
+          if (page.length > 0) yield page
+          if (page.length < pageSize) return
+          before = last
+        }
       }
     },
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { entrySize, OrderCache, toCachedOrder, type OrderCacheOptions } from '../../src/cache/order-cache.js'
 import { connectDatabase } from '../../src/store/db.js'
-import { createOrderStore, type OrderStore, type StoredOrder } from '../../src/store/orders.js'
+import { createOrderStore, type OrderPages, type OrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 const sample = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
@@ -74,16 +74,17 @@ describe('order cache: bound and warm-up', () => {
     const fits = 12
     const cache = cacheOver(countingStore(orders), { maxBytes: fits * (await storedSizeOf('o10')) + 10 })
     let pagesRead = 0
-    async function* pages(): AsyncGenerator<StoredOrder[]> {
-      for await (const page of orders.newestFirst(5)) {
+    const pages: OrderPages = async function* (keep) {
+      for await (const page of orders.newestFirst(5)(keep)) {
         pagesRead++
         yield page
       }
     }
 
-    const added = await cache.warm(pages())
+    const added = await cache.warm(pages)
 
     expect(added).toBe(fits)
+    expect(cache.stats().bytes).toBeLessThanOrEqual(cache.maxBytes)
     expect(pagesRead).toBeLessThanOrEqual(3)
     const newest = uids.slice(-fits)
     expect(newest.every((uid) => cache.get(uid) !== undefined)).toBe(true)
@@ -102,6 +103,35 @@ describe('order cache: bound and warm-up', () => {
     expect(cache.get('n1')).toBeDefined()
     expect(cache.get(warmed[0]!)).toBeUndefined()
     for (const uid of warmed.slice(1)) expect(cache.get(uid)).toBeDefined()
+  })
+
+  it('When warmed orders are evicted around a few that are still read, then the budget holds, their slabs are let go, and the survivors still serve the same bytes', async () => {
+    const uids = await storeOrders(100)
+    // A 1 MiB budget packs warmed bodies into 16 KiB slabs, about ten orders each.
+    const cache = cacheOver(countingStore(orders), { maxBytes: 1024 * 1024 })
+    expect(await cache.warm(orders.newestFirst(30))).toBe(100)
+    expect(cache.stats().slackBytes).toBeGreaterThan(0) // the unfilled end of the last slab
+    const survivors = ['o0', 'o50']
+    const expected = await Promise.all(survivors.map(async (uid) => toCachedOrder((await orders.findBody(uid))!)))
+    for (const uid of survivors) cache.get(uid)
+
+    // New orders evict the warmed ones that were not read, slab by slab.
+    let added = 0
+    while (cache.stats().slackBytes > 0 && added < 2000) {
+      cache.set(`new${added}`, orderJson(`new${added++}`))
+      expect(cache.stats().bytes).toBeLessThanOrEqual(cache.maxBytes)
+    }
+
+    expect(cache.stats().slackBytes).toBe(0)
+    expect(added).toBeLessThan(2000)
+    expect(cache.get(uids[1]!)).toBeUndefined() // the least recently used warmed order
+    survivors.forEach((uid, i) => {
+      const order = cache.get(uid)
+      expect(order?.body.equals(expected[i]!.body)).toBe(true)
+      expect(order?.etag).toBe(expected[i]!.etag)
+      // Moved out of its slab: the body's memory is its own, so the slab can be freed.
+      expect(order?.body.buffer.byteLength).toBe(order?.body.byteLength)
+    })
   })
 
   it('When an order was set before warm-up reached it, then warm-up keeps the cached one', async () => {

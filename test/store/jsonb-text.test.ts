@@ -30,6 +30,17 @@ describe('jsonb text form', () => {
     }
   })
 
+  it('Should print strings that need escaping the same with the compiled printer as PostgreSQL does', async () => {
+    const print = compileJsonbText(orderSchema)
+    const awkward = ['say "hi"', 'back\\slash', 'tab\there\nline', '\u0001\u001f\u007f', 'ключ 漢字 😀', '']
+    for (const [i, text] of awkward.entries()) {
+      const order = generateOrder(5, i)
+      order.delivery.name = text
+      order.items[0]!.brand = text
+      expect(print(order)).toBe(await printed(order))
+    }
+  })
+
   it('Should match PostgreSQL for awkward strings, keys and nesting', async () => {
     const awkward = {
       'ключ': 'значение',

@@ -76,8 +76,25 @@ describe('order store', () => {
   it('Should page through every order newest first', async () => {
     await orders.insertMany(['n1', 'n2', 'n3', 'n4', 'n5'].map((uid) => ({ orderUid: uid, json: withUid(uid), brokerSeq: null })))
     const pages: string[][] = []
-    for await (const page of orders.newestFirst(2)) pages.push(page.map((o) => o.orderUid))
+    for await (const page of orders.newestFirst(2)((body) => Buffer.from(body))) pages.push(page.map((o) => o.orderUid))
     expect(pages).toEqual([['n5', 'n4'], ['n3', 'n2'], ['n1']])
+  })
+
+  it('When more than nine orders are paged newest first, then pages follow arrival, and each body is what findBody serves', async () => {
+    const uids = Array.from({ length: 12 }, (_, i) => `p${i + 1}`)
+    await orders.insertMany(uids.map((uid) => ({ orderUid: uid, json: withUid(uid), brokerSeq: null })))
+    const pages: string[][] = []
+    const bodies = new Map<string, string>()
+    for await (const page of orders.newestFirst(5)((body) => Buffer.from(body).toString('utf8'))) {
+      pages.push(page.map((o) => o.orderUid))
+      for (const o of page) bodies.set(o.orderUid, o.body)
+    }
+    expect(pages).toEqual([
+      ['p12', 'p11', 'p10', 'p9', 'p8'],
+      ['p7', 'p6', 'p5', 'p4', 'p3'],
+      ['p2', 'p1'],
+    ])
+    for (const uid of uids) expect(bodies.get(uid)).toBe(await orders.findBody(uid))
   })
 
   it('When migrations run again, then nothing is applied twice', async () => {
