@@ -1,7 +1,9 @@
 /**
  * The benchmark entry: `npm run bench` (node --import tsx bench/run.ts), or `npm run bench -- --quick` for a smoke
  * run with smaller counts; `--orders N` changes the main count; `--cpu-prof` also writes a CPU profile of the
- * broker and of every service process (its directory is printed and kept; bench/profile-top.ts summarises one). Starts its own embedded PostgreSQL in a temp dir,
+ * broker and of every service process (its directory is printed and kept; bench/profile-top.ts summarises one);
+ * `--ingest-only` measures just the ingest ceiling and the service's end-to-end ingest, alternately
+ * `--rounds N` times (default 3), and writes no report: the loop for working on the ingest path. Starts its own embedded PostgreSQL in a temp dir,
  * builds the service into another, runs the broker and the service as processes of their own, measures each
  * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
  * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
@@ -119,7 +121,13 @@ interface Bench {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, orders: { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      orders: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'ingest-only': { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '3' },
+    },
   })
   const mode: Report['mode'] = values.quick ? 'quick' : 'full'
   const plan = values.orders === undefined ? PLANS[mode] : { ...PLANS[mode], orders: Number(values.orders) }
@@ -134,7 +142,7 @@ async function main(): Promise<void> {
     const rows: Row[] = []
     const add = (row: Row) => {
       rows.push(row)
-      console.error(`  ${row.group} / ${row.name}: ${row.value === null ? 'TODO' : row.value.toFixed(2)} ${row.unit}`)
+      console.error(`  ${row.group} / ${row.name}: ${row.value === null ? 'TODO' : row.value.toFixed(2)} ${row.unit}${row.note ? ` (${row.note})` : ''}`)
     }
     const serviceFlags: string[] = []
     if (values['cpu-prof']) {
@@ -147,6 +155,10 @@ async function main(): Promise<void> {
     const broker = await startBroker(cleanup, build, serviceFlags)
     const set = orderSet(plan.orders)
     const bench: Bench = { cleanup, db, build, broker, plan, set, serviceFlags, add }
+    if (values['ingest-only']) {
+      await measureIngestOnly(bench, Number(values.rounds))
+      return
+    }
 
     const ceiling = await measureIngest(db, set.orders, plan, add)
     const emptyRss = await measureSmallTables(bench)
@@ -255,7 +267,7 @@ async function measureServiceIngest(bench: Bench, ceiling: number): Promise<void
     })
   }
   const describe = (result: ServiceIngestResult, batch: number) =>
-    `${count(set.orders.length)} pre-published; first commit to last; mean batch ${Math.round(result.meanBatch)}` +
+    `${count(set.orders.length)} pre-published; from the first transaction's start to the last's; mean batch ${Math.round(result.meanBatch)}` +
     `; in flight ${Math.max(DEFAULT_MAX_IN_FLIGHT, 2 * batch)}; ${ratio(result.rate, ceiling)} of ceiling; ${(result.totalMs / 1000).toFixed(1)} s from spawn`
 
   for (const batch of plan.serviceBatchSizes) {
@@ -272,6 +284,28 @@ async function measureServiceIngest(bench: Bench, ceiling: number): Promise<void
     note: describe(result, CEILING_BATCH),
     target: `≥ ${count(TARGETS.ingestRate)}/s and ≥ ${TARGETS.ingestOfCeiling} of ceiling: ${verdict(met)}`,
   })
+}
+
+/**
+ * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
+ * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
+ */
+async function measureIngestOnly(bench: Bench, rounds: number): Promise<void> {
+  const { db, set, add } = bench
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
+  await rawInsertRowsPerSecond(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
+  await publishOrders(bench.cleanup, bench.broker, { channel: ORDERS_CHANNEL, count: set.orders.length, seed: 1 })
+  for (let round = 1; round <= rounds; round++) {
+    const ceiling = await rawInsertRowsPerSecond(db, set.orders, CEILING_BATCH)
+    add({ group: 'ingest', name: `round ${round}: raw multi-row INSERT, ${CEILING_BATCH} rows (ceiling)`, value: ceiling, unit: 'rows/s' })
+    const result = await serviceIngestRate(bench.cleanup, db, bench.build, bench.broker, {
+      channel: ORDERS_CHANNEL,
+      count: set.orders.length,
+      durable: `ingest-round-${round}`,
+      nodeFlags: bench.serviceFlags,
+    })
+    add({ group: 'ingest', name: `round ${round}: service end to end`, value: result.rate, unit: 'orders/s', note: `${ratio(result.rate, ceiling)} of ceiling` })
+  }
 }
 
 /**

@@ -11,7 +11,10 @@ export interface BenchDatabase {
   sql: Sql
   /** Empties the tables, so each measurement starts from the same state. */
   reset(): Promise<void>
-  /** Throws unless the orders table holds exactly `count` rows: a rate is only worth printing if the rows landed. */
+  /**
+   * Throws unless the orders table holds exactly `count` rows, each document a JSON object: a rate is only worth
+   * printing if the rows landed as the service stores them (not, say, as jsonb strings).
+   */
   expectOrders(count: number): Promise<void>
   /** `PostgreSQL 17.x`, for the machine description. */
   version: string
@@ -35,8 +38,10 @@ export async function startBenchDatabase(cleanup: Cleanup): Promise<BenchDatabas
       await sql`vacuum analyze orders`
     },
     expectOrders: async (count) => {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from orders`
+      const [row] = await sql<{ n: number; objects: number }[]>`
+        select count(*)::int as n, (count(*) filter (where jsonb_typeof(doc) = 'object'))::int as objects from orders`
       if (row?.n !== count) throw new Error(`expected ${count} orders in the table, found ${row?.n}`)
+      if (row.objects !== count) throw new Error(`${count - row.objects} of the ${count} stored documents are not JSON objects`)
     },
     version: `PostgreSQL ${row?.version ?? '?'}`,
   }
