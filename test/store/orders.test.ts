@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { jsonbText } from '../../src/store/jsonb-text.js'
-import { createOrderStore, type OrderStore } from '../../src/store/orders.js'
+import { createOrderStore, slotsFor, type OrderStore } from '../../src/store/orders.js'
 import { migrate } from '../../src/store/migrate.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
@@ -35,6 +35,36 @@ describe('order store', () => {
     expect(body).toBe(withUid('a1'))
     expect(results[0]).toMatchObject({ body })
     expect(await orders.count()).toBe(2)
+  })
+
+  it('When batches of every size from 1 to 40 are inserted, then each order is stored once with its own sequence', async () => {
+    // Most sizes leave slots of their statement empty (slotsFor): those must store nothing.
+    let seq = 0
+    for (let size = 1; size <= 40; size++) {
+      const batch = Array.from({ length: size }, () => {
+        seq++
+        return { orderUid: `s${seq}`, json: withUid(`s${seq}`), brokerSeq: seq }
+      })
+      const results = await orders.insertMany(batch)
+      expect(results.every((result) => result.status === 'stored')).toBe(true)
+    }
+    const [row] = await db.sql<{ n: number; distinct_seqs: number; matching: number }[]>`
+      select count(*)::int as n, count(distinct broker_seq)::int as distinct_seqs,
+             (count(*) filter (where 's' || broker_seq = order_uid and doc ->> 'order_uid' = order_uid))::int as matching
+      from orders`
+    expect(row).toEqual({ n: 820, distinct_seqs: 820, matching: 820 })
+  })
+
+  it('Should size insert statements on a ladder: never smaller than the batch, at most a third padding, few sizes', () => {
+    const sizes = new Set<number>()
+    for (let rows = 1; rows <= 10_000; rows++) {
+      const slots = slotsFor(rows)
+      expect(Number.isInteger(slots) && slots >= rows && slots <= Math.max(rows * 1.5, 2)).toBe(true)
+      sizes.add(slots)
+    }
+    // 1, 2, 3, 4, 6, 8, …, 8192, 12288: within PostgreSQL's 65,535 parameters at 3 per row.
+    expect(sizes.size).toBe(27)
+    expect(Math.max(...sizes) * 3).toBeLessThanOrEqual(65_535)
   })
 
   it('When an order_uid is already stored, then the stored order stays and the result tells duplicate from conflict', async () => {
