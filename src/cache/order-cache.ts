@@ -4,7 +4,7 @@ import type { OrderPages, OrderStore } from '../store/orders.js'
 import { BodySlabs, ownCopy, type Slab } from './body-slabs.js'
 import { MissLimiter } from './miss-limiter.js'
 
-/** One order ready to send: a hit does no JSON work and no hashing. */
+/** One order ready to send: a hit does no JSON work, and hashes the body at most once, at its first read. */
 export interface CachedOrder {
   /** The UTF-8 bytes of the stored jsonb text. */
   readonly body: Buffer
@@ -50,9 +50,18 @@ export interface OrderCacheStats {
   absentEntries: number
 }
 
-/** The cache's own entry: a compaction moves its body out of a sparse slab. */
-interface Entry extends CachedOrder {
-  body: Buffer
+/**
+ * The cache's own entry: a compaction moves its body out of a sparse slab. The ETag is computed when first asked
+ * for: most orders are cached at ingest and many are never looked up, so hashing each at ingest is wasted work.
+ */
+class Entry implements CachedOrder {
+  #etag: string | undefined
+  constructor(public body: Buffer) {}
+
+  get etag(): string {
+    // One-shot hash: no Hash object (and its native state) per entry for the collector to finalize.
+    return (this.#etag ??= `"${hash('sha1', this.body, 'base64url')}"`)
+  }
 }
 
 /** Largest body slab; a small budget gets slabs of 1/64 of it, so the unfilled end of one stays a small part of it. */
@@ -70,13 +79,16 @@ export const ENTRY_OVERHEAD_BYTES = 360
 /** V8 string header; key and ETag are ASCII, one byte per character. */
 const STRING_OVERHEAD_BYTES = 16
 
+/** A SHA-1 in base64url (27 characters) in quotes: counted whether or not it has been computed yet. */
+const ETAG_LENGTH = 29
+
 export function entrySize(orderUid: string, order: CachedOrder): number {
-  return order.body.byteLength + orderUid.length + order.etag.length + 2 * STRING_OVERHEAD_BYTES + ENTRY_OVERHEAD_BYTES
+  return order.body.byteLength + orderUid.length + ETAG_LENGTH + 2 * STRING_OVERHEAD_BYTES + ENTRY_OVERHEAD_BYTES
 }
 
 /** Builds a ready-to-send entry from the stored jsonb text (a string, or its UTF-8 bytes), in a buffer of its own. */
 export function toCachedOrder(body: string | Uint8Array): CachedOrder {
-  return withEtag(typeof body === 'string' ? utf8Of(body) : ownCopy(body))
+  return new Entry(typeof body === 'string' ? utf8Of(body) : ownCopy(body))
 }
 
 /** A buffer of its own: Buffer.from(string) would slice Node's shared 8 KiB pool and keep all of it alive. */
@@ -84,11 +96,6 @@ function utf8Of(text: string): Buffer {
   const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text))
   bytes.write(text, 'utf8')
   return bytes
-}
-
-function withEtag(body: Buffer): Entry {
-  // One-shot hash: no Hash object (and its native state) per entry for the collector to finalize.
-  return { body, etag: `"${hash('sha1', body, 'base64url')}"` }
 }
 
 /**
@@ -129,11 +136,17 @@ export class OrderCache {
     return this.#orders.get(orderUid)
   }
 
+  /** Whether the order is cached, without marking it used. */
+  has(orderUid: string): boolean {
+    return this.#orders.has(orderUid)
+  }
+
   /** Caches an order just committed; it becomes visible even if its id was recently looked up in vain. */
   set(orderUid: string, body: string): CachedOrder {
-    const order = withEtag(utf8Of(body))
+    const order = new Entry(this.#slabs.write(body))
     this.#absent.delete(orderUid)
     this.#orders.set(orderUid, order)
+    this.#slabs.adopt(orderUid, order.body)
     this.#settle()
     return order
   }
@@ -156,7 +169,7 @@ export class OrderCache {
           slabs.release(stored.body)
           continue
         }
-        const order = withEtag(stored.body)
+        const order = new Entry(stored.body)
         const size = entrySize(stored.orderUid, order)
         if (size > budget) {
           // Copied from the driver already but not cached: the rest of the page is dead bytes.
@@ -236,7 +249,7 @@ export class OrderCache {
       if (cached !== undefined) return { kind: 'hit', order: cached }
       const body = await this.#store.findBody(orderUid)
       if (body !== undefined) {
-        const order = withEtag(utf8Of(body))
+        const order = new Entry(utf8Of(body))
         this.#orders.set(orderUid, order)
         this.#settle()
         return { kind: 'loaded', order }

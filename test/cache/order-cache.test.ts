@@ -116,14 +116,17 @@ describe('order cache: bound and warm-up', () => {
     for (const uid of survivors) cache.get(uid)
 
     // New orders evict the warmed ones that were not read, slab by slab.
+    const unread = uids.filter((uid) => !survivors.includes(uid))
     let added = 0
-    while (cache.stats().slackBytes > 0 && added < 2000) {
+    while (unread.some((uid) => cache.has(uid)) && added < 2000) {
       cache.set(`new${added}`, orderJson(`new${added++}`))
       expect(cache.stats().bytes).toBeLessThanOrEqual(cache.maxBytes)
     }
 
-    expect(cache.stats().slackBytes).toBe(0)
     expect(added).toBeLessThan(2000)
+    // The warmed slabs are gone (their ~90 KB of dead bytes with them): what is left of slack is the unfilled end
+    // of each 16 KiB slab the writer's orders were packed into, less than one body each.
+    expect(cache.stats().slackBytes).toBeLessThan(0.06 * cache.maxBytes)
     expect(cache.get(uids[1]!)).toBeUndefined() // the least recently used warmed order
     survivors.forEach((uid, i) => {
       const order = cache.get(uid)
