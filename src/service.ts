@@ -8,7 +8,7 @@ import { createApp, type OrderServiceApp } from './http/app.js'
 import { createOrderFastPath, createRequestListener } from './http/order-listener.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter } from './ingest/batch-writer.js'
-import { createGate } from './ingest/gate.js'
+import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { createReplay } from './ingest/replay.js'
 import { openSubscription, type ChannelSubscription } from './ingest/subscription.js'
 import { createMetrics } from './metrics.js'
@@ -48,11 +48,14 @@ export async function startService(
   signal?: AbortSignal,
 ): Promise<RunningService> {
   const metrics = createMetrics()
+  // First: the one part that can fail to start before anything else needs undoing.
+  const gateOptions = { maxMessageBytes: config.MAX_MESSAGE_BYTES }
+  const gateThread = config.GATE_THREAD === 'on' ? await startGateThread(gateOptions) : gateInThisThread(gateOptions)
+  const gate = gateThread.check
   const sql = connectDatabase(endpoints.databaseUrl, { max: POOL_SIZE })
   const orders = createOrderStore(sql)
   const deadLetters = createDeadLetterStore(sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES })
   const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
-  const gate = createGate({ maxMessageBytes: config.MAX_MESSAGE_BYTES })
   const writer = createBatchWriter({
     sql,
     orders,
@@ -105,6 +108,7 @@ export async function startService(
     clearInterval(databaseCheck)
     await new Promise<void>((resolve) => server.close(() => resolve()))
     await sql.end({ timeout: 1 })
+    await gateThread.close()
     throw error
   }
 
@@ -140,6 +144,7 @@ export async function startService(
       clearInterval(retention)
       // Order matters: finish and ack the batch in flight while the connection is still up, then leave.
       await writer.stop()
+      await gateThread.close()
       await subscription?.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await sql.end({ timeout: 5 })

@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js'
 import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, NewDeadLetter, RejectError, RejectReason } from '../store/dead-letters.js'
 import type { NewOrder, OrderStore } from '../store/orders.js'
-import type { Gate } from './gate.js'
+import type { GateCheck } from './gate.js'
 
 /** One message from the channel; `ack` tells the broker it is done with. */
 export interface IngestMessage {
@@ -24,7 +24,8 @@ export interface BatchWriterOptions {
   deadLetters: Pick<DeadLetterStore, 'insertMany'>
   cache: OrderCacheWriter
   metrics: Metrics
-  gate: Gate
+  /** Gates each message as it arrives; the verdicts come back in arrival order (src/ingest/gate-thread.ts). */
+  gate: GateCheck
   channel: string
   /** Messages per transaction at most. */
   maxBatch: number
@@ -42,7 +43,7 @@ export interface BatchWriterOptions {
 
 export type BatchWriter = ReturnType<typeof createBatchWriter>
 
-/** What the gate decided, minus the parsed document: only what the write needs is kept in memory. */
+/** The gate's verdict (GateVerdict), or what the writer found out later: PostgreSQL would not store it. */
 type Verdict =
   | { ok: true; orderUid: string; json: string }
   | { ok: false; reason: RejectReason; errors: readonly RejectError[]; orderUid?: string | undefined }
@@ -52,8 +53,12 @@ interface Entry {
   sequence: number
   /** One per delivery: a message redelivered while still pending is kept once and acked for each delivery. */
   acks: (() => void)[]
-  verdict: Verdict
+  /** Undefined while the gate is at work on it. */
+  verdict: Verdict | undefined
 }
+
+/** An entry the gate is done with. */
+type GatedEntry = Entry & { verdict: Verdict }
 
 type Attempt = { kind: 'committed' } | { kind: 'transient'; error: Error } | { kind: 'data'; error: Error }
 
@@ -71,7 +76,10 @@ export function createBatchWriter(options: BatchWriterOptions) {
 
   /** Every message not acked yet, by sequence: waiting or being written. */
   const unacked = new Map<number, Entry>()
-  const waiting: Entry[] = []
+  const waiting: GatedEntry[] = []
+  /** Messages with the gate; stop() waits for their verdicts, as for the batches in flight. */
+  let gating = 0
+  let gated: (() => void) | undefined
   let timer: NodeJS.Timeout | undefined
   /** Batches being written. */
   const writing = new Set<Promise<void>>()
@@ -91,10 +99,16 @@ export function createBatchWriter(options: BatchWriterOptions) {
       return
     }
     // Gated on arrival: the CPU work overlaps the write of the batch before, which waits on PostgreSQL.
-    const entry: Entry = { data: message.data, sequence: message.sequence, acks: [message.ack], verdict: toVerdict(gate(message.data)) }
+    const entry: Entry = { data: message.data, sequence: message.sequence, acks: [message.ack], verdict: undefined }
     unacked.set(message.sequence, entry)
-    waiting.push(entry)
-    schedule()
+    gating++
+    void gate(message.data).then((verdict) => {
+      entry.verdict = verdict
+      // Verdicts come in arrival order, so batches keep it: of two messages with one order_uid, the first wins.
+      waiting.push(entry as GatedEntry)
+      if (--gating === 0) gated?.()
+      schedule()
+    })
   }
 
   function schedule(): void {
@@ -119,10 +133,10 @@ export function createBatchWriter(options: BatchWriterOptions) {
     }
   }
 
-  async function writeBatch(batch: Entry[]): Promise<void> {
+  async function writeBatch(batch: GatedEntry[]): Promise<void> {
     const seen = new Set<string>()
-    const now: Entry[] = []
-    const later: Entry[] = []
+    const now: GatedEntry[] = []
+    const later: GatedEntry[] = []
     for (const entry of batch) {
       if (!entry.verdict.ok) now.push(entry)
       // insertMany takes each order_uid once; a second one is written next round, where it meets the first as stored.
@@ -137,7 +151,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   }
 
   /** Writes the entries, retrying while the database fails; data errors are isolated by bisection. */
-  async function writeUntilDone(entries: Entry[]): Promise<void> {
+  async function writeUntilDone(entries: GatedEntry[]): Promise<void> {
     let delay = backoff.initialMs
     for (;;) {
       const attempt = await write(entries)
@@ -161,7 +175,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   }
 
   /** A write that can never succeed: split until the message(s) at fault are found, and dead-letter those. */
-  async function isolate(entries: Entry[], error: Error): Promise<void> {
+  async function isolate(entries: GatedEntry[], error: Error): Promise<void> {
     const [only] = entries
     if (entries.length === 1 && only !== undefined) {
       if (!only.verdict.ok && only.verdict.reason === 'unstorable') {
@@ -177,11 +191,11 @@ export function createBatchWriter(options: BatchWriterOptions) {
     if (!abandoned) await writeUntilDone(entries.slice(half))
   }
 
-  async function write(entries: Entry[]): Promise<Attempt> {
+  async function write(entries: GatedEntry[]): Promise<Attempt> {
     const started = performance.now()
     /** The orders to insert, and the entry of each, by index. */
     const incoming: NewOrder[] = []
-    const incomingEntries: Entry[] = []
+    const incomingEntries: GatedEntry[] = []
     const rejected: NewDeadLetter[] = []
     for (const entry of entries) {
       const verdict = entry.verdict
@@ -268,14 +282,11 @@ export function createBatchWriter(options: BatchWriterOptions) {
     async stop(): Promise<void> {
       stopping = true
       for (const wake of wakers) wake()
+      if (gating > 0) await new Promise<void>((resolve) => (gated = resolve))
       kick()
       while (writing.size > 0) await Promise.all(writing)
     },
   }
-}
-
-function toVerdict(result: ReturnType<Gate>): Verdict {
-  return result.ok ? { ok: true, orderUid: result.orderUid, json: result.json } : result
 }
 
 /**

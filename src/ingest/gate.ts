@@ -14,6 +14,17 @@ export type GateResult =
 
 export type Gate = (payload: Uint8Array) => GateResult
 
+/**
+ * What the gate decided, minus the parsed document: what the writer needs, and all that crosses from the gate
+ * thread (src/ingest/gate-thread.ts) to the main thread.
+ */
+export type GateVerdict =
+  | { ok: true; orderUid: string; json: string }
+  | { ok: false; reason: GateReason; errors: RejectError[]; orderUid?: string }
+
+/** The gate as the writer and the replay use it: a verdict per message, in the order the messages were given. */
+export type GateCheck = (payload: Uint8Array) => Promise<GateVerdict>
+
 export interface GateOptions {
   maxMessageBytes: number
   /** Schema errors reported per message; the rest are summarised in one last entry. */
@@ -76,6 +87,15 @@ export function createGate(options: GateOptions): Gate {
     }
     return { ok: true, order: doc, orderUid: doc.order_uid, json: print(doc) }
   }
+}
+
+export function toVerdict(result: GateResult): GateVerdict {
+  return result.ok ? { ok: true, orderUid: result.orderUid, json: result.json } : result
+}
+
+/** A GateCheck that runs `gate` on this thread: for tests, and wherever a second thread is not worth it. */
+export function checkInThisThread(gate: Gate): GateCheck {
+  return (payload) => Promise.resolve(toVerdict(gate(payload)))
 }
 
 function reject(reason: GateReason, errors: RejectError[], orderUid?: string): GateResult {

@@ -2,7 +2,7 @@ import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, RejectError, RejectReason } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import type { OrderCacheWriter } from './batch-writer.js'
-import type { Gate } from './gate.js'
+import type { GateCheck } from './gate.js'
 
 export type ReplayResult =
   | { outcome: 'stored' | 'duplicate' }
@@ -17,7 +17,7 @@ export interface ReplayOptions {
   orders: Pick<OrderStore, 'insertMany'>
   deadLetters: Pick<DeadLetterStore, 'get' | 'markReplayed'>
   cache: OrderCacheWriter
-  gate: Gate
+  gate: GateCheck
 }
 
 const ID = /^[1-9][0-9]{0,17}$/
@@ -34,7 +34,7 @@ export function createReplay(options: ReplayOptions) {
     if (letter === undefined) return { outcome: 'not_found' }
     if (letter.truncated) return { outcome: 'truncated' }
 
-    const verdict = gate(letter.payload)
+    const verdict = await gate(letter.payload)
     if (!verdict.ok) {
       await deadLetters.markReplayed(id, `rejected: ${verdict.reason}`)
       return { outcome: 'rejected', reason: verdict.reason, errors: verdict.errors }

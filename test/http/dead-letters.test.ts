@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createGate } from '../../src/ingest/gate.js'
+import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createReplay } from '../../src/ingest/replay.js'
 import type { NewDeadLetter } from '../../src/store/dead-letters.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
@@ -34,7 +34,7 @@ function appWithReplay(adminToken: string | undefined) {
     orders: stores.orders,
     deadLetters: stores.deadLetters,
     cache: stores.cache,
-    gate: createGate({ maxMessageBytes: 256 * 1024 }),
+    gate: checkInThisThread(createGate({ maxMessageBytes: 256 * 1024 })),
   })
   return buildApp(db, { adminToken, replayDeadLetter, cache: stores.cache })
 }

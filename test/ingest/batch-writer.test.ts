@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { Gate } from '../../src/ingest/gate.js'
+import { checkInThisThread, type Gate } from '../../src/ingest/gate.js'
 import type { Order } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
@@ -133,7 +133,7 @@ describe('batch writer', () => {
       const order = JSON.parse(json) as Order
       return { ok: true, order, orderUid: order.order_uid, json }
     }
-    const { writer, deliver, acked, cache } = writerFor(db.sql, { gate: lenient })
+    const { writer, deliver, acked, cache } = writerFor(db.sql, { gate: checkInThisThread(lenient) })
     deliver(1, orderJson('u1'))
     deliver(2, orderJson('u2'))
     deliver(3, orderJson('u3', (d) => (d.delivery.name = 'Nul\u0000l')))

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createGate } from '../../src/ingest/gate.js'
+import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createReplay } from '../../src/ingest/replay.js'
 import { createDeadLetterStore, type DeadLetterStore, type RejectReason } from '../../src/store/dead-letters.js'
 import { createOrderStore, type OrderStore } from '../../src/store/orders.js'
@@ -21,7 +21,7 @@ afterAll(() => db?.stop())
 beforeEach(async () => {
   await db.truncate()
   cache = new RecordingCache()
-  replay = createReplay({ sql: db.sql, orders, deadLetters, cache, gate: createGate({ maxMessageBytes: 256 * 1024 }) })
+  replay = createReplay({ sql: db.sql, orders, deadLetters, cache, gate: checkInThisThread(createGate({ maxMessageBytes: 256 * 1024 })) })
 })
 
 /** A dead letter as the writer leaves it; returns its id. */

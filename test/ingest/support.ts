@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { createBatchWriter, type BatchWriterOptions } from '../../src/ingest/batch-writer.js'
-import { createGate } from '../../src/ingest/gate.js'
+import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore } from '../../src/store/orders.js'
@@ -36,7 +36,7 @@ export function writerFor(sql: Sql, overrides: Partial<BatchWriterOptions> = {})
     deadLetters: createDeadLetterStore(sql, { maxPayloadBytes: 64 * 1024 }),
     cache,
     metrics,
-    gate: createGate({ maxMessageBytes: 256 * 1024 }),
+    gate: checkInThisThread(createGate({ maxMessageBytes: 256 * 1024 })),
     channel: 'orders',
     maxBatch: 500,
     // Long enough that messages added in one go form one batch; stop() flushes at once.
