@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { BenchBroker } from './lib/broker.js'
 import type { Cleanup } from './lib/cleanup.js'
 import type { BenchDatabase } from './lib/postgres.js'
+import { readCpuSeconds, readCpuSecondsByName } from './lib/proc.js'
 import { sampleSum } from './lib/prometheus-text.js'
 import type { ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'
@@ -37,6 +38,25 @@ export interface ServiceIngestResult {
   totalMs: number
   /** Mean messages per committed batch, from the service's order_batch_size histogram. */
   meanBatch: number
+  /**
+   * CPU time per order (user + system, microseconds) of the service, the broker and PostgreSQL (all its
+   * processes), from the first poll that saw orders stored to the last: what each part costs, which on a shared
+   * machine varies far less than a rate does.
+   */
+  cpuPerOrder: CpuPerOrder
+}
+
+export interface CpuPerOrder {
+  service: number
+  broker: number
+  postgres: number
+}
+
+interface CpuReading {
+  stored: number
+  service: number
+  broker: number
+  postgres: number
 }
 
 const POLL_MS = 100
@@ -63,10 +83,22 @@ export async function serviceIngestRate(
   // Done when the service counts every order stored: its /metrics, every 100 ms, costs it well under 1%.
   let last = { at: performance.now(), stored: -1 }
   let metrics = ''
+  let firstCpu: CpuReading | undefined
+  let lastCpu: CpuReading | undefined
+  const readCpu = async (stored: number): Promise<CpuReading> => ({
+    stored,
+    service: await readCpuSeconds(service.pid),
+    broker: await readCpuSeconds(broker.pid),
+    postgres: await readCpuSecondsByName('postgres'),
+  })
   for (;;) {
     metrics = await service.metrics()
     const stored = sampleSum(metrics, 'order_messages_total', { outcome: 'stored' })
-    if (stored >= options.count) break
+    if (stored > 0 && firstCpu === undefined) firstCpu = await readCpu(stored)
+    if (stored >= options.count) {
+      lastCpu = await readCpu(stored)
+      break
+    }
     const at = performance.now()
     if (stored > last.stored) last = { at, stored }
     else if (at - last.at > STALL_MS) throw new Error(`the service stopped storing at ${stored} of ${options.count} orders`)
@@ -84,7 +116,15 @@ export async function serviceIngestRate(
     transactions: span.transactions,
     totalMs,
     meanBatch: sampleSum(metrics, 'order_batch_size_sum') / sampleSum(metrics, 'order_batch_size_count'),
+    cpuPerOrder: cpuPerOrder(firstCpu, lastCpu),
   }
+}
+
+function cpuPerOrder(first: CpuReading | undefined, last: CpuReading | undefined): CpuPerOrder {
+  const orders = first !== undefined && last !== undefined ? last.stored - first.stored : 0
+  if (first === undefined || last === undefined || orders < 1000) throw new Error('too few orders stored between two CPU readings')
+  const perOrder = (key: keyof CpuPerOrder) => ((last[key] - first[key]) * 1e6) / orders
+  return { service: perOrder('service'), broker: perOrder('broker'), postgres: perOrder('postgres') }
 }
 
 /** From the table: transactions (distinct starts), orders stored before the last one, and first to last start. */

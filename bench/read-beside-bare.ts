@@ -6,7 +6,7 @@
  */
 import { startBareServer } from './lib/bare-server.js'
 import type { Cleanup } from './lib/cleanup.js'
-import { readRssBytes } from './lib/rss.js'
+import { readRssBytes } from './lib/proc.js'
 import type { RunningService } from './lib/service.js'
 import { runWrk, type LoadResult } from './lib/wrk.js'
 import { measureServiceRead, type ServiceReadResult } from './read-service.js'

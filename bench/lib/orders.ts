@@ -27,6 +27,20 @@ export function* batchesOf<T>(items: readonly T[], size: number): Generator<T[]>
 }
 
 /**
+ * Consecutive slices of sizes spread over `min`..`max`, in a fixed scattered order (as the batch writer's are when
+ * the channel cannot fill every batch: the last of a burst, a batch cut short by BATCH_MAX_WAIT_MS).
+ */
+export function* varyingBatchesOf<T>(items: readonly T[], min: number, max: number): Generator<T[]> {
+  const span = max - min + 1
+  for (let start = 0, i = 0; start < items.length; i++) {
+    // 7919 is prime: steps through every size of the span before repeating one.
+    const size = min + ((i * 7919) % span)
+    yield items.slice(start, start + size)
+    start += size
+  }
+}
+
+/**
  * The orders with indexes `from` to `to - 1` of the stream from `seed`, generated one at a time (a million need
  * not be held in memory): the same orders orderSet(to, seed) holds at those places.
  */

@@ -7,6 +7,18 @@ import { tempDir } from './temp-dir.js'
 
 const run = promisify(execFile)
 
+/** Fails at once, with the way out, when wrk is missing: better than an ENOENT minutes into a run. */
+export async function expectWrk(): Promise<void> {
+  try {
+    await run('wrk', ['--version']).catch((error: { code?: unknown }) => {
+      // wrk --version prints its version and exits 1: only a missing binary matters here.
+      if (error.code === 'ENOENT') throw error
+    })
+  } catch {
+    throw new Error('the read measurements need wrk: apt-get install wrk (Debian), or run with --ingest-only')
+  }
+}
+
 export interface LoadOptions {
   /** e.g. http://127.0.0.1:8000 */
   baseUrl: string
