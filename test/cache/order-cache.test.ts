@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { entrySize, OrderCache, toCachedOrder, type OrderCacheOptions } from '../../src/cache/order-cache.js'
 import { connectDatabase } from '../../src/store/db.js'
 import { createOrderStore, type OrderPages, type OrderStore } from '../../src/store/orders.js'
+import { orderJson } from '../support/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
-const sample = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
-const orderJson = (uid: string) => JSON.stringify({ ...(JSON.parse(sample) as object), order_uid: uid })
 
 let db: TestDatabase
 let orders: OrderStore

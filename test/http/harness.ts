@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { OrderCache } from '../../src/cache/order-cache.js'
 import { createApp, type AppDeps } from '../../src/http/app.js'
 import type { Readiness } from '../../src/http/routes/health.js'
@@ -8,14 +7,7 @@ import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import type { TestDatabase } from '../support/postgres.js'
 
-const sample = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
-
-/** The fixture order under another order_uid, as text. */
-export const orderJson = (uid: string, change: (doc: Record<string, unknown>) => void = () => {}) => {
-  const doc = { ...(JSON.parse(sample) as Record<string, unknown>), order_uid: uid }
-  change(doc)
-  return JSON.stringify(doc)
-}
+export { orderJson } from '../support/orders.js'
 
 export const DEAD_LETTER_PAYLOAD_MAX_BYTES = 4096
 

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { createGate, type GateResult } from '../../src/ingest/gate.js'
 import { jsonbText } from '../../src/store/jsonb-text.js'
 import { orderSchemaText } from '../../src/ingest/order-schema.js'
+import { sampleOrder, sampleText } from '../support/orders.js'
 
-const sampleText = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
-const sample = (): Record<string, any> => JSON.parse(sampleText)
+const sample = sampleOrder
 /** The configured default. */
 const MAX = 256 * 1024
 const gate = createGate({ maxMessageBytes: MAX })

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { createBatchWriter, type BatchWriterOptions } from '../../src/ingest/batch-writer.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
@@ -7,15 +6,7 @@ import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import type { Sql } from '../../src/store/db.js'
 
-const sampleText = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
-
-/** The sample order under another order_uid, with an optional change, as JSON text. */
-export function orderJson(uid: string, change: (doc: Record<string, any>) => void = () => {}): string {
-  const doc = JSON.parse(sampleText) as Record<string, any>
-  doc.order_uid = uid
-  change(doc)
-  return JSON.stringify(doc)
-}
+export { orderJson } from '../support/orders.js'
 
 /** What the cache was given, in order: a real, minimal implementation of the writer's cache interface. */
 export class RecordingCache {

@@ -1,17 +1,12 @@
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { jsonbText } from '../../src/store/jsonb-text.js'
 import { createOrderStore, slotsFor, type OrderStore } from '../../src/store/orders.js'
 import { migrate } from '../../src/store/migrate.js'
+import { orderJson } from '../support/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
-const sample = readFileSync(new URL('../fixtures/model.json', import.meta.url), 'utf8')
-const withUid = (uid: string, change: (doc: Record<string, unknown>) => void = () => {}) => {
-  const doc = JSON.parse(sample) as Record<string, unknown>
-  doc.order_uid = uid
-  change(doc)
-  return jsonbText(doc)
-}
+/** The sample order under another order_uid, in jsonb's text form (as the gate hands it to the store). */
+const withUid = (uid: string, change: (doc: Record<string, any>) => void = () => {}) => jsonbText(JSON.parse(orderJson(uid, change)))
 
 let db: TestDatabase
 let orders: OrderStore
