@@ -8,15 +8,24 @@
  * of this ceiling did that, and measured a cheaper write than the service's). BenchDatabase.expectOrders checks.
  */
 import type { NewOrder } from '../src/store/orders.js'
-import { batchesOf } from './lib/orders.js'
+import { batchesOf, varyingBatchesOf } from './lib/orders.js'
 import type { BenchDatabase } from './lib/postgres.js'
 import { perSecond, timeMs } from './lib/stopwatch.js'
 
-export async function rawInsertRowsPerSecond(db: BenchDatabase, orders: readonly NewOrder[], batchSize: number): Promise<number> {
+/**
+ * `batchSize` rows per statement; or sizes spread over a range `[min, max]`, each size its own statement text as
+ * a naive writer would send it (PostgreSQL plans each anew: what the store's statement ladder avoids).
+ */
+export async function rawInsertRowsPerSecond(
+  db: BenchDatabase,
+  orders: readonly NewOrder[],
+  batchSize: number | readonly [number, number],
+): Promise<number> {
   await db.reset()
   const { sql } = db
+  const batches = typeof batchSize === 'number' ? batchesOf(orders, batchSize) : varyingBatchesOf(orders, ...batchSize)
   const ms = await timeMs(async () => {
-    for (const batch of batchesOf(orders, batchSize)) {
+    for (const batch of batches) {
       const params: string[] = []
       for (const order of batch) params.push(order.orderUid, order.json)
       await sql.unsafe(statementFor(batch.length), params, { prepare: true })
