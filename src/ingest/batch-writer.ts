@@ -79,7 +79,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   const waiting: GatedEntry[] = []
   /** Messages with the gate; stop() waits for their verdicts, as for the batches in flight. */
   let gating = 0
-  let gated: (() => void) | undefined
+  const gatedWaiters: (() => void)[] = []
   let timer: NodeJS.Timeout | undefined
   /** Batches being written. */
   const writing = new Set<Promise<void>>()
@@ -106,7 +106,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
       entry.verdict = verdict
       // Verdicts come in arrival order, so batches keep it: of two messages with one order_uid, the first wins.
       waiting.push(entry as GatedEntry)
-      if (--gating === 0) gated?.()
+      if (--gating === 0) for (const resolve of gatedWaiters.splice(0)) resolve()
       schedule()
     })
   }
@@ -282,7 +282,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     async stop(): Promise<void> {
       stopping = true
       for (const wake of wakers) wake()
-      if (gating > 0) await new Promise<void>((resolve) => (gated = resolve))
+      if (gating > 0) await new Promise<void>((resolve) => gatedWaiters.push(resolve))
       kick()
       while (writing.size > 0) await Promise.all(writing)
     },

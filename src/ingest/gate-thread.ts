@@ -37,6 +37,7 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
   let resolvers: ((verdict: GateVerdict) => void)[] = []
   let drained: (() => void) | undefined
   let closing = false
+  let closed: Promise<void> | undefined
   let scheduled = false
 
   await new Promise<void>((resolve, reject) => {
@@ -91,11 +92,13 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
       return new Promise((resolve) => resolvers.push(resolve))
     },
 
-    async close() {
-      if (closing) return
+    close() {
       closing = true
-      if (posted.length > 0 || payloads.length > 0) await new Promise<void>((resolve) => (drained = resolve))
-      await worker.terminate()
+      closed ??= (async () => {
+        if (posted.length > 0 || payloads.length > 0) await new Promise<void>((resolve) => (drained = resolve))
+        await worker.terminate()
+      })()
+      return closed
     },
   }
 }

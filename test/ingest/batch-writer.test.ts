@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { checkInThisThread, type Gate } from '../../src/ingest/gate.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { checkInThisThread, createGate, type Gate } from '../../src/ingest/gate.js'
 import type { Order } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
@@ -34,6 +35,22 @@ describe('batch writer', () => {
     expect(cache.bodies.get('a2')).toBe(await orders.findBody('a2'))
     expect(await outcomes(metrics)).toEqual({ stored: 3 })
     expect(writer.isHealthy()).toBe(true)
+  })
+
+  it('When stop is called while the gate is still at work, then every caller waits until those messages are stored and acked', async () => {
+    // A gate that answers late, as the gate thread does under load.
+    const check = checkInThisThread(createGate({ maxMessageBytes: 256 * 1024 }))
+    const slowGate = async (payload: Uint8Array) => {
+      await sleep(50)
+      return check(payload)
+    }
+    const { writer, deliver, acked } = writerFor(db.sql, { gate: slowGate })
+    deliver(1, orderJson('g1'))
+    deliver(2, orderJson('g2'))
+    await Promise.all([writer.stop(), writer.stop()])
+
+    expect(acked).toEqual([1, 2])
+    expect(await createOrderStore(db.sql).count()).toBe(2)
   })
 
   it('When an identical order is delivered again, then it is acked and counted as a duplicate, stored once', async () => {

@@ -39,8 +39,12 @@ describe('gate thread', () => {
 
   it('When the thread is closed with checks pending, then they get their verdicts first, and later checks are refused', async () => {
     thread = await startGateThread(options)
-    const pending = mixedMessages(50).map((message) => thread!.check(message))
+    let settled = 0
+    const pending = mixedMessages(50).map((message) => thread!.check(message).finally(() => settled++))
+    // A second caller (a signal and a teardown, say) waits for the same end as the first.
+    void thread.close()
     await thread.close()
+    expect(settled).toBe(100)
     const verdicts = await Promise.all(pending)
     expect(verdicts).toHaveLength(100)
     await expect(thread.check(Buffer.from('{}'))).rejects.toThrow('closed')
