@@ -1,35 +1,31 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { eventually, startTestService, type TestService } from '../support/service.js'
-import { launchChromium, openPage, waitForState, type PageSession } from './browser.js'
+import { waitForState } from './browser.js'
+import { useBrowserTest } from './hooks.js'
 
 /** The dead-letter view against a service started with ADMIN_TOKEN: the page must ask for it. */
 const token = 'x'.repeat(24)
-let svc: TestService
-let browser: Browser
-let session: PageSession
-let page: Page
+/** With one dead letter stored, so the view has something to list once the token is given. */
+async function startWithDeadLetter(): Promise<TestService> {
+  const svc = await startTestService({ ADMIN_TOKEN: token })
+  try {
+    await svc.publish(['{"truncated": '])
+    await eventually(async () => {
+      const [row] = await svc.db.sql<{ n: number }[]>`select count(*)::int as n from dead_letters`
+      return row && row.n > 0 ? true : undefined
+    })
+    return svc
+  } catch (error) {
+    await svc.stop()
+    throw error
+  }
+}
 
-beforeAll(async () => {
-  ;[svc, browser] = await Promise.all([startTestService({ ADMIN_TOKEN: token }), launchChromium()])
-  await svc.publish(['{"truncated": '])
-  await eventually(async () => {
-    const [row] = await svc.db.sql<{ n: number }[]>`select count(*)::int as n from dead_letters`
-    return row && row.n > 0 ? true : undefined
-  })
-})
-afterAll(async () => {
-  await browser?.close()
-  await svc?.stop()
-})
-beforeEach(async () => {
-  session = await openPage(browser)
-  page = session.page
-})
-afterEach(async () => {
-  const errors = session.unexpectedErrors()
-  await session.close()
-  expect(errors, 'console errors').toEqual([])
+const ui = useBrowserTest(startWithDeadLetter)
+let page: Page
+beforeEach(() => {
+  page = ui.page
 })
 
 const submitToken = async (value: string): Promise<void> => {
@@ -39,8 +35,8 @@ const submitToken = async (value: string): Promise<void> => {
 
 describe('Dead-letter view with ADMIN_TOKEN', () => {
   it('When the server requires a token, then the view asks for it, refuses a wrong one and lists with the right one', async () => {
-    session.expectFailedResponse(401)
-    await page.goto(new URL('/?view=dead-letters', svc.url).href)
+    ui.session.expectFailedResponse(401)
+    await page.goto(new URL('/?view=dead-letters', ui.svc.url).href)
     await waitForState(page, 'dead-letters-status', 'error')
     const form = page.getByTestId('token-form')
     expect(await form.isVisible()).toBe(true)
@@ -68,8 +64,8 @@ describe('Dead-letter view with ADMIN_TOKEN', () => {
   })
 
   it('When a new browser session opens the view, then the token is asked for again', async () => {
-    session.expectFailedResponse(401)
-    await page.goto(new URL('/?view=dead-letters', svc.url).href)
+    ui.session.expectFailedResponse(401)
+    await page.goto(new URL('/?view=dead-letters', ui.svc.url).href)
     await waitForState(page, 'dead-letters-status', 'error')
     expect(await page.getByTestId('token-form').isVisible()).toBe(true)
   })

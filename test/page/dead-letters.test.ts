@@ -1,43 +1,28 @@
 import { createHash } from 'node:crypto'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
-import { eventually, startTestService, type TestService } from '../support/service.js'
-import { launchChromium, openPage, textOf, waitForState, type PageSession } from './browser.js'
+import { eventually, startTestService } from '../support/service.js'
+import { textOf, waitForState } from './browser.js'
+import { useBrowserTest } from './hooks.js'
 
 /** The dead-letter view in Chromium; no ADMIN_TOKEN, so the admin routes answer this loopback browser. */
 const seed = 43
-let svc: TestService
-let browser: Browser
-let session: PageSession
+const ui = useBrowserTest(() => startTestService())
 let page: Page
-
-beforeAll(async () => {
-  ;[svc, browser] = await Promise.all([startTestService(), launchChromium()])
-})
-afterAll(async () => {
-  await browser?.close()
-  await svc?.stop()
-})
-beforeEach(async () => {
-  session = await openPage(browser)
-  page = session.page
-})
-afterEach(async () => {
-  const errors = session.unexpectedErrors()
-  await session.close()
-  expect(errors, 'console errors').toEqual([])
+beforeEach(() => {
+  page = ui.page
 })
 
 /** Publishes messages and waits for the service to dead-letter them all; returns the last one's dead-letter id. */
 async function publishRejected(...payloads: string[]): Promise<string> {
-  await svc.publish(payloads)
+  await ui.svc.publish(payloads)
   const ids: string[] = []
   for (const payload of payloads) {
     const bytes = Buffer.from(payload)
     ids.push(
       await eventually(async () => {
-        const [row] = await svc.db.sql<{ id: string }[]>`select id::text as id from dead_letters where payload = ${bytes}`
+        const [row] = await ui.svc.db.sql<{ id: string }[]>`select id::text as id from dead_letters where payload = ${bytes}`
         return row?.id
       }),
     )
@@ -47,7 +32,7 @@ async function publishRejected(...payloads: string[]): Promise<string> {
 
 /** Opens the dead-letter view and waits for its list; returns the row of dead letter `id`. */
 async function openDeadLetters(id: string) {
-  await page.goto(new URL('/?view=dead-letters', svc.url).href)
+  await page.goto(new URL('/?view=dead-letters', ui.svc.url).href)
   await waitForState(page, 'dead-letters-status', 'idle')
   const row = page.locator(`[data-testid="dead-letter-row"][data-id="${id}"]`)
   await row.waitFor({ state: 'visible' })
@@ -76,7 +61,7 @@ describe('Dead-letter view', () => {
     const outcome = row.getByTestId('replay-outcome')
     await page.waitForSelector(`[data-testid="dead-letter-row"][data-id="${id}"] [data-testid="replay-outcome"][data-outcome="rejected"]`, { state: 'attached' })
     expect(await outcome.textContent()).toContain('not_json')
-    const [stored] = await svc.db.sql<{ replay_outcome: string }[]>`select replay_outcome from dead_letters where id = ${id}::bigint`
+    const [stored] = await ui.svc.db.sql<{ replay_outcome: string }[]>`select replay_outcome from dead_letters where id = ${id}::bigint`
     expect(stored?.replay_outcome).toMatch(/^rejected/)
     expect(await page.evaluate('typeof window.__pwned')).toBe('undefined')
   })
@@ -96,18 +81,18 @@ describe('Dead-letter view', () => {
   })
 
   it('When a dead letter holds a valid order, then Replay stores it and the order can be looked up', async () => {
-    session.expectFailedResponse(404)
+    ui.session.expectFailedResponse(404)
     const order = generateOrder(seed, 1)
     const payload = Buffer.from(JSON.stringify(order))
     // As if the schema had refused it yesterday and been relaxed since: the row the writer would have left.
-    const [inserted] = await svc.db.sql<{ id: string }[]>`
+    const [inserted] = await ui.svc.db.sql<{ id: string }[]>`
       insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256)
-      values (${svc.config.STAN_CHANNEL}, null, 'schema', ${JSON.stringify([{ path: '/locale', message: 'was not allowed' }])}::jsonb,
+      values (${ui.svc.config.STAN_CHANNEL}, null, 'schema', ${JSON.stringify([{ path: '/locale', message: 'was not allowed' }])}::jsonb,
               ${order.order_uid}, ${payload}, ${payload.byteLength}, ${createHash('sha256').update(payload).digest()})
       returning id::text as id`
     const id = inserted!.id
 
-    await page.goto(new URL(`/?id=${order.order_uid}`, svc.url).href)
+    await page.goto(new URL(`/?id=${order.order_uid}`, ui.svc.url).href)
     await waitForState(page, 'status', 'not-found')
     await page.getByTestId('tab-dead-letters').click()
     await waitForState(page, 'dead-letters-status', 'idle')

@@ -1,35 +1,20 @@
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder, type Order } from '../../src/publisher/generate-orders.js'
-import { startTestService, type TestService } from '../support/service.js'
-import { PHONE, launchChromium, lookUp, openPage, ordersFrom, publishOrders, textOf, waitForState, type PageSession } from './browser.js'
+import { startTestService } from '../support/service.js'
+import { PHONE, lookUp, ordersFrom, publishOrders, textOf, waitForState } from './browser.js'
+import { useBrowserTest } from './hooks.js'
 
 /** The lookup page in Chromium against the whole service (embedded PostgreSQL and broker). */
 const seed = 41
-let svc: TestService
-let browser: Browser
-let session: PageSession
+const ui = useBrowserTest(() => startTestService())
 let page: Page
-
-beforeAll(async () => {
-  ;[svc, browser] = await Promise.all([startTestService(), launchChromium()])
-})
-afterAll(async () => {
-  await browser?.close()
-  await svc?.stop()
-})
-beforeEach(async () => {
-  session = await openPage(browser)
-  page = session.page
-})
-afterEach(async () => {
-  const errors = session.unexpectedErrors()
-  await session.close()
-  expect(errors, 'console errors').toEqual([])
+beforeEach(() => {
+  page = ui.page
 })
 
 const open = async (query = ''): Promise<void> => {
-  await page.goto(new URL(`/${query}`, svc.url).href)
+  await page.goto(new URL(`/${query}`, ui.svc.url).href)
 }
 
 /** Every value of the order the page promises to show, read back from the DOM. */
@@ -78,7 +63,7 @@ function orderRequests(): string[] {
 describe('Order lookup page', () => {
   it('When an order is published and its id is typed with Enter, then the whole order is laid out', async () => {
     const [order] = ordersFrom(seed, 0, 1) as [Order]
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     await open()
     await lookUp(page, order.order_uid)
     await waitForState(page, 'status', 'found')
@@ -88,7 +73,7 @@ describe('Order lookup page', () => {
 
   it('When the page is opened or reloaded with ?id=, then that order is shown', async () => {
     const [order] = ordersFrom(seed, 1, 1) as [Order]
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     await open(`?id=${order.order_uid}`)
     await waitForState(page, 'status', 'found')
     expect(await textOf(page, 'order-uid')).toBe(order.order_uid)
@@ -100,7 +85,7 @@ describe('Order lookup page', () => {
   })
 
   it('When the id is unknown, then the page says not found and names the id', async () => {
-    session.expectFailedResponse(404)
+    ui.session.expectFailedResponse(404)
     await open()
     await lookUp(page, 'no-such-order-42')
     await waitForState(page, 'status', 'not-found')
@@ -121,9 +106,9 @@ describe('Order lookup page', () => {
   })
 
   it('When one lookup follows another, then nothing of the previous order stays on screen', async () => {
-    session.expectFailedResponse(404)
+    ui.session.expectFailedResponse(404)
     const [first, second] = ordersFrom(seed, 2, 2) as [Order, Order]
-    await publishOrders(svc, [first, second])
+    await publishOrders(ui.svc, [first, second])
     await open()
     await lookUp(page, first.order_uid)
     await waitForState(page, 'status', 'found')
@@ -155,7 +140,7 @@ describe('Order lookup page', () => {
       item.name = image
       item.brand = script
     }
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     await open()
     await lookUp(page, order.order_uid)
     await waitForState(page, 'status', 'found')
@@ -172,7 +157,7 @@ describe('Order lookup page', () => {
 
   it('When Raw JSON is opened, then it shows the stored order as JSON', async () => {
     const order = generateOrder(seed, 11)
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     await open(`?id=${order.order_uid}`)
     await waitForState(page, 'status', 'found')
     const raw = page.getByTestId('raw-json')
@@ -186,7 +171,7 @@ describe('Order lookup page', () => {
     // Enough orders that arrival numbers pass from one digit to two: newest-first must be numeric, not textual.
     const orders = ordersFrom(seed, 20, 11)
     // One publisher connection keeps its order on the channel, so arrival order (what "newest" means) is this order.
-    await publishOrders(svc, orders)
+    await publishOrders(ui.svc, orders)
     await open()
     await waitForState(page, 'recent-status', 'idle')
     const listed = await page.getByTestId('recent-link').allTextContents()
@@ -201,7 +186,7 @@ describe('Order lookup page', () => {
 
   it('When only the keyboard is used (Tab to the field, type, Enter), then the order is found', async () => {
     const order = generateOrder(seed, 30)
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     await open()
     const fieldFocused = async () => (await page.locator('#order-id:focus').count()) === 1
     // Skip link and the two view tabs come first; the field is a few Tabs away, not a mouse click.
@@ -214,12 +199,10 @@ describe('Order lookup page', () => {
   })
 
   it('When the screen is phone-sized, then an order and the dead-letter view fit without sideways scrolling', async () => {
-    await session.close()
-    session = await openPage(browser, PHONE)
-    page = session.page
+    page = await ui.reopen(PHONE)
     const order = generateOrder(seed, 31)
     order.items = ordersFrom(seed, 32, 4).flatMap((other) => other.items).slice(0, 6)
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     const overflow = () => page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
 
     await open(`?id=${order.order_uid}`)
@@ -235,14 +218,14 @@ describe('Order lookup page', () => {
 
   // Last on purpose only for speed: restart moves the service to a new port, so the open page points at a closed one.
   it('When the server cannot be reached, then the page shows an error state and no order', async () => {
-    session.expectNetworkError('net::ERR_CONNECTION_REFUSED')
+    ui.session.expectNetworkError('net::ERR_CONNECTION_REFUSED')
     const order = generateOrder(seed, 40)
-    await publishOrders(svc, [order])
+    await publishOrders(ui.svc, [order])
     await open()
     await waitForState(page, 'recent-status', 'idle')
-    const before = svc.url
-    await svc.restart()
-    expect(svc.url).not.toBe(before)
+    const before = ui.svc.url
+    await ui.svc.restart()
+    expect(ui.svc.url).not.toBe(before)
 
     await lookUp(page, order.order_uid)
     await waitForState(page, 'status', 'error')
