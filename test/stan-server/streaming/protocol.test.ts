@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import {
@@ -17,13 +16,9 @@ import {
   encodeRedelivery,
   encodeSubscriptionResponse,
 } from '../../../src/stan-server/streaming/protocol.js'
+import { bytesOf, pb } from './reference-pb.js'
 
-// node-nats-streaming's generated google-protobuf code is the reference both ways.
-const require = createRequire(import.meta.url)
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const pb: any = require('node-nats-streaming/lib/pb/protocol_pb.js').pb
 
-const bytesOf = (msg: { serializeBinary(): Uint8Array }): Buffer => Buffer.from(msg.serializeBinary())
 const text = fc.string({ unit: 'grapheme', maxLength: 40 })
 const u8 = fc.uint8Array({ maxLength: 300 })
 
