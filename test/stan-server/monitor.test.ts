@@ -15,23 +15,9 @@ import {
   type Inbox,
   type Stan,
 } from './conformance/broker.js'
+import type { Channelz, Clientz } from '../../src/stan-server/monitor/views.js'
 
-interface Subscriptionz {
-  client_id: string
-  inbox: string
-  ack_inbox: string
-  durable_name?: string
-  queue_name?: string
-  is_durable: boolean
-  is_offline: boolean
-  max_inflight: number
-  ack_wait: number
-  last_sent: number
-  pending_count: number
-  is_stalled: boolean
-}
-interface Channelz { name: string; msgs: number; bytes: number; first_seq: number; last_seq: number; subs_count: number; subscriptions?: Subscriptionz[] }
-interface Clientz { id: string; hb_inbox: string; subs_count: number; subscriptions?: Record<string, Subscriptionz[]> }
+// The shapes as the broker declares them; the tests check the values the JSON carries.
 interface List { cluster_id: string; server_id: string; now: string; offset: number; limit: number; count: number; total: number }
 
 describe('HTTP monitoring', () => {
