@@ -13,6 +13,9 @@ describe('configuration', () => {
       STAN_DURABLE: 'order-service',
       DATA_DIR: './.data',
       LOG_LEVEL: 'info',
+      STAN_MAX_IN_FLIGHT: 4096,
+      BATCH_MAX_SIZE: 500,
+      GATE_THREAD: 'on',
     })
     expect(config.DATABASE_URL).toBeUndefined()
     expect(config.STAN_URL).toBeUndefined()
@@ -22,13 +25,13 @@ describe('configuration', () => {
   it('When several values are wrong, then one error names every problem', () => {
     let error: unknown
     try {
-      loadConfig({ HTTP_PORT: 'eighty', DATABASE_URL: 'mysql://x', STAN_CHANNEL: 'orders.>', ADMIN_TOKEN: 'short' })
+      loadConfig({ HTTP_PORT: 'eighty', DATABASE_URL: 'mysql://x', STAN_CHANNEL: 'orders.>', ADMIN_TOKEN: 'short', GATE_THREAD: 'yes' })
     } catch (caught) {
       error = caught
     }
     expect(error).toBeInstanceOf(ConfigError)
     const problems = (error as ConfigError).problems.join('\n')
-    for (const name of ['HTTP_PORT', 'DATABASE_URL', 'STAN_CHANNEL', 'ADMIN_TOKEN']) expect(problems).toContain(name)
+    for (const name of ['HTTP_PORT', 'DATABASE_URL', 'STAN_CHANNEL', 'ADMIN_TOKEN', 'GATE_THREAD']) expect(problems).toContain(name)
   })
 
   it('Should turn numbers into numbers and treat empty values as unset', () => {

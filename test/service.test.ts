@@ -100,3 +100,25 @@ describe('order-service end to end', () => {
     await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined), 15_000)
   }, 60_000)
 })
+
+describe('order-service with GATE_THREAD=off', () => {
+  it('When the gate runs on the main thread, then orders are stored and served and rejects dead-lettered as with the thread', async () => {
+    const plain = await startTestService({ GATE_THREAD: 'off' })
+    try {
+      const { uid, json } = orderJson(300)
+      await plain.publish([json, 'not json'])
+      const response = await eventually(async () => {
+        const candidate = await fetch(new URL(`/order/${uid}`, plain.url))
+        return candidate.status === 200 ? candidate : undefined
+      })
+      expect(await response.json()).toEqual(JSON.parse(json))
+      const reasons = await eventually(async () => {
+        const found = await plain.db.sql<{ reason: string }[]>`select reason from dead_letters`
+        return found.length > 0 ? found.map((row) => row.reason) : undefined
+      })
+      expect(reasons).toEqual(['not_json'])
+    } finally {
+      await plain.stop()
+    }
+  })
+})
