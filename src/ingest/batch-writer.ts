@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js'
 import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, NewDeadLetter, RejectError, RejectReason } from '../store/dead-letters.js'
 import type { NewOrder, OrderStore } from '../store/orders.js'
-import type { GateCheck } from './gate.js'
+import type { GateCheck, GateVerdict } from './gate.js'
 
 /** One message from the channel; `ack` tells the broker it is done with. */
 export interface IngestMessage {
@@ -43,10 +43,8 @@ export interface BatchWriterOptions {
 
 export type BatchWriter = ReturnType<typeof createBatchWriter>
 
-/** The gate's verdict (GateVerdict), or what the writer found out later: PostgreSQL would not store it. */
-type Verdict =
-  | { ok: true; orderUid: string; json: string }
-  | { ok: false; reason: RejectReason; errors: readonly RejectError[]; orderUid?: string | undefined }
+/** The gate's verdict, or what the writer found out later: PostgreSQL would not store the message. */
+type Verdict = GateVerdict | { ok: false; reason: 'unstorable'; errors: readonly RejectError[]; orderUid: string | undefined }
 
 interface Entry {
   data: Buffer

@@ -36,7 +36,7 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
   let payloads: Uint8Array[] = []
   let resolvers: ((verdict: GateVerdict) => void)[] = []
   let drained: (() => void) | undefined
-  let closing = false
+  /** Set by close(): no check is taken after it. */
   let closed: Promise<void> | undefined
   let scheduled = false
 
@@ -49,7 +49,7 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
   })
   worker.on('error', (error) => fail(new Error('the gate thread failed', { cause: error })))
   worker.on('exit', (code) => {
-    if (!closing) fail(new Error(`the gate thread exited (code ${code})`))
+    if (closed === undefined) fail(new Error(`the gate thread exited (code ${code})`))
   })
   worker.on('message', (reply: GateThreadReply) => {
     if (reply.kind !== 'verdicts') return
@@ -81,7 +81,7 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
 
   return {
     check(payload) {
-      if (closing) return Promise.reject(new Error('the gate thread is closed'))
+      if (closed !== undefined) return Promise.reject(new Error('the gate thread is closed'))
       // Everything delivered in this turn of the event loop goes in one batch, posted when the turn's work is
       // done, or when a batch comes back if two are out already.
       payloads.push(payload)
@@ -93,7 +93,6 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
     },
 
     close() {
-      closing = true
       closed ??= (async () => {
         if (posted.length > 0 || payloads.length > 0) await new Promise<void>((resolve) => (drained = resolve))
         await worker.terminate()

@@ -56,9 +56,10 @@ function insertStatementFor(slots: number): string {
 /**
  * The statement size for a batch of `rows`: the next of 1, 2, 3, 4, 6, 8, 12, 16, 24, … (powers of two and the
  * halfway points), so at most a third of its rows are padding. Each statement text is planned by PostgreSQL
- * once per connection, and a statement of 1,500 parameters costs milliseconds to plan: batches of every size
- * from 1 to 500, each its own statement, cost PostgreSQL about 40% more per row than batches of one size
- * (`npm run bench`: "store insertMany, batches of 300..500" beside "batch 500"). With this ladder a pool plans at most 2 statements per doubling.
+ * once per connection, and a statement of 1,500 parameters costs milliseconds to plan: batches of every size,
+ * each its own statement, cost PostgreSQL about 40% more per row than batches of one size (`npm run bench`: "raw
+ * multi-row INSERT, batches of 300..500, a statement per size" beside "store insertMany, batches of 300..500").
+ * With this ladder a pool plans at most two statements per doubling.
  */
 export function slotsFor(rows: number): number {
   let slots = 1

@@ -4,9 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { createGate, type GateResult } from '../../src/ingest/gate.js'
 import { jsonbText } from '../../src/store/jsonb-text.js'
 import { orderSchemaText } from '../../src/ingest/order-schema.js'
-import { sampleOrder, sampleText } from '../support/orders.js'
+import { sampleOrder as sample, sampleText } from '../support/orders.js'
 
-const sample = sampleOrder
 /** The configured default. */
 const MAX = 256 * 1024
 const gate = createGate({ maxMessageBytes: MAX })
