@@ -8,7 +8,7 @@
  * of this ceiling did that, and measured a cheaper write than the service's). BenchDatabase.expectOrders checks.
  */
 import type { NewOrder } from '../src/store/orders.js'
-import { batchesOf, varyingBatchesOf } from './lib/orders.js'
+import { batchesOf, type BatchSize } from './lib/orders.js'
 import type { BenchDatabase } from './lib/postgres.js'
 import { perSecond, timeMs } from './lib/stopwatch.js'
 
@@ -19,13 +19,12 @@ import { perSecond, timeMs } from './lib/stopwatch.js'
 export async function rawInsertRowsPerSecond(
   db: BenchDatabase,
   orders: readonly NewOrder[],
-  batchSize: number | readonly [number, number],
+  batchSize: BatchSize,
 ): Promise<number> {
   await db.reset()
   const { sql } = db
-  const batches = typeof batchSize === 'number' ? batchesOf(orders, batchSize) : varyingBatchesOf(orders, ...batchSize)
   const ms = await timeMs(async () => {
-    for (const batch of batches) {
+    for (const batch of batchesOf(orders, batchSize)) {
       const params: string[] = []
       for (const order of batch) params.push(order.orderUid, order.json)
       await sql.unsafe(statementFor(batch.length), params, { prepare: true })

@@ -121,8 +121,9 @@ export async function serviceIngestRate(
 }
 
 function cpuPerOrder(first: CpuReading | undefined, last: CpuReading | undefined): CpuPerOrder {
-  const orders = first !== undefined && last !== undefined ? last.stored - first.stored : 0
-  if (first === undefined || last === undefined || orders < 1000) throw new Error('too few orders stored between two CPU readings')
+  if (first === undefined || last === undefined) throw new Error('no CPU readings: the service stored nothing')
+  const orders = last.stored - first.stored
+  if (orders < 1000) throw new Error(`only ${orders} orders stored between two CPU readings: too few to divide by`)
   const perOrder = (key: keyof CpuPerOrder) => ((last[key] - first[key]) * 1e6) / orders
   return { service: perOrder('service'), broker: perOrder('broker'), postgres: perOrder('postgres') }
 }

@@ -4,7 +4,7 @@
  */
 import type { NewOrder } from '../src/store/orders.js'
 import { createOrderStore } from '../src/store/orders.js'
-import { batchesOf, varyingBatchesOf } from './lib/orders.js'
+import { batchesOf, type BatchSize } from './lib/orders.js'
 import type { BenchDatabase } from './lib/postgres.js'
 import { perSecond, timeMs } from './lib/stopwatch.js'
 
@@ -12,14 +12,13 @@ import { perSecond, timeMs } from './lib/stopwatch.js'
 export async function storeInsertRowsPerSecond(
   db: BenchDatabase,
   orders: readonly NewOrder[],
-  batchSize: number | readonly [number, number],
+  batchSize: BatchSize,
 ): Promise<number> {
   await db.reset()
   const store = createOrderStore(db.sql)
   let stored = 0
   const ms = await timeMs(async () => {
-    const batches = typeof batchSize === 'number' ? batchesOf(orders, batchSize) : varyingBatchesOf(orders, ...batchSize)
-    for (const batch of batches) {
+    for (const batch of batchesOf(orders, batchSize)) {
       for (const result of await store.insertMany(batch)) if (result.status === 'stored') stored++
     }
   })

@@ -5,8 +5,8 @@
  * `--ingest-only` measures just the ingest ceiling and the service's end-to-end ingest, alternately
  * `--rounds N` times (default 3), and writes no report: the loop for working on the ingest path; each
  * `--env 'NAME=value …'` adds a service run with those settings to every round, and `--baseline REF` one of the
- * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run. Starts its own embedded PostgreSQL in a temp dir,
- * builds the service into another, runs the broker and the service as processes of their own, measures each
+ * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run.
+ * Starts its own embedded PostgreSQL in a temp dir, builds the service into another, runs the broker and the service as processes of their own, measures each
  * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
  * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
  */
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     const set = orderSet(plan.orders)
     const bench: Bench = { cleanup, db, build, broker, plan, set, serviceFlags, add }
     if (values['ingest-only']) {
-      const variants: IngestVariant[] = values.env.map((text) => ({ label: `with ${text}`, build: build, env: parseEnv(text) }))
+      const variants: IngestVariant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
       if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
       await measureIngestOnly(bench, Number(values.rounds), variants)
       return
@@ -275,7 +275,7 @@ async function measureServiceIngest(bench: Bench): Promise<void> {
 
   const ingest = (batch: number, round = 1): Promise<ServiceIngestResult> => {
     // A batch can only fill when the broker may have that many messages out: in flight at least twice the batch,
-    // so the next batch gathers while one is written (at the default batch size this is the default, 1024).
+    // so the next batch gathers while one is written (at the default batch size this is the default, 4096).
     const inFlight = Math.max(DEFAULT_MAX_IN_FLIGHT, 2 * batch)
     return serviceIngestRate(bench.cleanup, bench.db, bench.build, bench.broker, {
       channel: ORDERS_CHANNEL,
@@ -316,16 +316,17 @@ async function measureServiceIngest(bench: Bench): Promise<void> {
   })
 }
 
-/**
- * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
- * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
- */
+/** A service run of --ingest-only beside the default one: other settings (--env), or another build (--baseline). */
 interface IngestVariant {
   label: string
   build: ServiceBuild
   env: Record<string, string>
 }
 
+/**
+ * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
+ * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
+ */
 async function measureIngestOnly(bench: Bench, rounds: number, variants: IngestVariant[]): Promise<void> {
   const { db, set, add } = bench
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')

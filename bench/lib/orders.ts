@@ -21,22 +21,22 @@ export function orderSet(count: number, seed = 1): OrderSet {
   return { orders, jsonBytes }
 }
 
-/** Consecutive slices of at most `size`. */
-export function* batchesOf<T>(items: readonly T[], size: number): Generator<T[]> {
-  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size)
-}
-
 /**
- * Consecutive slices of sizes spread over `min`..`max`, in a fixed scattered order (as the batch writer's are when
- * the channel cannot fill every batch: the last of a burst, a batch cut short by BATCH_MAX_WAIT_MS).
+ * A batch size: a number of rows, or a range `[min, max]` whose sizes come in a fixed scattered order (as the
+ * batch writer's do when the channel cannot fill every batch: the last of a burst, a batch cut short by
+ * BATCH_MAX_WAIT_MS).
  */
-export function* varyingBatchesOf<T>(items: readonly T[], min: number, max: number): Generator<T[]> {
+export type BatchSize = number | readonly [min: number, max: number]
+
+/** Consecutive slices of `size` (the last one may be shorter). */
+export function* batchesOf<T>(items: readonly T[], size: BatchSize): Generator<T[]> {
+  const [min, max] = typeof size === 'number' ? [size, size] : size
   const span = max - min + 1
   for (let start = 0, i = 0; start < items.length; i++) {
     // 7919 is prime: steps through every size of the span before repeating one.
-    const size = min + ((i * 7919) % span)
-    yield items.slice(start, start + size)
-    start += size
+    const length = min + ((i * 7919) % span)
+    yield items.slice(start, start + length)
+    start += length
   }
 }
 
