@@ -10,7 +10,8 @@ import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { createReplay } from './ingest/replay.js'
-import { openSubscription, type ChannelSubscription } from './ingest/subscription.js'
+import { openStanSubscription } from './ingest/stan-subscription.js'
+import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { connectDatabase, isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
@@ -71,7 +72,7 @@ export async function startService(
   const replayDeadLetter = createReplay({ sql, orders, deadLetters, cache, gate })
 
   const state = { databaseReachable: false, cacheWarm: false }
-  let subscription: ChannelSubscription | undefined
+  let subscription: BrokerSubscription | undefined
   const readiness = () => ({
     database: state.databaseReachable && writer.isHealthy(),
     subscription: subscription?.isLive() ?? false,
@@ -123,19 +124,7 @@ export async function startService(
   void prune()
   const retention = setInterval(prune, RETENTION_EVERY_MS)
 
-  subscription = openSubscription(
-    {
-      url: endpoints.stanUrl,
-      clusterId: endpoints.stanClusterId,
-      clientId: config.STAN_CLIENT_ID,
-      channel: config.STAN_CHANNEL,
-      durableName: config.STAN_DURABLE,
-      maxInFlight: config.STAN_MAX_IN_FLIGHT,
-      ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
-      log: log.child({ component: 'subscription' }),
-    },
-    (message) => writer.add(message),
-  )
+  subscription = openTransport(config, endpoints, log.child({ component: 'subscription' }))((message) => writer.add(message))
 
   return {
     url,
@@ -150,6 +139,24 @@ export async function startService(
       await sql.end({ timeout: 5 })
     },
   }
+}
+
+/** The configured broker's subscription: the one place the service chooses a transport. */
+function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger): OpenSubscription {
+  return (onMessage) =>
+    openStanSubscription(
+      {
+        url: endpoints.stanUrl,
+        clusterId: endpoints.stanClusterId,
+        clientId: config.STAN_CLIENT_ID,
+        channel: config.STAN_CHANNEL,
+        durableName: config.STAN_DURABLE,
+        maxInFlight: config.STAN_MAX_IN_FLIGHT,
+        ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
+        log,
+      },
+      onMessage,
+    )
 }
 
 /** Runs `task` until the database lets it: a server still starting or briefly down is waited for, not fatal. */

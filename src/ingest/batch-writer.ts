@@ -5,13 +5,8 @@ import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, NewDeadLetter, RejectError, RejectReason } from '../store/dead-letters.js'
 import type { NewOrder, OrderStore } from '../store/orders.js'
 import type { GateCheck, GateVerdict } from './gate.js'
+import type { BrokerMessage } from './transport.js'
 
-/** One message from the channel; `ack` tells the broker it is done with. */
-export interface IngestMessage {
-  data: Buffer
-  sequence: number
-  ack(): void
-}
 
 /** What the writer needs of the cache (src/cache/order-cache.ts provides it). */
 export interface OrderCacheWriter {
@@ -88,7 +83,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   /** Retry sleeps to cut short when stopping. */
   const wakers = new Set<() => void>()
 
-  function add(message: IngestMessage): void {
+  function add(message: Pick<BrokerMessage, 'data' | 'sequence' | 'ack'>): void {
     // After stop the message is simply not acked: the broker delivers it again to the next run.
     if (stopping) return
     const pending = unacked.get(message.sequence)

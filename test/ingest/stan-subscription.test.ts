@@ -1,7 +1,8 @@
 import stan from 'node-nats-streaming'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest'
-import { openSubscription, type ChannelSubscription } from '../../src/ingest/subscription.js'
+import { openStanSubscription } from '../../src/ingest/stan-subscription.js'
+import type { BrokerSubscription } from '../../src/ingest/transport.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
@@ -9,7 +10,7 @@ import { orderJson, outcomes, writerFor } from './support.js'
 
 let db: TestDatabase
 let broker: StanServer
-const open: ChannelSubscription[] = []
+const open: BrokerSubscription[] = []
 
 beforeAll(async () => {
   db = await startTestDatabase()
@@ -23,8 +24,8 @@ afterAll(async () => {
 beforeEach(() => db.truncate())
 
 /** The path of the service: subscription → batch writer → PostgreSQL; the acks sent to the broker are recorded. */
-function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>): ChannelSubscription {
-  const subscription = openSubscription(
+function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>): BrokerSubscription {
+  const subscription = openStanSubscription(
     {
       url: broker.url,
       clusterId: broker.clusterId,

@@ -1,15 +1,8 @@
 import stan from 'node-nats-streaming'
 import type { Logger } from 'pino'
+import type { BrokerMessage, BrokerSubscription } from './transport.js'
 
-/** One delivery from the channel. `ack` never throws: an ack that cannot be sent means a redelivery later. */
-export interface ChannelMessage {
-  data: Buffer
-  sequence: number
-  redelivered: boolean
-  ack(): void
-}
-
-export interface SubscriptionOptions {
+export interface StanSubscriptionOptions {
   url: string
   clusterId: string
   /** Stable across restarts, so a restarted service takes over its own durable. */
@@ -23,13 +16,6 @@ export interface SubscriptionOptions {
   log: Pick<Logger, 'info' | 'warn'>
   /** Reconnect delays: from initialMs, doubling, up to maxMs. */
   retry?: { initialMs: number; maxMs: number }
-}
-
-export interface ChannelSubscription {
-  /** True while subscribed: connected and the broker confirmed the subscription. */
-  isLive(): boolean
-  /** Closes the subscription without unsubscribing (the durable and its position survive), then the connection. */
-  close(): Promise<void>
 }
 
 type Connection = ReturnType<typeof stan.connect>
@@ -55,9 +41,9 @@ const CLOSE_TIMEOUT_MS = 5_000
  * A durable, manual-ack subscription that keeps itself alive: whenever the connection is lost, closed or
  * refused (including "clientID already registered" while the broker still remembers the dead connection),
  * it connects again with backoff and resubscribes the same durable, which resumes at the first unacked message.
- * The only place in the service that knows node-nats-streaming.
+ * The only place in the service that subscribes with node-nats-streaming (the NATS Streaming transport).
  */
-export function openSubscription(options: SubscriptionOptions, onMessage: (message: ChannelMessage) => void): ChannelSubscription {
+export function openStanSubscription(options: StanSubscriptionOptions, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
   const { log } = options
   const retry = options.retry ?? { initialMs: 100, maxMs: 5_000 }
   let delay = retry.initialMs
