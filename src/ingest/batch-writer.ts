@@ -31,7 +31,8 @@ export interface BatchWriterOptions {
   backoff?: { initialMs: number; maxMs: number }
   /**
    * Batches written at the same time (default 2): while PostgreSQL commits one, the next is sent, so neither
-   * waits for the other. Orders in concurrent batches never collide: PostgreSQL orders inserts of one order_uid.
+   * waits for the other. They never hold one order_uid: a message whose order_uid is in a batch not committed
+   * yet waits for that commit (see takeBatch).
    */
   concurrency?: number
 }
@@ -76,6 +77,8 @@ export function createBatchWriter(options: BatchWriterOptions) {
   let timer: NodeJS.Timeout | undefined
   /** Batches being written. */
   const writing = new Set<Promise<void>>()
+  /** The order_uids of the batches being written, until each commits. */
+  const inFlight = new Set<string>()
   let healthy = true
   let stopping = false
   /** Set when a stop gave up on a failing database: what is left stays unacked for the broker to redeliver. */
@@ -97,7 +100,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     gating++
     void gate(message.data).then((verdict) => {
       entry.verdict = verdict
-      // Verdicts come in arrival order, so batches keep it: of two messages with one order_uid, the first wins.
+      // Verdicts come in arrival order, and batches keep it (see takeBatch).
       waiting.push(entry as GatedEntry)
       if (--gating === 0) for (const resolve of gatedWaiters.splice(0)) resolve()
       schedule()
@@ -115,8 +118,10 @@ export function createBatchWriter(options: BatchWriterOptions) {
     clearTimeout(timer)
     timer = undefined
     while (!abandoned && waiting.length > 0 && writing.size < concurrency) {
-      const batch = waiting.splice(0, options.maxBatch)
-      const written: Promise<void> = writeBatch(batch).finally(() => {
+      const { batch, uids } = takeBatch()
+      if (batch.length === 0) return
+      const written: Promise<void> = writeUntilDone(batch).finally(() => {
+        for (const uid of uids) inFlight.delete(uid)
         writing.delete(written)
         // What arrived while every slot was busy has waited long enough: write it now.
         if (writing.size === 0) kick()
@@ -126,21 +131,33 @@ export function createBatchWriter(options: BatchWriterOptions) {
     }
   }
 
-  async function writeBatch(batch: GatedEntry[]): Promise<void> {
-    const seen = new Set<string>()
-    const now: GatedEntry[] = []
-    const later: GatedEntry[] = []
-    for (const entry of batch) {
-      if (!entry.verdict.ok) now.push(entry)
-      // insertMany takes each order_uid once; a second one is written next round, where it meets the first as stored.
-      else if (seen.has(entry.verdict.orderUid)) later.push(entry)
-      else {
-        seen.add(entry.verdict.orderUid)
-        now.push(entry)
+  /**
+   * The next batch: the waiting messages in channel order, up to maxBatch, but an order whose order_uid is in a
+   * batch not committed yet (in flight, or taken into this one) stays waiting, in its place, until that batch has
+   * committed. So of two messages with one order_uid the first is written first and the later meets it as stored
+   * (a duplicate or a conflict), and no two batches insert one order_uid at once (no lock waits, no deadlock).
+   */
+  function takeBatch(): { batch: GatedEntry[]; uids: string[] } {
+    const batch: GatedEntry[] = []
+    const uids: string[] = []
+    const held: GatedEntry[] = []
+    let taken = 0
+    for (; taken < waiting.length && batch.length < options.maxBatch; taken++) {
+      const entry = waiting[taken]!
+      if (entry.verdict.ok) {
+        const uid = entry.verdict.orderUid
+        if (inFlight.has(uid)) {
+          held.push(entry)
+          continue
+        }
+        inFlight.add(uid)
+        uids.push(uid)
       }
+      batch.push(entry)
     }
-    if (later.length > 0) waiting.unshift(...later)
-    await writeUntilDone(now)
+    if (held.length === 0) waiting.splice(0, taken)
+    else waiting.splice(0, taken, ...held)
+    return { batch, uids }
   }
 
   /** Writes the entries, retrying while the database fails; data errors are isolated by bisection. */

@@ -45,6 +45,11 @@ export interface DeadLetterLimits {
   maxPayloadBytes: number
 }
 
+function byMessage(a: NewDeadLetter, b: NewDeadLetter): number {
+  if (a.channel !== b.channel) return a.channel < b.channel ? -1 : 1
+  return (a.brokerSeq ?? 0) - (b.brokerSeq ?? 0)
+}
+
 export type DeadLetterStore = ReturnType<typeof createDeadLetterStore>
 
 const PREVIEW_CHARS = 200
@@ -54,7 +59,8 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
     /** Inserts a batch; a redelivered message (same channel, sequence and bytes) is stored once. */
     async insertMany(letters: readonly NewDeadLetter[], tx: Queryable = sql): Promise<void> {
       if (letters.length === 0) return
-      const rows = letters.map((letter) => ({
+      // In one order (channel, sequence) for the reason orders are (see orders.insertMany): no deadlock.
+      const rows = [...letters].sort(byMessage).map((letter) => ({
         channel: letter.channel,
         broker_seq: letter.brokerSeq,
         reason: letter.reason,

@@ -41,15 +41,23 @@ export type OrderPages = <B>(keep: (body: Uint8Array) => B) => AsyncGenerator<St
 export type OrderStore = ReturnType<typeof createOrderStore>
 
 /**
- * The insert for up to `slots` orders: `insert … select * from (values ($1, $2::text::jsonb, $3), …) where
- * order_uid is not null on conflict do nothing returning order_uid`. A batch fills the first rows and leaves the
- * rest null, which the `where` drops (see slotsFor).
+ * The insert for up to `slots` orders: `insert … select * from (values ($1, $2::text::jsonb, $3, nextval(…)), …)
+ * where order_uid is not null order by order_uid on conflict do nothing returning order_uid`. A batch fills the
+ * first rows and leaves the rest null, which the `where` drops (see slotsFor).
+ *
+ * Rows go in in order_uid order: transactions that insert some of the same order_uids (two instances on one
+ * channel) wait for each other's keys in one order, never in a cycle, so they never deadlock (40P01). The
+ * arrival number (ingest_id) is still taken in the batch's order, by the VALUES rows before the sort.
  */
 function insertStatementFor(slots: number): string {
-  const values = Array.from({ length: slots }, (_, i) => `($${3 * i + 1}::text, $${3 * i + 2}::text::jsonb, $${3 * i + 3}::bigint)`)
-  return `insert into orders (order_uid, doc, broker_seq)
-    select * from (values ${values.join(', ')}) as batch (order_uid, doc, broker_seq)
+  const values = Array.from(
+    { length: slots },
+    (_, i) => `($${3 * i + 1}::text, $${3 * i + 2}::text::jsonb, $${3 * i + 3}::bigint, nextval('orders_ingest_id_seq'))`,
+  )
+  return `insert into orders (order_uid, doc, broker_seq, ingest_id) overriding system value
+    select * from (values ${values.join(', ')}) as batch (order_uid, doc, broker_seq, ingest_id)
     where order_uid is not null
+    order by order_uid collate "C"
     on conflict (order_uid) do nothing returning order_uid`
 }
 

@@ -166,3 +166,94 @@ describe('batch writer', () => {
     expect(letter?.errors[0]?.message).toMatch(/^PostgreSQL refused the message: 22/)
   })
 })
+
+describe('first wins', () => {
+  const PAIRS = 100
+  /** Orders ahead of the first copies in their batch: that batch's insert reaches the pairs later. */
+  const FILL = 300
+  const first = (uid: string) => orderJson(uid)
+  const later = (uid: string) => orderJson(uid, (d) => (d.track_number = 'LATER'))
+  const uids = Array.from({ length: PAIRS }, (_, i) => `fw${String(i).padStart(3, '0')}`)
+  const fillers = Array.from({ length: FILL }, (_, i) => orderJson(`fill${i}`))
+
+  // Every connection of the pool open: concurrent batches start at once instead of waiting for a connection.
+  beforeEach(() => Promise.all([1, 2, 3, 4].map(() => db.sql`select pg_sleep(0.01)`)))
+
+  /** The track_number stored under each pair's order_uid: 'WBILMTESTTRACK' where the first copy won. */
+  async function storedTracks(): Promise<Map<string, string>> {
+    const rows = await db.sql<{ order_uid: string; track: string }[]>`
+      select order_uid, doc ->> 'track_number' as track from orders where order_uid like 'fw%'`
+    return new Map(rows.map((row) => [row.order_uid, row.track]))
+  }
+
+  async function expectFirstWon(metrics: ReturnType<typeof writerFor>['metrics'], laterSeqs: number[]): Promise<void> {
+    const tracks = await storedTracks()
+    expect(tracks.size).toBe(PAIRS)
+    expect([...tracks.entries()].filter(([, track]) => track !== 'WBILMTESTTRACK').map(([uid]) => uid)).toEqual([])
+    const letters = await deadLetters()
+    expect(letters.every((letter) => letter.reason === 'conflict')).toBe(true)
+    expect(letters.map((letter) => Number(letter.broker_seq)).sort((a, b) => a - b)).toEqual(laterSeqs)
+    // A deadlock (40P01) shows as a retried batch.
+    expect((await metrics.batchRetries.get()).values[0]?.value ?? 0).toBe(0)
+  }
+
+  it('When two different documents under one order_uid come in one batch, then the first is stored and the later is a conflict', async () => {
+    const { writer, deliver, acked, metrics } = writerFor(db.sql, { maxBatch: 1000 })
+    fillers.forEach((json, i) => deliver(i + 1, json))
+    uids.forEach((uid, i) => {
+      deliver(FILL + 2 * i + 1, first(uid))
+      deliver(FILL + 2 * i + 2, later(uid))
+    })
+    await writer.stop()
+
+    expect(acked).toHaveLength(FILL + 2 * PAIRS)
+    await expectFirstWon(metrics, uids.map((_, i) => FILL + 2 * i + 2))
+  })
+
+  it('When the first copies are in one batch and the later copies in the next, written at the same time, then every first copy is stored', async () => {
+    const { writer, deliver, acked, metrics } = writerFor(db.sql, { maxBatch: FILL + PAIRS })
+    fillers.forEach((json, i) => deliver(i + 1, json))
+    uids.forEach((uid, i) => deliver(FILL + i + 1, first(uid)))
+    uids.forEach((uid, i) => deliver(FILL + PAIRS + i + 1, later(uid)))
+    await writer.stop()
+
+    expect(acked).toHaveLength(FILL + 2 * PAIRS)
+    await expectFirstWon(metrics, uids.map((_, i) => FILL + PAIRS + i + 1))
+  })
+
+  // Crossing pairs race (a deadlock needs both inserts to reach the pairs at once): several rounds, each from scratch.
+  const ROUNDS = 10
+
+  it('When the later copies come in the reverse order of the first ones, in the next batch, then every first copy is stored and no deadlock occurs', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      await db.truncate()
+      const { writer, deliver, acked, metrics } = writerFor(db.sql, { maxBatch: PAIRS })
+      uids.forEach((uid, i) => deliver(i + 1, first(uid)))
+      ;[...uids].reverse().forEach((uid, i) => deliver(PAIRS + i + 1, later(uid)))
+      await writer.stop()
+
+      expect(acked).toHaveLength(2 * PAIRS)
+      await expectFirstWon(metrics, uids.map((_, i) => PAIRS + i + 1))
+    }
+  })
+
+  it('When two instances write crossing copies at the same time, then each order_uid has one stored copy and one conflict, and no deadlock occurs', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      await db.truncate()
+      // Two writers on one database, as two instances sharing a channel: which copy came first is not observable across them.
+      const one = writerFor(db.sql, { maxBatch: PAIRS })
+      const two = writerFor(db.sql, { maxBatch: PAIRS })
+      uids.forEach((uid, i) => one.deliver(i + 1, first(uid)))
+      ;[...uids].reverse().forEach((uid, i) => two.deliver(PAIRS + i + 1, later(uid)))
+      await Promise.all([one.writer.stop(), two.writer.stop()])
+
+      expect(one.acked).toHaveLength(PAIRS)
+      expect(two.acked).toHaveLength(PAIRS)
+      expect((await storedTracks()).size).toBe(PAIRS)
+      const letters = await deadLetters()
+      expect(letters).toHaveLength(PAIRS)
+      expect(new Set(letters.map((letter) => letter.order_uid)).size).toBe(PAIRS)
+      for (const metrics of [one.metrics, two.metrics]) expect((await metrics.batchRetries.get()).values[0]?.value ?? 0).toBe(0)
+    }
+  })
+})
