@@ -214,46 +214,42 @@ export function createBatchWriter(options: BatchWriterOptions) {
         incomingEntries.push(entry)
       } else rejected.push(deadLetter(entry, verdict.reason, verdict.errors, verdict.orderUid))
     }
-    let results
+    let written
     try {
-      results = await sql.begin(async (tx) => {
+      written = await sql.begin(async (tx) => {
         const results = await orders.insertMany(incoming, tx)
         const conflicts = results.flatMap((result, i) =>
           result.status === 'existing' && !result.identical ? [deadLetter(incomingEntries[i]!, 'conflict', CONFLICT_ERRORS, result.orderUid)] : [],
         )
-        await deadLetters.insertMany([...rejected, ...conflicts], tx)
-        return results
+        const letters = [...rejected, ...conflicts]
+        return { results, letters, lettersWritten: await deadLetters.insertMany(letters, tx) }
       })
     } catch (error) {
       return classify(error)
     }
     const seconds = (performance.now() - started) / 1000
 
+    // Counted from what the transaction wrote: a redelivered message is not counted again as stored or dead-lettered.
     let stored = 0
     let duplicates = 0
-    let conflicts = 0
-    for (const result of results) {
+    for (const result of written.results) {
       if (result.status === 'stored') {
         cache.set(result.orderUid, result.body)
         stored++
       } else if (result.identical) duplicates++
-      else conflicts++
     }
     for (const entry of entries) {
       unacked.delete(entry.sequence)
       for (const ack of entry.acks) ack()
     }
-    count('stored', stored)
-    count('duplicate', duplicates)
-    if (conflicts > 0) metrics.messages.inc({ outcome: 'dead_lettered', reason: 'conflict' }, conflicts)
-    for (const letter of rejected) metrics.messages.inc({ outcome: 'dead_lettered', reason: letter.reason })
+    if (stored > 0) metrics.messages.inc({ outcome: 'stored' }, stored)
+    if (duplicates > 0) metrics.messages.inc({ outcome: 'duplicate' }, duplicates)
+    written.letters.forEach((letter, i) => {
+      metrics.messages.inc({ outcome: written.lettersWritten[i] ? 'dead_lettered' : 'already_dead_lettered', reason: letter.reason })
+    })
     metrics.batchSize.observe(entries.length)
     metrics.commitSeconds.observe(seconds)
     return { kind: 'committed' }
-  }
-
-  function count(outcome: 'stored' | 'duplicate', n: number): void {
-    if (n > 0) metrics.messages.inc({ outcome }, n)
   }
 
   function deadLetter(entry: Entry, reason: RejectReason, errors: readonly RejectError[], orderUid: string | undefined): NewDeadLetter {

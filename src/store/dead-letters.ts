@@ -45,9 +45,16 @@ export interface DeadLetterLimits {
   maxPayloadBytes: number
 }
 
-function byMessage(a: NewDeadLetter, b: NewDeadLetter): number {
+type LetterRow = { channel: string; broker_seq: number | null; payload_sha256: string }
+
+function byMessage(a: LetterRow, b: LetterRow): number {
   if (a.channel !== b.channel) return a.channel < b.channel ? -1 : 1
-  return (a.brokerSeq ?? 0) - (b.brokerSeq ?? 0)
+  return (a.broker_seq ?? 0) - (b.broker_seq ?? 0)
+}
+
+/** A message's identity as the unique index sees it, spelt as the insert returns it. */
+function messageKey(row: LetterRow): string {
+  return `${row.channel} ${row.broker_seq} ${row.payload_sha256}`
 }
 
 export type DeadLetterStore = ReturnType<typeof createDeadLetterStore>
@@ -56,11 +63,13 @@ const PREVIEW_CHARS = 200
 
 export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
   return {
-    /** Inserts a batch; a redelivered message (same channel, sequence and bytes) is stored once. */
-    async insertMany(letters: readonly NewDeadLetter[], tx: Queryable = sql): Promise<void> {
-      if (letters.length === 0) return
-      // In one order (channel, sequence) for the reason orders are (see orders.insertMany): no deadlock.
-      const rows = [...letters].sort(byMessage).map((letter) => ({
+    /**
+     * Inserts a batch; a redelivered message (same channel, sequence and bytes) is stored once. Says for each
+     * letter, in input order, whether this insert wrote it (false: it was stored already, a redelivery).
+     */
+    async insertMany(letters: readonly NewDeadLetter[], tx: Queryable = sql): Promise<boolean[]> {
+      if (letters.length === 0) return []
+      const rows = letters.map((letter) => ({
         channel: letter.channel,
         broker_seq: letter.brokerSeq,
         reason: letter.reason,
@@ -70,12 +79,19 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
         payload_size: letter.payload.byteLength,
         payload_sha256: createHash('sha256').update(letter.payload).digest('hex'),
       }))
-      await tx`
+      // In one order (channel, sequence) for the reason orders are (see orders.insertMany): no deadlock.
+      const sorted = [...rows].sort(byMessage)
+      const written = await tx<{ key: string }[]>`
         insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256)
         select e ->> 'channel', (e ->> 'broker_seq')::bigint, e ->> 'reason', e -> 'errors', e ->> 'order_uid',
                decode(e ->> 'payload', 'base64'), (e ->> 'payload_size')::int, decode(e ->> 'payload_sha256', 'hex')
-        from jsonb_array_elements(${JSON.stringify(rows)}::text::jsonb) as e
-        on conflict do nothing`
+        from jsonb_array_elements(${JSON.stringify(sorted)}::text::jsonb) as e
+        on conflict do nothing
+        returning concat_ws(' ', channel, broker_seq, encode(payload_sha256, 'hex')) as key`
+      const keys = new Set(written.map((row) => row.key))
+      // Without a sequence a letter is never a redelivery (the unique index leaves it out): always written. A
+      // message twice in one batch is written once: the first of them.
+      return rows.map((row) => row.broker_seq === null || keys.delete(messageKey(row)))
     },
 
     /** Newest first; `before` is the id of the last row of the previous page. */

@@ -54,5 +54,6 @@ it('When the database stops mid-stream, then nothing is acked meanwhile and ever
   await writer.stop()
   expect(await createOrderStore(sql).count()).toBe(6)
   expect((await sql`select count(*)::int as n from dead_letters`)[0]?.n).toBe(1)
-  expect(await outcomes(metrics)).toEqual({ stored: 6, duplicate: 6, 'dead_lettered/not_json': 2 })
+  // One row per message, however often it came: the garbage's second delivery found its dead letter stored.
+  expect(await outcomes(metrics)).toEqual({ stored: 6, duplicate: 6, 'dead_lettered/not_json': 1, 'already_dead_lettered/not_json': 1 })
 })

@@ -79,6 +79,12 @@ describe('batch writer', () => {
     expect(await deadLetters()).toMatchObject([{ broker_seq: '2', reason: 'conflict', order_uid: 'c1' }])
     expect(JSON.parse((await createOrderStore(db.sql).findBody('c1'))!).track_number).toBe('WBILMTESTTRACK')
     expect(await outcomes(second.metrics)).toEqual({ 'dead_lettered/conflict': 1 })
+    // The conflicting message delivered again: its dead letter is there already.
+    const third = writerFor(db.sql)
+    third.deliver(2, orderJson('c1', (d) => (d.track_number = 'CHANGED')))
+    await third.writer.stop()
+    expect(await deadLetters()).toHaveLength(1)
+    expect(await outcomes(third.metrics)).toEqual({ 'already_dead_lettered/conflict': 1 })
   })
 
   it('When garbage is redelivered, while pending and after its ack, then it is dead-lettered once and every delivery is acked', async () => {
@@ -95,6 +101,9 @@ describe('batch writer', () => {
     expect(first.acked).toEqual([7, 7])
     expect(second.acked).toEqual([7])
     expect(await deadLetters()).toMatchObject([{ broker_seq: '7', reason: 'not_json', order_uid: null }])
+    // Counted as what each transaction wrote: one dead letter, then a redelivery absorbed.
+    expect(await outcomes(first.metrics)).toEqual({ 'dead_lettered/not_json': 1 })
+    expect(await outcomes(second.metrics)).toEqual({ 'already_dead_lettered/not_json': 1 })
   })
 
   it('When mixed messages arrive together, then orders and dead letters are written in one transaction', async () => {

@@ -25,10 +25,10 @@ const letter = (overrides: Partial<NewDeadLetter> = {}): NewDeadLetter => ({
 
 describe('dead-letter store', () => {
   it('When the same message is dead-lettered twice (a redelivery), then it is stored once', async () => {
-    await deadLetters.insertMany([letter(), letter()])
-    await deadLetters.insertMany([letter()])
-    await deadLetters.insertMany([letter({ brokerSeq: 2 })])
-    expect((await deadLetters.list({ limit: 10 })).map((row) => row.broker_seq)).toEqual(['2', '1'])
+    expect(await deadLetters.insertMany([letter(), letter()])).toEqual([true, false])
+    expect(await deadLetters.insertMany([letter()])).toEqual([false])
+    expect(await deadLetters.insertMany([letter({ brokerSeq: 2 }), letter({ brokerSeq: 1, payload: Buffer.from('other') })])).toEqual([true, true])
+    expect((await deadLetters.list({ limit: 10 })).map((row) => row.broker_seq)).toEqual(['2', '1', '1'])
   })
 
   it('When a payload is over the bound, then it is cut but its size and hash describe the original', async () => {
