@@ -13,6 +13,7 @@ import { createReplay } from './ingest/replay.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
+import { classifyDatabaseError } from './store/database-errors.js'
 import { connectDatabase, isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
@@ -165,17 +166,11 @@ async function waitForDatabase<T>(task: () => Promise<T>, log: Logger, signal: A
     try {
       return await task()
     } catch (error) {
-      if (signal?.aborted || !isConnectionError(error)) throw error
+      if (signal?.aborted || classifyDatabaseError(error) !== 'transient') throw error
       log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'database not reachable yet')
       await sleep(delay, undefined, { signal })
     }
   }
-}
-
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  // Node socket errors, postgres.js connection errors, and PostgreSQL's "starting up / shutting down" (57P0x).
-  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('CONNECT') || code.startsWith('57P') || code === '08006')
 }
 
 /**

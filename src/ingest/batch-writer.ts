@@ -1,6 +1,7 @@
 import postgres from 'postgres'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
+import { classifyDatabaseError } from '../store/database-errors.js'
 import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, NewDeadLetter, RejectError, RejectReason } from '../store/dead-letters.js'
 import type { NewOrder, OrderStore } from '../store/orders.js'
@@ -54,7 +55,7 @@ interface Entry {
 /** An entry the gate is done with. */
 type GatedEntry = Entry & { verdict: Verdict }
 
-type Attempt = { kind: 'committed' } | { kind: 'transient'; error: Error } | { kind: 'data'; error: Error }
+type Attempt = { kind: 'committed' } | { kind: 'retry'; error: Error } | { kind: 'data'; error: Error }
 
 const CONFLICT_ERRORS: RejectError[] = [{ path: '/order_uid', message: 'a different order with this order_uid is already stored' }]
 
@@ -296,14 +297,14 @@ export function createBatchWriter(options: BatchWriterOptions) {
 }
 
 /**
- * SQLSTATE classes 22 (data exception), 23 (integrity constraint) and 54 (program limit): the same statement
- * fails the same way every time. Anything else with a code (connection refused, server shutting down, …)
- * may pass later. An error without a code is a bug here and is thrown.
+ * Data errors are isolated; a transient failure is retried, and so is one the server refuses for another reason
+ * (a permission, a missing table): nothing is acked meanwhile and /readyz says so, until someone fixes it.
+ * An error that is not the database's is a bug here and is thrown.
  */
 function classify(error: unknown): Attempt {
-  if (error instanceof postgres.PostgresError && /^(22|23|54)/.test(error.code)) return { kind: 'data', error }
-  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') return { kind: 'transient', error }
-  throw error
+  const kind = classifyDatabaseError(error)
+  if (kind === 'bug') throw error
+  return { kind: kind === 'data' ? 'data' : 'retry', error: error as Error }
 }
 
 function describe(error: Error): string {
