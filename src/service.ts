@@ -7,7 +7,7 @@ import type { Config } from './config.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
 import { createOrderFastPath, createRequestListener } from './http/order-listener.js'
 import { defaultStaticDir } from './http/routes/static.js'
-import { createBatchWriter } from './ingest/batch-writer.js'
+import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { createReplay } from './ingest/replay.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
@@ -28,6 +28,8 @@ export interface ServiceEndpoints {
 export interface RunningService {
   /** The page's URL, with the bound port. */
   url: string
+  /** The batch writer's events (committed, acked, dead-lettered, write-failed, state): what tests await. */
+  events: BatchWriter['events']
   /** Graceful stop: no new messages, the batch in flight committed and acked, durable kept, pool closed. */
   stop(): Promise<void>
 }
@@ -129,6 +131,7 @@ export async function startService(
 
   return {
     url,
+    events: writer.events,
     async stop() {
       clearInterval(databaseCheck)
       clearInterval(retention)

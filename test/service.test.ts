@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateOrder } from '../src/publisher/generate-orders.js'
+import { acks, nextEvent } from './support/events.js'
 import { eventually, startTestService, type TestService } from './support/service.js'
 
 /** The whole service as a user meets it: publish on the channel, read over HTTP, count rows in PostgreSQL. */
@@ -25,11 +26,11 @@ const deadLetterReasons = async () =>
 describe('order-service end to end', () => {
   it('When an order is published, then it is stored once and served by id with an ETag', async () => {
     const { uid, json } = orderJson(1)
+    const acked = acks(svc.service.events, 1)
     await svc.publish([json])
-    const response = await eventually(async () => {
-      const candidate = await get(`/order/${uid}`)
-      return candidate.status === 200 ? candidate : undefined
-    })
+    await acked
+    // Acked after the commit and after the cache has it: served at once.
+    const response = await get(`/order/${uid}`)
     expect(await response.json()).toEqual(JSON.parse(json))
     expect(response.headers.get('cache-control')).toContain('immutable')
     const etag = response.headers.get('etag')!
@@ -40,10 +41,13 @@ describe('order-service end to end', () => {
   it('When the same order is published again, then it is absorbed as a duplicate; a different document under its id is dead-lettered', async () => {
     const { uid, json } = orderJson(2)
     const conflicting = orderJson(2, (order) => (order.track_number = 'CHANGED'))
+    const stored = acks(svc.service.events, 1)
     await svc.publish([json])
-    await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
+    await stored
+    const absorbed = acks(svc.service.events, 3)
     await svc.publish([json, json, conflicting.json])
-    await eventually(async () => ((await deadLetterReasons()).includes('conflict') ? true : undefined))
+    await absorbed
+    expect(await deadLetterReasons()).toContain('conflict')
     expect(await rows(uid)).toBe(1)
     const served = (await (await get(`/order/${uid}`)).json()) as { track_number: string }
     expect(served.track_number).not.toBe('CHANGED')
@@ -54,19 +58,18 @@ describe('order-service end to end', () => {
   it('When garbage is published, then each message is dead-lettered with its reason and the channel keeps flowing', async () => {
     const before = (await deadLetterReasons()).length
     const { uid, json } = orderJson(3)
+    const acked = acks(svc.service.events, 5)
     await svc.publish(['', '{"truncated": ', Buffer.from([0xff, 0xfe, 0x00]), '[1,2,3]', json])
-    await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
-    const reasons = await eventually(async () => {
-      const all = await deadLetterReasons()
-      return all.length >= before + 4 ? all.slice(before) : undefined
-    })
-    expect(reasons.sort()).toEqual(['empty', 'not_json', 'not_utf8', 'schema'])
+    await acked
+    expect(await rows(uid)).toBe(1)
+    expect((await deadLetterReasons()).slice(before).sort()).toEqual(['empty', 'not_json', 'not_utf8', 'schema'])
   })
 
   it('When the service restarts, then its cache is filled from the table before it is ready and the durable resumes', async () => {
     const { uid, json } = orderJson(4)
+    const stored = acks(svc.service.events, 1)
     await svc.publish([json])
-    await eventually(async () => ((await rows(uid)) === 1 ? true : undefined))
+    await stored
     await svc.restart()
     // startService resolves once the cache is filled; the subscription comes up just after.
     expect(((await (await get('/readyz')).json()) as { checks: unknown }).checks).toMatchObject({ database: true, cache: true })
@@ -76,13 +79,17 @@ describe('order-service end to end', () => {
     expect((await get(`/order/${uid}`)).status).toBe(200)
     // Published while nobody listens, taken when the durable resumes.
     const later = orderJson(5)
+    const resumed = acks(svc.service.events, 1)
     await svc.publish([later.json])
-    await eventually(async () => ((await get(`/order/${later.uid}`)).status === 200 ? true : undefined))
+    await resumed
+    expect((await get(`/order/${later.uid}`)).status).toBe(200)
   })
 
   it('When PostgreSQL stops in the middle of a stream and starts again, then nothing is lost and nothing is doubled', async () => {
     const first = Array.from({ length: 50 }, (_, i) => orderJson(100 + i))
     const second = Array.from({ length: 50 }, (_, i) => orderJson(200 + i))
+    let stored = 0
+    const allStored = nextEvent(svc.service.events, 'committed', (batch) => (stored += batch.stored) >= first.length + second.length)
     await svc.publish(first.map((order) => order.json))
     await svc.db.stopServer()
     await svc.publish(second.map((order) => order.json))
@@ -90,10 +97,9 @@ describe('order-service end to end', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500)) // longer than ackWait: the broker redelivers meanwhile
     await svc.db.startServer()
     const all = [...first, ...second]
-    await eventually(async () => {
-      const [row] = await svc.db.sql`select count(*)::int as n from orders where order_uid in ${svc.db.sql(all.map((o) => o.uid))}`
-      return row!.n === all.length ? true : undefined
-    }, 30_000)
+    await allStored
+    const [row] = await svc.db.sql`select count(*)::int as n from orders where order_uid in ${svc.db.sql(all.map((o) => o.uid))}`
+    expect(row!.n).toBe(all.length)
     const [doubled] = await svc.db.sql`select count(*)::int as n from (select order_uid from orders group by 1 having count(*) > 1) d`
     expect(doubled!.n).toBe(0)
     for (const order of [all[0]!, all[99]!]) expect((await get(`/order/${order.uid}`)).status).toBe(200)
@@ -106,17 +112,13 @@ describe('order-service with GATE_THREAD=off', () => {
     const plain = await startTestService({ GATE_THREAD: 'off' })
     try {
       const { uid, json } = orderJson(300)
+      const acked = acks(plain.service.events, 2)
       await plain.publish([json, 'not json'])
-      const response = await eventually(async () => {
-        const candidate = await fetch(new URL(`/order/${uid}`, plain.url))
-        return candidate.status === 200 ? candidate : undefined
-      })
+      await acked
+      const response = await fetch(new URL(`/order/${uid}`, plain.url))
       expect(await response.json()).toEqual(JSON.parse(json))
-      const reasons = await eventually(async () => {
-        const found = await plain.db.sql<{ reason: string }[]>`select reason from dead_letters`
-        return found.length > 0 ? found.map((row) => row.reason) : undefined
-      })
-      expect(reasons).toEqual(['not_json'])
+      const found = await plain.db.sql<{ reason: string }[]>`select reason from dead_letters`
+      expect(found.map((row) => row.reason)).toEqual(['not_json'])
     } finally {
       await plain.stop()
     }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import postgres from 'postgres'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
@@ -57,6 +58,35 @@ type GatedEntry = Entry & { verdict: Verdict }
 
 type Attempt = { kind: 'committed' } | { kind: 'retry'; error: Error } | { kind: 'data'; error: Error }
 
+/**
+ * The writer's life. `running`: takes messages and writes them. `stopping` (stop() was called): takes no more,
+ * writes and acks what it has. `abandoned` (a write failed while stopping): writes nothing more; what is left
+ * stays unacked, for the broker to deliver again to the next run. Only forward: running → stopping → abandoned.
+ */
+export type WriterState = 'running' | 'stopping' | 'abandoned'
+
+/** What a committed batch wrote (see MessageOutcome in src/metrics.ts). */
+export interface BatchCommitted {
+  messages: number
+  stored: number
+  duplicates: number
+  deadLettered: number
+  alreadyDeadLettered: number
+  seconds: number
+}
+
+/** The writer's events, for whoever wants to follow it (tests await them rather than poll). */
+export interface BatchWriterEvents {
+  committed: [BatchCommitted]
+  /** The sequences acked after a commit, one per delivery (a message delivered twice while pending is there twice). */
+  acked: [sequences: readonly number[]]
+  /** The dead letters of a commit; `written` is false where the message's dead letter was stored already. */
+  'dead-lettered': [letters: readonly { sequence: number; reason: RejectReason; written: boolean }[]]
+  /** A write failed; it is tried again after retryInMs, or never (undefined) when the writer is stopping. */
+  'write-failed': [failure: { error: Error; retryInMs: number | undefined }]
+  state: [WriterState]
+}
+
 const CONFLICT_ERRORS: RejectError[] = [{ path: '/order_uid', message: 'a different order with this order_uid is already stored' }]
 
 /**
@@ -80,16 +110,16 @@ export function createBatchWriter(options: BatchWriterOptions) {
   const writing = new Set<Promise<void>>()
   /** The order_uids of the batches being written, until each commits. */
   const inFlight = new Set<string>()
+  let state: WriterState = 'running'
+  /** The database's health as the writes see it, apart from the writer's life: false from a failed write to the next commit. */
   let healthy = true
-  let stopping = false
-  /** Set when a stop gave up on a failing database: what is left stays unacked for the broker to redeliver. */
-  let abandoned = false
+  const events = new EventEmitter<BatchWriterEvents>()
   /** Retry sleeps to cut short when stopping. */
   const wakers = new Set<() => void>()
 
   function add(message: Pick<BrokerMessage, 'data' | 'sequence' | 'ack'>): void {
     // After stop the message is simply not acked: the broker delivers it again to the next run.
-    if (stopping) return
+    if (state !== 'running') return
     const pending = unacked.get(message.sequence)
     if (pending !== undefined) {
       pending.acks.push(message.ack)
@@ -109,7 +139,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   }
 
   function schedule(): void {
-    if (abandoned || waiting.length === 0 || writing.size >= concurrency) return
+    if (state === 'abandoned' || waiting.length === 0 || writing.size >= concurrency) return
     if (waiting.length >= options.maxBatch) kick()
     else timer ??= setTimeout(kick, options.maxWaitMs)
   }
@@ -118,7 +148,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   function kick(): void {
     clearTimeout(timer)
     timer = undefined
-    while (!abandoned && waiting.length > 0 && writing.size < concurrency) {
+    while (state !== 'abandoned' && waiting.length > 0 && writing.size < concurrency) {
       const { batch, uids } = takeBatch()
       if (batch.length === 0) return
       const written: Promise<void> = writeUntilDone(batch).finally(() => {
@@ -174,11 +204,13 @@ export function createBatchWriter(options: BatchWriterOptions) {
       if (attempt.kind === 'data') return isolate(entries, attempt.error)
       healthy = false
       metrics.batchRetries.inc()
-      if (stopping) {
-        abandoned = true
+      if (state !== 'running') {
+        events.emit('write-failed', { error: attempt.error, retryInMs: undefined })
+        if (state === 'stopping') enter('abandoned')
         log.warn({ err: attempt.error, messages: entries.length }, 'stopping while the database fails: messages left unacked for redelivery')
         return
       }
+      events.emit('write-failed', { error: attempt.error, retryInMs: delay })
       log.warn({ err: attempt.error, retryInMs: delay }, 'batch write failed, retrying')
       await sleep(delay)
       delay = Math.min(delay * 2, backoff.maxMs)
@@ -199,7 +231,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     }
     const half = Math.ceil(entries.length / 2)
     await writeUntilDone(entries.slice(0, half))
-    if (!abandoned) await writeUntilDone(entries.slice(half))
+    if (state !== 'abandoned') await writeUntilDone(entries.slice(half))
   }
 
   async function write(entries: GatedEntry[]): Promise<Attempt> {
@@ -245,16 +277,31 @@ export function createBatchWriter(options: BatchWriterOptions) {
     }
     if (stored > 0) metrics.messages.inc({ outcome: 'stored' }, stored)
     if (duplicates > 0) metrics.messages.inc({ outcome: 'duplicate' }, duplicates)
+    let deadLettered = 0
     written.letters.forEach((letter, i) => {
+      if (written.lettersWritten[i]) deadLettered++
       metrics.messages.inc({ outcome: written.lettersWritten[i] ? 'dead_lettered' : 'already_dead_lettered', reason: letter.reason })
     })
     metrics.batchSize.observe(entries.length)
     metrics.commitSeconds.observe(seconds)
+    const alreadyDeadLettered = written.letters.length - deadLettered
+    events.emit('committed', { messages: entries.length, stored, duplicates, deadLettered, alreadyDeadLettered, seconds })
+    // Built only for a listener: the hot path pays nothing for them.
+    if (events.listenerCount('acked') > 0) events.emit('acked', entries.flatMap((entry) => entry.acks.map(() => entry.sequence)))
+    if (written.letters.length > 0 && events.listenerCount('dead-lettered') > 0) {
+      const letters = written.letters.map((letter, i) => ({ sequence: letter.brokerSeq!, reason: letter.reason, written: written.lettersWritten[i]! }))
+      events.emit('dead-lettered', letters)
+    }
     return { kind: 'committed' }
   }
 
   function deadLetter(entry: Entry, reason: RejectReason, errors: readonly RejectError[], orderUid: string | undefined): NewDeadLetter {
     return { channel, brokerSeq: entry.sequence, reason, errors, orderUid: orderUid ?? null, payload: entry.data }
+  }
+
+  function enter(next: WriterState): void {
+    state = next
+    events.emit('state', next)
   }
 
   function sleep(ms: number): Promise<void> {
@@ -272,6 +319,13 @@ export function createBatchWriter(options: BatchWriterOptions) {
   return {
     add,
 
+    /** committed, acked, dead-lettered, write-failed, state: see BatchWriterEvents. */
+    events,
+
+    state(): WriterState {
+      return state
+    },
+
     /** False while the database fails; true again after the next commit. */
     isHealthy(): boolean {
       return healthy
@@ -287,7 +341,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
      * meanwhile it gives up after one more attempt: those messages stay unacked and the broker redelivers them.
      */
     async stop(): Promise<void> {
-      stopping = true
+      if (state === 'running') enter('stopping')
       for (const wake of wakers) wake()
       if (gating > 0) await new Promise<void>((resolve) => gatedWaiters.push(resolve))
       kick()
