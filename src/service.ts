@@ -13,7 +13,7 @@ import { createReplay } from './ingest/replay.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
-import { boundedStore, createBoundedPool } from './store/bounded-pool.js'
+import { boundedPages, boundedStore, createBoundedPool } from './store/bounded-pool.js'
 import { isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
@@ -135,7 +135,8 @@ export async function startService(
     await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
     state.databaseReachable = true
     const warmStarted = performance.now()
-    const warmed = await cache.warm(orders.newestFirst())
+    // A page that does not come within the bound fails start-up, as any database error here does.
+    const warmed = await cache.warm(boundedPages(pool, orders.newestFirst()))
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
     signal?.throwIfAborted()

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type postgres from 'postgres'
 import { connectDatabase, type Sql } from './db.js'
+import type { OrderPages } from './orders.js'
 
 /** Database work that did not finish within its bound: its connections were abandoned. */
 export class DatabaseTimeoutError extends Error {
@@ -162,4 +163,16 @@ export function boundedStore<S extends object>(pool: Pick<BoundedPool, 'bound'>,
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+/** The pages with each page's read bounded by `pool`: a read that hangs ends the iteration with DatabaseTimeoutError. */
+export function boundedPages(pool: Pick<BoundedPool, 'bound'>, pages: OrderPages): OrderPages {
+  return async function* bounded<B>(keep: (body: Uint8Array) => B) {
+    const iterator = pages(keep)
+    for (;;) {
+      const next = await pool.bound(iterator.next())
+      if (next.done === true) return
+      yield next.value
+    }
+  }
 }

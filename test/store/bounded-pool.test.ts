@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
-import { boundedStore, createBoundedPool, DatabaseTimeoutError, type BoundedPool } from '../../src/store/bounded-pool.js'
+import { boundedPages, boundedStore, createBoundedPool, DatabaseTimeoutError, type BoundedPool } from '../../src/store/bounded-pool.js'
+import { migrate, MIGRATION_LOCK } from '../../src/store/migrate.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { orderJson } from '../support/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
@@ -75,5 +76,28 @@ describe('bounded pool', () => {
       await expect(pool.begin((tx) => orders.insertMany([insert('locked-1')], tx))).rejects.toMatchObject({ code: '55P03' })
     })
     expect(pool.abandoned).toBe(0)
+  })
+  it('When a migration\'s connection freezes while it holds the migration lock, then the next migration on a fresh connection does not wait for it', async () => {
+    const pool = await poolThroughProxy()
+    const frozen = pool.run((sql) =>
+      sql.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`
+        proxy.freeze()
+        await tx`select 1`
+      }),
+    )
+    await expect(frozen).rejects.toBeInstanceOf(DatabaseTimeoutError)
+    // Without the abandoned backend ended, this waits for the lock past its bound (the server's own timeout is 60 s here).
+    await expect(pool.run((sql) => migrate(sql))).resolves.toEqual([])
+  })
+
+  it('When a page of the warm-up does not come, then the iteration fails within the bound', async () => {
+    const pool = await poolThroughProxy()
+    const orders = createOrderStore(pool.sql)
+    await pool.begin((tx) => orders.insertMany([insert('page-1'), insert('page-2')], tx))
+    const pages = boundedPages(pool, orders.newestFirst(1))(() => 'kept')
+    expect((await pages.next()).value).toHaveLength(1)
+    proxy.freeze()
+    await expect(pages.next()).rejects.toBeInstanceOf(DatabaseTimeoutError)
   })
 })
