@@ -1,15 +1,18 @@
 import { existsSync } from 'node:fs'
 import * as v from 'valibot'
 
-/** An integer setting from the environment, within bounds. */
-const int = (fallback: number, min: number, max: number) =>
+/** A whole number within bounds, from its text. */
+const wholeNumber = (min: number, max: number) =>
   v.pipe(
-    v.optional(v.string(), String(fallback)),
+    v.string(),
     v.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`),
     v.transform(Number),
     v.minValue(min, `must be from ${min} to ${max}`),
     v.maxValue(max, `must be from ${min} to ${max}`),
   )
+
+/** An integer setting from the environment, within bounds. */
+const int = (fallback: number, min: number, max: number) => v.optional(wholeNumber(min, max), String(fallback))
 
 /** A name used on the broker: NATS subject tokens and STAN ids allow only these characters. */
 const token = (fallback: string) =>
@@ -26,7 +29,7 @@ const url = (schemes: string[]) =>
 
 const MiB = 1024 * 1024
 
-const ConfigSchema = v.object({
+const Settings = v.object({
   HTTP_HOST: v.pipe(v.optional(v.string(), '127.0.0.1'), v.minLength(1, 'must not be empty')),
   HTTP_PORT: int(8000, 0, 65535),
   DATABASE_URL: url(['postgres', 'postgresql']),
@@ -37,6 +40,10 @@ const ConfigSchema = v.object({
   STAN_DURABLE: token('order-service'),
   STAN_MAX_IN_FLIGHT: int(4096, 1, 65536),
   STAN_ACK_WAIT_SECONDS: int(30, 1, 3600),
+  /** Unset: 10 s, or half the ack wait when that is shorter (see the check below). */
+  WRITE_TIMEOUT_MS: v.optional(wholeNumber(100, 15_000)),
+  QUERY_TIMEOUT_MS: int(5_000, 100, 60_000),
+  MIGRATION_TIMEOUT_MS: int(60_000, 1_000, 3_600_000),
   DATA_DIR: v.pipe(v.optional(v.string(), './.data'), v.minLength(1, 'must not be empty')),
   EMBEDDED_POSTGRES_PORT: int(5433, 1, 65535),
   EMBEDDED_STAN_PORT: int(4222, 0, 65535),
@@ -51,6 +58,16 @@ const ConfigSchema = v.object({
   ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'must be at least 16 characters'))),
   LOG_LEVEL: v.optional(v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent'), 'info'),
 })
+
+const ConfigSchema = v.pipe(
+  Settings,
+  v.transform((config) => ({ ...config, WRITE_TIMEOUT_MS: config.WRITE_TIMEOUT_MS ?? Math.min(10_000, config.STAN_ACK_WAIT_SECONDS * 500) })),
+  // A batch still being written when its ack wait ends is delivered again by the broker: the bound comes first.
+  v.forward(
+    v.check((config) => config.WRITE_TIMEOUT_MS < config.STAN_ACK_WAIT_SECONDS * 1000, 'must be below STAN_ACK_WAIT_SECONDS × 1000'),
+    ['WRITE_TIMEOUT_MS'],
+  ),
+)
 
 export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>
 

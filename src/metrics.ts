@@ -39,6 +39,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       help: 'Batch writes that failed and were retried (database unreachable or failing).',
       registers: [registry],
     }),
+    databaseAbandoned: new Counter({
+      name: 'order_database_abandoned_total',
+      help: 'Database pools abandoned (connections destroyed, backends ended) because work on them passed its bound, by pool.',
+      labelNames: ['pool'] as const,
+      registers: [registry],
+    }),
     cacheLookups: new Counter({
       name: 'order_cache_lookups_total',
       help: 'Order lookups by result: hit (cache), miss (read through to the database), absent (no such order).',

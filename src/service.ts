@@ -14,7 +14,8 @@ import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { classifyDatabaseError } from './store/database-errors.js'
-import { connectDatabase, isReachable } from './store/db.js'
+import { boundedPages, boundedStore, createBoundedPool } from './store/bounded-pool.js'
+import { isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
 import { createOrderStore } from './store/orders.js'
@@ -36,8 +37,10 @@ export interface RunningService {
 
 const DATABASE_CHECK_MS = 2_000
 const RETENTION_EVERY_MS = 60 * 60 * 1000
-/** The pool: the writer's transaction, cache misses, listings and replays, and the readiness check. */
-const POOL_SIZE = 10
+/** The pool: cache misses, listings and replays, and the readiness check. */
+const POOL_SIZE = 8
+/** The writer's own pool: one connection per batch in flight (the writer's default concurrency). */
+const WRITER_POOL_SIZE = 2
 
 /**
  * Builds every part from the configuration and wires broker → gate → batch writer → store → cache → HTTP.
@@ -56,12 +59,35 @@ export async function startService(
   const gateOptions = { maxMessageBytes: config.MAX_MESSAGE_BYTES }
   const gateThread = config.GATE_THREAD === 'on' ? await startGateThread(gateOptions) : gateInThisThread(gateOptions)
   const gate = gateThread.check
-  const sql = connectDatabase(endpoints.databaseUrl, { max: POOL_SIZE })
+  // Every wait on PostgreSQL has a bound: work past it abandons its pool's connections (src/store/bounded-pool.ts).
+  const pool = createBoundedPool({
+    url: endpoints.databaseUrl,
+    name: 'order-service',
+    max: POOL_SIZE,
+    boundMs: config.QUERY_TIMEOUT_MS,
+    idleInTransactionMs: config.QUERY_TIMEOUT_MS,
+    onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
+  })
+  // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
+  const writerPool = createBoundedPool({
+    url: endpoints.databaseUrl,
+    name: 'order-service writer',
+    max: WRITER_POOL_SIZE,
+    boundMs: config.WRITE_TIMEOUT_MS,
+    idleInTransactionMs: config.WRITE_TIMEOUT_MS,
+    lockTimeoutMs: config.WRITE_TIMEOUT_MS,
+    onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
+  })
+  const sql = pool.sql
   const orders = createOrderStore(sql)
   const deadLetters = createDeadLetterStore(sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES })
-  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
+  // What HTTP and the cache's misses call, each call within the bound; the writer and replay bound their transactions.
+  const boundedOrders = boundedStore(pool, orders)
+  const boundedDeadLetters = boundedStore(pool, deadLetters)
+  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: boundedOrders })
   const writer = createBatchWriter({
-    sql,
+    sql: writerPool.sql,
+    transaction: writerPool.begin,
     orders,
     deadLetters,
     cache,
@@ -72,7 +98,8 @@ export async function startService(
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     log: log.child({ component: 'writer' }),
   })
-  const replayDeadLetter = createReplay({ sql, orders, deadLetters, cache, gate })
+  const replay = createReplay({ sql, orders, deadLetters, cache, gate })
+  const replayDeadLetter: typeof replay = (id) => pool.bound(replay(id))
 
   const state = { databaseReachable: false, cacheWarm: false }
   let subscription: BrokerSubscription | undefined
@@ -84,8 +111,8 @@ export async function startService(
 
   const app = createApp({
     cache,
-    orders,
-    deadLetters,
+    orders: boundedOrders,
+    deadLetters: boundedDeadLetters,
     replayDeadLetter,
     metrics,
     readiness,
@@ -96,14 +123,23 @@ export async function startService(
   const server = await listen(app, config.HTTP_HOST, config.HTTP_PORT)
   const url = `http://${urlHost(config.HTTP_HOST)}:${boundPort(server)}/`
 
+  // A probe still unanswered at the next check counts as an answer: not reachable. It ends at its bound.
+  let probing = false
   const databaseCheck = setInterval(async () => {
-    state.databaseReachable = await isReachable(sql)
+    if (probing) {
+      state.databaseReachable = false
+      return
+    }
+    probing = true
+    state.databaseReachable = await isReachable(pool)
+    probing = false
   }, DATABASE_CHECK_MS)
   try {
-    await waitForDatabase(() => migrate(sql), log, signal)
+    await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
     state.databaseReachable = true
     const warmStarted = performance.now()
-    const warmed = await cache.warm(orders.newestFirst())
+    // A page that does not come within the bound fails start-up, as any database error here does.
+    const warmed = await cache.warm(boundedPages(pool, orders.newestFirst()))
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
     signal?.throwIfAborted()
@@ -111,14 +147,16 @@ export async function startService(
     // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
     clearInterval(databaseCheck)
     await new Promise<void>((resolve) => server.close(() => resolve()))
-    await sql.end({ timeout: 1 })
+    await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
     await gateThread.close()
     throw error
   }
 
   const prune = async () => {
     try {
-      const removed = await deadLetters.prune({ maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS })
+      // A long delete, bounded as a migration is, not as a lookup.
+      const retention = { maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS }
+      const removed = await pool.run(() => deadLetters.prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
       if (removed > 0) log.info({ removed }, 'dead-letter retention applied')
     } catch (error) {
       log.warn({ err: error }, 'dead-letter retention failed; next try in an hour')
@@ -140,7 +178,7 @@ export async function startService(
       await gateThread.close()
       await subscription?.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await sql.end({ timeout: 5 })
+      await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
   }
 }

@@ -40,4 +40,16 @@ describe('configuration', () => {
     expect(config.CACHE_MAX_BYTES).toBe(1048576)
     expect(config.DATABASE_URL).toBeUndefined()
   })
+  it('When WRITE_TIMEOUT_MS is unset, then it is 10 s, or half the ack wait when that is shorter', () => {
+    expect(loadConfig({}).WRITE_TIMEOUT_MS).toBe(10_000)
+    expect(loadConfig({ STAN_ACK_WAIT_SECONDS: '4' }).WRITE_TIMEOUT_MS).toBe(2_000)
+    expect(loadConfig({}).QUERY_TIMEOUT_MS).toBe(5_000)
+    expect(loadConfig({}).MIGRATION_TIMEOUT_MS).toBe(60_000)
+  })
+
+  it('When WRITE_TIMEOUT_MS is not below the ack wait, then the configuration is refused, naming it', () => {
+    expect(loadConfig({ WRITE_TIMEOUT_MS: '4999', STAN_ACK_WAIT_SECONDS: '5' }).WRITE_TIMEOUT_MS).toBe(4_999)
+    expect(() => loadConfig({ WRITE_TIMEOUT_MS: '5000', STAN_ACK_WAIT_SECONDS: '5' })).toThrow(/WRITE_TIMEOUT_MS: must be below STAN_ACK_WAIT_SECONDS/)
+    expect(() => loadConfig({ WRITE_TIMEOUT_MS: '15001' })).toThrow(/WRITE_TIMEOUT_MS: must be from 100 to 15000/)
+  })
 })

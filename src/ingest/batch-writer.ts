@@ -17,6 +17,11 @@ export interface OrderCacheWriter {
 
 export interface BatchWriterOptions {
   sql: Sql
+  /**
+   * Runs a batch's transaction; default `sql.begin`. The service bounds it (src/store/bounded-pool.ts): a
+   * transaction not committed in time fails with a code, as an unreachable database does, and is retried.
+   */
+  transaction?: <T>(work: (tx: postgres.TransactionSql) => Promise<T>) => Promise<T>
   orders: Pick<OrderStore, 'insertMany'>
   deadLetters: Pick<DeadLetterStore, 'insertMany'>
   cache: OrderCacheWriter
@@ -98,6 +103,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   const { sql, orders, deadLetters, cache, metrics, gate, channel, log } = options
   const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 }
   const concurrency = options.concurrency ?? 2
+  const transaction = options.transaction ?? (<T>(work: (tx: postgres.TransactionSql) => Promise<T>) => sql.begin(work) as Promise<T>)
 
   /** Every message not acked yet, by sequence: waiting or being written. */
   const unacked = new Map<number, Entry>()
@@ -249,7 +255,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     }
     let written
     try {
-      written = await sql.begin(async (tx) => {
+      written = await transaction(async (tx) => {
         const results = await orders.insertMany(incoming, tx)
         const conflicts = results.flatMap((result, i) =>
           result.status === 'existing' && !result.identical ? [deadLetter(incomingEntries[i]!, 'conflict', CONFLICT_ERRORS, result.orderUid)] : [],

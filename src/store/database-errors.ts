@@ -14,8 +14,11 @@ export type DatabaseErrorKind = 'transient' | 'data' | 'refused' | 'bug'
 /** Socket errors of a server that is down, restarting, or not yet resolvable (a container starting). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT'])
 
-/** postgres.js's own connection errors (src/errors.js `Errors.connection`). */
-const DRIVER_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'])
+/**
+ * postgres.js's own connection errors (src/errors.js `Errors.connection`), and work abandoned at its bound
+ * (src/store/bounded-pool.ts: a connection that stopped answering; the next try is on fresh ones).
+ */
+const DRIVER_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'DATABASE_TIMEOUT'])
 
 /**
  * SQLSTATEs that may pass later: classes 08 (connection), 40 (serialization failure, deadlock), 53 (insufficient

@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import type { BoundedPool } from './bounded-pool.js'
 
 export type Sql = postgres.Sql
 /** A connection or a transaction: store functions that join a caller's transaction take this. */
@@ -9,6 +10,8 @@ export interface DatabaseOptions {
   max?: number
   /** Called with PostgreSQL notices; the default drops them (migrations emit harmless ones). */
   onNotice?: (notice: postgres.Notice) => void
+  /** Session settings sent at connect (application_name, server-side timeouts): see src/store/bounded-pool.ts. */
+  connection?: Partial<postgres.ConnectionParameters>
 }
 
 /** One pool for the process, built by the composition root and passed to every store. */
@@ -19,15 +22,16 @@ export function connectDatabase(url: string, options: DatabaseOptions = {}): Sql
     // Fail a connection attempt quickly so an outage surfaces as an error the writer can retry, not a hang.
     connect_timeout: 5,
     idle_timeout: 60,
+    ...(options.connection === undefined ? {} : { connection: options.connection }),
     // Large ids (bigint) come back as strings: they are never used as numbers here.
     types: {},
   })
 }
 
-/** True when a trivial query answers: the readiness check. */
-export async function isReachable(sql: Sql): Promise<boolean> {
+/** True when a trivial query answers within the pool's bound: the readiness check. */
+export async function isReachable(pool: Pick<BoundedPool, 'sql' | 'bound'>): Promise<boolean> {
   try {
-    await sql`select 1`
+    await pool.bound(pool.sql`select 1`)
     return true
   } catch {
     return false

@@ -6,7 +6,7 @@ import type { Sql } from './db.js'
 export const defaultMigrationsDir = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../sql/' : '../../sql/', import.meta.url))
 
 // Any fixed number works: it only has to be the same for every instance of this service.
-const MIGRATION_LOCK = 0x6f72646572 // "order"
+export const MIGRATION_LOCK = 0x6f72646572 // "order"
 
 const FILE_NAME = /^(\d{3})_[a-z0-9_]+\.sql$/
 

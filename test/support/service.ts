@@ -23,11 +23,15 @@ export interface TestService {
  * The whole service with real parts: embedded PostgreSQL, the embedded broker on a free port, HTTP on a free
  * port. `env` overrides configuration (names as in the README), for example ADMIN_TOKEN or BATCH_MAX_SIZE.
  */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  /** The URLs the service is given, from the servers' own: say, through a freezing proxy. */
+  route: { database?: (url: string) => string } = {},
+): Promise<TestService> {
   const db = await startTestDatabase()
   const broker = await startStanServer({ port: 0 })
   const config = loadConfig({ HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', ...env })
-  const endpoints = { databaseUrl: db.url, stanUrl: broker.url, stanClusterId: broker.clusterId }
+  const endpoints = { databaseUrl: route.database?.(db.url) ?? db.url, stanUrl: broker.url, stanClusterId: broker.clusterId }
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
   let service = await startService(config, endpoints, log)
   const publisher = await connect(broker.url, broker.clusterId)
