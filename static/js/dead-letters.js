@@ -11,6 +11,7 @@ const REASONS = {
   too_large: 'the payload is too large',
   conflict: 'an order with this id but different content exists',
   empty: 'the payload is empty',
+  unstorable: 'the database refused to store it (the batch was split to find it)',
 };
 
 const OUTCOMES = {
@@ -135,7 +136,7 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
     return el('li', { class: 'dead-letter', 'data-id': id, 'data-testid': 'dead-letter-row' },
       el('div', { class: 'dl-head' },
         el('span', { class: 'badge', title: REASONS[letter?.reason] ?? null, 'data-testid': 'dead-letter-reason' }, text(letter?.reason)),
-        el('span', { class: 'dl-why' }, REASONS[letter?.reason] ?? ''),
+        el('span', { class: 'dl-why', 'data-testid': 'dead-letter-why' }, REASONS[letter?.reason] ?? ''),
         el('span', { class: 'dl-id' }, `#${id}`),
       ),
       el('dl', { class: 'facts dl-facts' },
