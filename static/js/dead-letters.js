@@ -1,6 +1,6 @@
 // The dead-letter view: what was rejected and why, the payload on demand, and Replay.
 // Admin routes may answer 401 (ask for the token) or 403 (loopback only); both are shown, not thrown.
-import { el, clear, setStatus, isPlainClick } from './dom.js';
+import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
 import { text, bytes, timeElement, fromIso } from './format.js';
 
@@ -29,14 +29,14 @@ const OUTCOMES = {
  * }} deps
  */
 export function createDeadLetters({ root, api, tokens, onPick }) {
-  const list = root.querySelector('[data-testid="dead-letter-list"]');
-  const status = root.querySelector('[data-testid="dead-letters-status"]');
-  const more = root.querySelector('[data-testid="dead-letters-more"]');
-  const refresh = root.querySelector('[data-testid="dead-letters-refresh"]');
-  const forget = root.querySelector('[data-testid="token-forget"]');
-  const tokenForm = root.querySelector('[data-testid="token-form"]');
-  const tokenInput = root.querySelector('[data-testid="token-input"]');
-  const tokenWhy = root.querySelector('[data-testid="token-why"]');
+  const list = byId('dead-letter-list', root);
+  const status = byId('dead-letters-status', root);
+  const more = /** @type {HTMLButtonElement} */ (byId('dead-letters-more', root));
+  const refresh = byId('dead-letters-refresh', root);
+  const forget = byId('token-forget', root);
+  const tokenForm = byId('token-form', root);
+  const tokenInput = /** @type {HTMLInputElement} */ (byId('admin-token', root));
+  const tokenWhy = byId('token-why', root);
   let next = null;
   let loading = false;
   let loaded = false;

@@ -1,6 +1,6 @@
 // The newest orders from GET /orders, each a real link (so it can open in a new tab) that a plain
 // click turns into an in-page lookup.
-import { el, clear, setStatus, isPlainClick } from './dom.js';
+import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
 import { text, timeElement, fromIso } from './format.js';
 
@@ -8,10 +8,10 @@ import { text, timeElement, fromIso } from './format.js';
  * @param {{ root: HTMLElement, api: ReturnType<typeof import('./api.js').createApi>, onPick: (id: string) => void }} deps
  */
 export function createRecentOrders({ root, api, onPick }) {
-  const list = root.querySelector('[data-testid="recent-list"]');
-  const status = root.querySelector('[data-testid="recent-status"]');
-  const more = root.querySelector('[data-testid="recent-more"]');
-  const refresh = root.querySelector('[data-testid="recent-refresh"]');
+  const list = byId('recent-list', root);
+  const status = byId('recent-status', root);
+  const more = /** @type {HTMLButtonElement} */ (byId('recent-more', root));
+  const refresh = byId('recent-refresh', root);
   let next = null;
   let loading = false;
   let currentId = null;

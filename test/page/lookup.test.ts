@@ -216,6 +216,32 @@ describe('Order lookup page', () => {
     expect(await overflow()).toBeLessThanOrEqual(0)
   })
 
+  it('When every test id is renamed, then the page still looks orders up and shows both views', async () => {
+    // Test ids belong to the tests: the page's own code must find its parts some other way (ids, roles).
+    await page.route(
+      (url) => url.origin === new URL(ui.svc.url).origin && !url.pathname.startsWith('/order'),
+      async (route) => {
+        const response = await route.fetch()
+        const type = response.headers()['content-type'] ?? ''
+        if (!/html|javascript/.test(type)) return route.fulfill({ response })
+        const body = (await response.text()).replaceAll('data-testid', 'data-renamed-testid')
+        return route.fulfill({ response, body })
+      },
+    )
+    const order = generateOrder(seed, 35)
+    await publishOrders(ui.svc, [order])
+    await open()
+    expect(await page.locator('[data-testid]').count()).toBe(0)
+    await page.getByLabel('Order id').fill(order.order_uid)
+    await page.getByRole('button', { name: 'Look up' }).click()
+    await page.locator('#lookup-status[data-state="found"]').waitFor({ state: 'attached' })
+    expect(await page.locator('#order-title').textContent()).toBe(`Order ${order.order_uid}`)
+    await page.locator('#recent-list a', { hasText: order.order_uid }).waitFor()
+
+    await page.getByRole('link', { name: 'Dead letters' }).click()
+    await page.locator('#dead-letters-status:is([data-state="idle"], [data-state="empty"])').waitFor({ state: 'attached' })
+  })
+
   // Last on purpose only for speed: restart moves the service to a new port, so the open page points at a closed one.
   it('When the server cannot be reached, then the page shows an error state and no order', async () => {
     ui.session.expectNetworkError('net::ERR_CONNECTION_REFUSED')
