@@ -2,6 +2,7 @@
 // Admin routes may answer 401 (ask for the token) or 403 (loopback only); both are shown, not thrown.
 import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
+import { oneLoadAtATime } from './one-load-at-a-time.js';
 import { text, bytes, timeElement, fromIso } from './format.js';
 
 const REASONS = {
@@ -40,6 +41,8 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
   let next = null;
   let loading = false;
   let loaded = false;
+  // Refresh stays enabled during a load: a click then reloads once the load ends.
+  const load = oneLoadAtATime(loadPage);
 
   more.addEventListener('click', () => load(next));
   refresh.addEventListener('click', () => load(null));
@@ -70,11 +73,9 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
   forget.hidden = tokens.get() === '';
 
   /** @param {string | null} before null reloads from the newest dead letter. */
-  async function load(before) {
-    if (loading) return;
+  async function loadPage(before) {
     loading = true;
     more.disabled = true;
-    refresh.disabled = true;
     setStatus(status, 'loading', 'Loading dead letters…');
     if (before === null) {
       clear(list);
@@ -85,7 +86,6 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
     loading = false;
     loaded = true;
     more.disabled = false;
-    refresh.disabled = false;
 
     if (!answer.ok) {
       more.hidden = before === null || next === null;

@@ -2,6 +2,7 @@
 // click turns into an in-page lookup.
 import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
+import { oneLoadAtATime } from './one-load-at-a-time.js';
 import { text, timeElement, fromIso } from './format.js';
 
 /**
@@ -13,8 +14,9 @@ export function createRecentOrders({ root, api, onPick }) {
   const more = /** @type {HTMLButtonElement} */ (byId('recent-more', root));
   const refresh = byId('recent-refresh', root);
   let next = null;
-  let loading = false;
   let currentId = null;
+  // Refresh stays enabled during a load: a click then reloads once the load ends.
+  const load = oneLoadAtATime(loadPage);
 
   more.addEventListener('click', () => load(next));
   refresh.addEventListener('click', () => load(null));
@@ -26,17 +28,12 @@ export function createRecentOrders({ root, api, onPick }) {
   });
 
   /** @param {string | null} before null starts from the newest order and replaces the list. */
-  async function load(before) {
-    if (loading) return;
-    loading = true;
+  async function loadPage(before) {
     more.disabled = true;
-    refresh.disabled = true;
     setStatus(status, 'loading', 'Loading newest orders…');
 
     const answer = await api.listOrders(before ?? undefined);
-    loading = false;
     more.disabled = false;
-    refresh.disabled = false;
 
     if (!answer.ok) {
       if (before === null) clear(list);

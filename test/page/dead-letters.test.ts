@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
 import type { RejectReason } from '../../src/store/dead-letters.js'
 import { eventually, startTestService } from '../support/service.js'
-import { textOf, waitForState } from './browser.js'
+import { holdFirstAnswer, textOf, waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
 /** The dead-letter view in Chromium; no ADMIN_TOKEN, so the admin routes answer this loopback browser. */
@@ -127,5 +127,21 @@ describe('Dead-letter view', () => {
       expect(await row.getByTestId('dead-letter-reason').textContent()).toBe(reason)
       expect(await row.getByTestId('dead-letter-why').textContent(), reason).toMatch(/^(the|an) /)
     }
+  })
+
+  it('When Refresh is clicked while the list loads, then the list loads again after and shows what arrived meanwhile', async () => {
+    const earlier = await insertDeadLetter('not_json', 'listed by the first load')
+    const held = await holdFirstAnswer(page, '/dead-letters')
+    await page.goto(new URL('/?view=dead-letters', ui.svc.url).href)
+    await held.taken
+    const later = await insertDeadLetter('not_json', 'stored after the first answer')
+
+    await page.getByTestId('dead-letters-refresh').click()
+    held.release()
+    const row = (id: string) => page.locator(`[data-testid="dead-letter-row"][data-id="${id}"]`)
+    await row(later).waitFor({ state: 'visible' })
+    await waitForState(page, 'dead-letters-status', 'idle')
+    expect(await row(earlier).count()).toBe(1)
+    expect(await page.getByTestId('dead-letter-row').first().getAttribute('data-id')).toBe(later)
   })
 })

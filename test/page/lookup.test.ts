@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder, type Order } from '../../src/publisher/generate-orders.js'
 import { startTestService } from '../support/service.js'
-import { PHONE, lookUp, ordersFrom, publishOrders, textOf, waitForState } from './browser.js'
+import { PHONE, holdFirstAnswer, lookUp, ordersFrom, publishOrders, textOf, waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
 /** The lookup page in Chromium against the whole service (embedded PostgreSQL and broker). */
@@ -182,6 +182,23 @@ describe('Order lookup page', () => {
     await waitForState(page, 'status', 'found')
     expect(await textOf(page, 'order-uid')).toBe(picked.order_uid)
     expect(new URL(page.url()).searchParams.get('id')).toBe(picked.order_uid)
+  })
+
+  it('When Refresh is clicked while the newest orders load, then they load again after and show what arrived meanwhile', async () => {
+    const [earlier, later] = ordersFrom(seed, 33, 2) as [Order, Order]
+    await publishOrders(ui.svc, [earlier])
+    const held = await holdFirstAnswer(page, '/orders')
+    await open()
+    await held.taken
+    await publishOrders(ui.svc, [later])
+
+    await page.getByTestId('recent-refresh').click()
+    held.release()
+    const link = (order: Order) => page.locator(`[data-testid="recent-link"][data-order-id="${order.order_uid}"]`)
+    await link(later).waitFor({ state: 'visible' })
+    await waitForState(page, 'recent-status', 'idle')
+    expect(await link(earlier).count()).toBe(1)
+    expect(await page.getByTestId('recent-link').first().textContent()).toBe(later.order_uid)
   })
 
   it('When only the keyboard is used (Tab to the field, type, Enter), then the order is found', async () => {
