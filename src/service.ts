@@ -4,6 +4,7 @@ import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
+import { isAddressInUse, PortInUseError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
 import { createOrderFastPath, createRequestListener } from './http/order-listener.js'
 import { defaultStaticDir } from './http/routes/static.js'
@@ -90,7 +91,15 @@ export async function startService(
     staticDir: defaultStaticDir,
     log: log.child({ component: 'http' }),
   })
-  const server = await listen(app, config.HTTP_HOST, config.HTTP_PORT)
+  let server: Server
+  try {
+    server = await listen(app, config.HTTP_HOST, config.HTTP_PORT)
+  } catch (error) {
+    await sql.end({ timeout: 1 })
+    await gateThread.close()
+    if (isAddressInUse(error)) throw new PortInUseError('HTTP_PORT', config.HTTP_HOST, config.HTTP_PORT, { cause: error })
+    throw error
+  }
   const url = `http://${urlHost(config.HTTP_HOST)}:${boundPort(server)}/`
 
   const databaseCheck = setInterval(async () => {
