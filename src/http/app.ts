@@ -38,7 +38,7 @@ export type OrderServiceApp = Hono<AppEnv> & { readonly orderAnswers: OrderAnswe
 const POST_BODY_MAX_BYTES = 1024
 
 /**
- * The HTTP contract (notes/http-contract.md) as a Hono app; it never listens (src/service.ts serves it, with
+ * The HTTP contract (README.md#endpoints) as a Hono app; it never listens (src/service.ts serves it, with
  * GET /order/:id answered ahead of Hono by the fast path of order-listener.ts).
  * Every route but the hot one gets its middleware listed with it, rather than app-wide `use('*')`, so that
  * GET /order/:id stays a single handler (Hono's fastest dispatch) that writes its own headers and counts itself.
