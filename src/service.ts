@@ -6,7 +6,7 @@ import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
 import { isAddressInUse, PortInUseError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
-import { createOrderFastPath, createRequestListener } from './http/order-listener.js'
+import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
@@ -80,7 +80,7 @@ export async function startService(
     cache: state.cacheWarm,
   })
 
-  const app = createApp({
+  const http = createApp({
     cache,
     orders,
     deadLetters,
@@ -93,7 +93,7 @@ export async function startService(
   })
   let server: Server
   try {
-    server = await listen(app, config.HTTP_HOST, config.HTTP_PORT)
+    server = await listen(http, config.HTTP_HOST, config.HTTP_PORT)
   } catch (error) {
     await sql.end({ timeout: 1 })
     await gateThread.close()
@@ -188,11 +188,11 @@ function isConnectionError(error: unknown): boolean {
 }
 
 /**
- * Serves the app on node:http, with GET /order/:id answered ahead of Hono (src/http/order-listener.ts).
+ * Serves the app on node:http, with GET /order/:id answered ahead of Hono (src/http/order-by-id.ts).
  * server.close() (Node 19+) also closes idle keep-alive connections, so stopping does not wait for clients to leave.
  */
-function listen(app: OrderServiceApp, hostname: string, port: number): Promise<Server> {
-  const server = createServer(createRequestListener(app, createOrderFastPath(app.orderAnswers), { hostname }))
+function listen({ app, orderAnswers }: OrderServiceApp, hostname: string, port: number): Promise<Server> {
+  const server = createServer(createRequestListener({ app, answers: orderAnswers, hostname }))
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, hostname, () => {
