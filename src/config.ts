@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import * as v from 'valibot'
+import { ConfigError } from './errors.js'
 
 /** An integer setting from the environment, within bounds. */
 const int = (fallback: number, min: number, max: number) =>
@@ -53,14 +54,6 @@ const ConfigSchema = v.object({
 })
 
 export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>
-
-export class ConfigError extends Error {
-  readonly code = 'invalid_config'
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
-    this.name = 'ConfigError'
-  }
-}
 
 /**
  * Reads the configuration once from the environment; every problem is named in one error.

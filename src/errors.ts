@@ -4,10 +4,30 @@
  * the embedded NATS Streaming server (src/stan-server/) keeps its own errors, as an area of its own.
  */
 
-/** Every code the service's own errors carry. */
-export type ServiceErrorCode = 'port_in_use'
+/** Every code the service's own errors carry, and what each means. */
+export type ServiceErrorCode =
+  /** The environment holds invalid settings (ConfigError names each): exit 78 at start-up. */
+  | 'invalid_config'
+  /** A port the process needs is taken by another program (PortInUseError): exit 78 at start-up. */
+  | 'port_in_use'
+  /** The embedded PostgreSQL did not start; the message carries its FATAL line. */
+  | 'embedded_postgres_failed'
+  /** The gate's worker thread failed, exited, or answered out of turn: a bug, so the process crashes. */
+  | 'gate_thread_failed'
+  /** A message handed to the gate thread after close(). */
+  | 'gate_thread_closed'
+  /** Even the dead letter of a message PostgreSQL refused cannot be stored: the writer stops rather than ack it. */
+  | 'dead_letter_unstorable'
+  /** A broken invariant, such as a module run in a way it cannot be: a bug. */
+  | 'internal'
 
-/** The base of the service's errors: a stable code, and the cause when one error wraps another. */
+/**
+ * The service's errors: a stable code, a message for a person, and the cause when one error wraps another.
+ * Most are thrown as they are; the few that carry more for their catcher are subclasses.
+ *
+ * @example
+ * throw new ServiceError('gate_thread_closed', 'the gate thread is closed')
+ */
 export class ServiceError extends Error {
   constructor(
     readonly code: ServiceErrorCode,
@@ -16,6 +36,13 @@ export class ServiceError extends Error {
   ) {
     super(message, options)
     this.name = new.target.name
+  }
+}
+
+/** Invalid settings, every problem named (main.ts prints them and exits 78). */
+export class ConfigError extends ServiceError {
+  constructor(readonly problems: string[]) {
+    super('invalid_config', `Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
   }
 }
 

