@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import * as v from 'valibot'
+import { ConfigError } from './errors.js'
 
 /** A whole number within bounds, from its text. */
 const wholeNumber = (min: number, max: number) =>
@@ -70,14 +71,6 @@ const ConfigSchema = v.pipe(
 )
 
 export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>
-
-export class ConfigError extends Error {
-  readonly code = 'invalid_config'
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
-    this.name = 'ConfigError'
-  }
-}
 
 /**
  * Reads the configuration once from the environment; every problem is named in one error.

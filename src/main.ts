@@ -1,7 +1,12 @@
 import pino from 'pino'
-import { ConfigError, loadConfig, loadDotEnv } from './config.js'
-import { startInfrastructure } from './embedded/index.js'
+import { loadConfig, loadDotEnv } from './config.js'
+import { embeddedPorts, startInfrastructure } from './embedded/index.js'
+import { ConfigError, PortInUseError } from './errors.js'
+import { takenPorts } from './port-check.js'
 import { startService } from './service.js'
+
+/** EX_CONFIG: the configuration, or the machine it meets, needs a change before a start can succeed. */
+const EX_CONFIG = 78
 
 /**
  * The process: configuration, logging, the servers (embedded when none is configured), the service,
@@ -15,7 +20,13 @@ async function main(): Promise<void> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(error.message)
-    process.exit(78) // EX_CONFIG
+    process.exit(EX_CONFIG)
+  }
+  // Every taken port, one line each, before anything is started that would have to be stopped again.
+  const taken = await takenPorts([{ setting: 'HTTP_PORT', host: config.HTTP_HOST, port: config.HTTP_PORT }, ...(await embeddedPorts(config))])
+  if (taken.length > 0) {
+    for (const error of taken) console.error(error.message)
+    process.exit(EX_CONFIG)
   }
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'order-service' } })
 
@@ -48,6 +59,11 @@ async function main(): Promise<void> {
 
   const started = await starting.catch((error: unknown) => {
     if (startup.signal.aborted) return undefined // stop() finishes the job
+    // Lost to another program after the check; what was started is stopped already.
+    if (error instanceof PortInUseError) {
+      console.error(error.message)
+      process.exit(EX_CONFIG)
+    }
     throw error
   })
   if (started === undefined) return

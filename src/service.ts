@@ -4,8 +4,9 @@ import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
+import { isAddressInUse, PortInUseError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
-import { createOrderFastPath, createRequestListener } from './http/order-listener.js'
+import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
@@ -109,7 +110,7 @@ export async function startService(
     cache: state.cacheWarm,
   })
 
-  const app = createApp({
+  const http = createApp({
     cache,
     orders: boundedOrders,
     deadLetters: boundedDeadLetters,
@@ -120,7 +121,15 @@ export async function startService(
     staticDir: defaultStaticDir,
     log: log.child({ component: 'http' }),
   })
-  const server = await listen(app, config.HTTP_HOST, config.HTTP_PORT)
+  let server: Server
+  try {
+    server = await listen(http, config.HTTP_HOST, config.HTTP_PORT)
+  } catch (error) {
+    await sql.end({ timeout: 1 })
+    await gateThread.close()
+    if (isAddressInUse(error)) throw new PortInUseError('HTTP_PORT', config.HTTP_HOST, config.HTTP_PORT, { cause: error })
+    throw error
+  }
   const url = `http://${urlHost(config.HTTP_HOST)}:${boundPort(server)}/`
 
   // A probe still unanswered at the next check counts as an answer: not reachable. It ends at its bound.
@@ -215,11 +224,11 @@ async function waitForDatabase<T>(task: () => Promise<T>, log: Logger, signal: A
 }
 
 /**
- * Serves the app on node:http, with GET /order/:id answered ahead of Hono (src/http/order-listener.ts).
+ * Serves the app on node:http, with GET /order/:id answered ahead of Hono (src/http/order-by-id.ts).
  * server.close() (Node 19+) also closes idle keep-alive connections, so stopping does not wait for clients to leave.
  */
-function listen(app: OrderServiceApp, hostname: string, port: number): Promise<Server> {
-  const server = createServer(createRequestListener(app, createOrderFastPath(app.orderAnswers), { hostname }))
+function listen({ app, orderAnswers }: OrderServiceApp, hostname: string, port: number): Promise<Server> {
+  const server = createServer(createRequestListener({ app, answers: orderAnswers, hostname }))
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, hostname, () => {

@@ -6,7 +6,7 @@ import { createTokenStore, sessionStorageOrUndefined } from './js/admin-token.js
 import { createLookup } from './js/lookup.js';
 import { createRecentOrders } from './js/recent-orders.js';
 import { createDeadLetters } from './js/dead-letters.js';
-import { isPlainClick } from './js/dom.js';
+import { isPlainClick, byId } from './js/dom.js';
 
 const DEAD_LETTERS = 'dead-letters';
 
@@ -14,16 +14,16 @@ function start() {
   const tokens = createTokenStore(sessionStorageOrUndefined());
   const api = createApi({ token: tokens.get });
 
-  const lookupView = byTestId('lookup-view');
-  const deadLettersView = byTestId('dead-letters-view');
+  const lookupView = byId('lookup-view');
+  const deadLettersView = byId('dead-letters-view');
   const tabs = [...document.querySelectorAll('a[data-view]')];
 
-  const recent = createRecentOrders({ root: byTestId('recent'), api, onPick: (id) => openOrder(id) });
+  const recent = createRecentOrders({ root: byId('recent'), api, onPick: (id) => openOrder(id) });
   const lookup = createLookup({
-    form: /** @type {HTMLFormElement} */ (byTestId('lookup-form')),
-    input: /** @type {HTMLInputElement} */ (byTestId('order-id-input')),
-    status: byTestId('status'),
-    result: byTestId('order-result'),
+    form: /** @type {HTMLFormElement} */ (byId('lookup-form')),
+    input: /** @type {HTMLInputElement} */ (byId('order-id')),
+    status: byId('lookup-status'),
+    result: byId('order-result'),
     api,
     onShown(id, mode) {
       recent.markCurrent(id);
@@ -103,18 +103,6 @@ function writeUrl(params, mode) {
   if (url === `${window.location.pathname}${window.location.search}`) return;
   if (mode === 'push') window.history.pushState(null, '', url);
   else window.history.replaceState(null, '', url);
-}
-
-function byTestId(testid) {
-  const element = document.querySelector(`[data-testid="${testid}"]`);
-  if (!element) throw new Error(`The page is missing [data-testid="${testid}"]`);
-  return /** @type {HTMLElement} */ (element);
-}
-
-function byId(id) {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`The page is missing #${id}`);
-  return element;
 }
 
 start();

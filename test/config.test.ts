@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config.js'
+import { ConfigError } from '../src/errors.js'
 
 describe('configuration', () => {
   it('When nothing is set, then the documented defaults apply and embedded servers are used', () => {

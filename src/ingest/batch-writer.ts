@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import postgres from 'postgres'
 import type { Logger } from 'pino'
+import { ServiceError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { classifyDatabaseError } from '../store/database-errors.js'
 import type { Sql } from '../store/db.js'
@@ -228,7 +229,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
     const [only] = entries
     if (entries.length === 1 && only !== undefined) {
       if (!only.verdict.ok && only.verdict.reason === 'unstorable') {
-        throw new Error(`the dead letter for message ${only.sequence} cannot be stored`, { cause: error })
+        throw new ServiceError('dead_letter_unstorable', `the dead letter for message ${only.sequence} cannot be stored`, { cause: error })
       }
       log.warn({ err: error, sequence: only.sequence }, 'message cannot be stored: dead-lettered as unstorable')
       const orderUid = only.verdict.orderUid

@@ -1,10 +1,11 @@
 /** The gate thread (see gate-thread.ts): compiles the gate once, then answers each batch with its verdicts. */
 import { parentPort, workerData } from 'node:worker_threads'
+import { ServiceError } from '../errors.js'
 import { createGate, toVerdict, type GateOptions, type GateVerdict } from './gate.js'
 import type { GateBatch, GateThreadReply } from './gate-thread.js'
 
 const port = parentPort
-if (port === null) throw new Error('gate-thread-worker.ts runs as a worker thread only (see gate-thread.ts)')
+if (port === null) throw new ServiceError('internal', 'gate-thread-worker.ts runs as a worker thread only (see gate-thread.ts)')
 const gate = createGate(workerData as GateOptions)
 
 port.on('message', ({ bytes, ends }: GateBatch) => {

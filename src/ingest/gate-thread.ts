@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { ServiceError } from '../errors.js'
 import { checkInThisThread, createGate, type GateCheck, type GateOptions, type GateVerdict } from './gate.js'
 
 /** The gate on a thread of its own, fed in batches. */
@@ -47,14 +48,14 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
       resolve()
     })
   })
-  worker.on('error', (error) => fail(new Error('the gate thread failed', { cause: error })))
+  worker.on('error', (error) => fail(new ServiceError('gate_thread_failed', 'the gate thread failed', { cause: error })))
   worker.on('exit', (code) => {
-    if (closed === undefined) fail(new Error(`the gate thread exited (code ${code})`))
+    if (closed === undefined) fail(new ServiceError('gate_thread_failed', `the gate thread exited (code ${code})`))
   })
   worker.on('message', (reply: GateThreadReply) => {
     if (reply.kind !== 'verdicts') return
     const batch = posted.shift()
-    if (batch === undefined || batch.length !== reply.verdicts.length) return fail(new Error('the gate thread answered a batch not asked for'))
+    if (batch === undefined || batch.length !== reply.verdicts.length) return fail(new ServiceError('gate_thread_failed', 'the gate thread answered a batch not asked for'))
     for (let i = 0; i < batch.length; i++) batch[i]!(reply.verdicts[i]!)
     if (payloads.length > 0) post()
     else if (posted.length === 0) drained?.()
@@ -81,7 +82,7 @@ export async function startGateThread(options: GateOptions): Promise<GateThread>
 
   return {
     check(payload) {
-      if (closed !== undefined) return Promise.reject(new Error('the gate thread is closed'))
+      if (closed !== undefined) return Promise.reject(new ServiceError('gate_thread_closed', 'the gate thread is closed'))
       // Everything delivered in this turn of the event loop goes in one batch, posted when the turn's work is
       // done, or when a batch comes back if two are out already.
       payloads.push(payload)

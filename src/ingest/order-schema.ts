@@ -7,7 +7,7 @@
  * Every object is built by `object()`, so "all fields required, nothing else allowed" holds by construction.
  */
 
-/** Ids that are also used in URLs and logs. The HTTP layer checks GET /order/:id with this same rule. */
+/** Ids that are also used in URLs and logs. GET /order/:id's rule is derived from it (src/http/order-by-id.ts). */
 export const ORDER_UID_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
 
 const MAX_MONEY = 1_000_000_000_000

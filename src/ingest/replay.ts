@@ -1,3 +1,4 @@
+import { ServiceError } from '../errors.js'
 import type { Sql } from '../store/db.js'
 import type { DeadLetterStore, RejectError, RejectReason } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
@@ -42,7 +43,7 @@ export function createReplay(options: ReplayOptions) {
     const order = { orderUid: verdict.orderUid, json: verdict.json, brokerSeq: letter.broker_seq === null ? null : Number(letter.broker_seq) }
     const result = await sql.begin(async (tx) => {
       const [inserted] = await orders.insertMany([order], tx)
-      if (inserted === undefined) throw new Error('insertMany returned no result for one order')
+      if (inserted === undefined) throw new ServiceError('internal', 'insertMany returned no result for one order')
       const outcome = inserted.status === 'stored' ? 'stored' : inserted.identical ? 'duplicate' : 'rejected: conflict'
       await deadLetters.markReplayed(id, outcome, tx)
       return inserted

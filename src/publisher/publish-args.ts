@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.js'
+import { loadConfig } from '../config.js'
+import { ConfigError } from '../errors.js'
 
 export const USAGE = `Usage: bin/publish [options]
 

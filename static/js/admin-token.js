@@ -6,12 +6,15 @@ const KEY = 'order-service.admin-token';
 export function createTokenStore(storage) {
   let fallback = '';
   return {
+    /** Storage first (a reload keeps the token); the memory copy when storage is missing, throws or refused the write. */
     get() {
       try {
-        return storage?.getItem(KEY) ?? '';
+        const stored = storage?.getItem(KEY);
+        if (typeof stored === 'string') return stored;
       } catch {
-        return fallback;
+        // Blocked storage: the memory copy below.
       }
+      return fallback;
     },
     set(token) {
       fallback = token;

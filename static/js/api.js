@@ -1,4 +1,4 @@
-// The service's HTTP routes (see notes/http-contract.md). Every call resolves to a value, never throws:
+// The service's HTTP routes (README.md#endpoints). Every call resolves to a value, never throws:
 //   { ok: true, status, body }
 //   { ok: false, status, code, message }   status 0 with code "unreachable" when no answer came,
 //                                          code "aborted" when a newer request replaced this one.

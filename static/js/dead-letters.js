@@ -1,7 +1,8 @@
 // The dead-letter view: what was rejected and why, the payload on demand, and Replay.
 // Admin routes may answer 401 (ask for the token) or 403 (loopback only); both are shown, not thrown.
-import { el, clear, setStatus, isPlainClick } from './dom.js';
+import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
+import { oneLoadAtATime } from './one-load-at-a-time.js';
 import { text, bytes, timeElement, fromIso } from './format.js';
 
 const REASONS = {
@@ -11,6 +12,7 @@ const REASONS = {
   too_large: 'the payload is too large',
   conflict: 'an order with this id but different content exists',
   empty: 'the payload is empty',
+  unstorable: 'the database refused to store it (the batch was split to find it)',
 };
 
 const OUTCOMES = {
@@ -28,17 +30,19 @@ const OUTCOMES = {
  * }} deps
  */
 export function createDeadLetters({ root, api, tokens, onPick }) {
-  const list = root.querySelector('[data-testid="dead-letter-list"]');
-  const status = root.querySelector('[data-testid="dead-letters-status"]');
-  const more = root.querySelector('[data-testid="dead-letters-more"]');
-  const refresh = root.querySelector('[data-testid="dead-letters-refresh"]');
-  const forget = root.querySelector('[data-testid="token-forget"]');
-  const tokenForm = root.querySelector('[data-testid="token-form"]');
-  const tokenInput = root.querySelector('[data-testid="token-input"]');
-  const tokenWhy = root.querySelector('[data-testid="token-why"]');
+  const list = byId('dead-letter-list', root);
+  const status = byId('dead-letters-status', root);
+  const more = /** @type {HTMLButtonElement} */ (byId('dead-letters-more', root));
+  const refresh = byId('dead-letters-refresh', root);
+  const forget = byId('token-forget', root);
+  const tokenForm = byId('token-form', root);
+  const tokenInput = /** @type {HTMLInputElement} */ (byId('admin-token', root));
+  const tokenWhy = byId('token-why', root);
   let next = null;
   let loading = false;
   let loaded = false;
+  // Refresh stays enabled during a load: a click then reloads once the load ends.
+  const load = oneLoadAtATime(loadPage);
 
   more.addEventListener('click', () => load(next));
   refresh.addEventListener('click', () => load(null));
@@ -69,11 +73,9 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
   forget.hidden = tokens.get() === '';
 
   /** @param {string | null} before null reloads from the newest dead letter. */
-  async function load(before) {
-    if (loading) return;
+  async function loadPage(before) {
     loading = true;
     more.disabled = true;
-    refresh.disabled = true;
     setStatus(status, 'loading', 'Loading dead letters…');
     if (before === null) {
       clear(list);
@@ -84,7 +86,6 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
     loading = false;
     loaded = true;
     more.disabled = false;
-    refresh.disabled = false;
 
     if (!answer.ok) {
       more.hidden = before === null || next === null;
@@ -135,7 +136,7 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
     return el('li', { class: 'dead-letter', 'data-id': id, 'data-testid': 'dead-letter-row' },
       el('div', { class: 'dl-head' },
         el('span', { class: 'badge', title: REASONS[letter?.reason] ?? null, 'data-testid': 'dead-letter-reason' }, text(letter?.reason)),
-        el('span', { class: 'dl-why' }, REASONS[letter?.reason] ?? ''),
+        el('span', { class: 'dl-why', 'data-testid': 'dead-letter-why' }, REASONS[letter?.reason] ?? ''),
         el('span', { class: 'dl-id' }, `#${id}`),
       ),
       el('dl', { class: 'facts dl-facts' },

@@ -39,6 +39,17 @@ export function setStatus(element, state, ...content) {
   append(element, content);
 }
 
+/**
+ * The element with this id (inside `root`, when given), or an error naming it. The page finds its parts by id,
+ * never by data-testid: test ids belong to the tests, which may rename them.
+ * @returns {HTMLElement}
+ */
+export function byId(id, root = document) {
+  const element = root.querySelector(`#${CSS.escape(id)}`);
+  if (!element) throw new Error(`The page is missing #${id}`);
+  return /** @type {HTMLElement} */ (element);
+}
+
 /** True for a plain left click that the page may handle itself (not "open in new tab"). */
 export function isPlainClick(event) {
   return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;

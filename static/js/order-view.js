@@ -44,7 +44,7 @@ function renderHeader(order) {
 }
 
 function renderDelivery(delivery) {
-  return card('Delivery', 'delivery-card', facts('facts', [
+  return card('Delivery', 'delivery-title', 'delivery-card', facts('facts', [
     ['Name', text(delivery.name), 'delivery-name'],
     ['Phone', text(delivery.phone), 'delivery-phone'],
     ['Email', text(delivery.email), 'delivery-email'],
@@ -57,7 +57,7 @@ function renderDelivery(delivery) {
 
 function renderPayment(payment) {
   const currency = payment.currency;
-  return card('Payment', 'payment-card', facts('facts', [
+  return card('Payment', 'payment-title', 'payment-card', facts('facts', [
     ['Amount', money(payment.amount, currency), 'payment-amount'],
     ['Paid at', timeElement(fromUnixSeconds(payment.payment_dt), payment.payment_dt, 'payment-dt')],
     ['Goods', money(payment.goods_total, currency), 'payment-goods-total'],
@@ -160,10 +160,10 @@ async function copyText(value, pre) {
   return false;
 }
 
-function card(title, testid, body) {
-  const id = `${testid}-title`;
-  return el('section', { class: 'card', 'aria-labelledby': id, 'data-testid': testid },
-    el('h3', { id }, title),
+/** A titled card; the heading's id labels it (ids are the page's own, test ids the tests'). */
+function card(title, headingId, testid, body) {
+  return el('section', { class: 'card', 'aria-labelledby': headingId, 'data-testid': testid },
+    el('h3', { id: headingId }, title),
     body,
   );
 }

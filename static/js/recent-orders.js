@@ -1,20 +1,22 @@
 // The newest orders from GET /orders, each a real link (so it can open in a new tab) that a plain
 // click turns into an in-page lookup.
-import { el, clear, setStatus, isPlainClick } from './dom.js';
+import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
+import { oneLoadAtATime } from './one-load-at-a-time.js';
 import { text, timeElement, fromIso } from './format.js';
 
 /**
  * @param {{ root: HTMLElement, api: ReturnType<typeof import('./api.js').createApi>, onPick: (id: string) => void }} deps
  */
 export function createRecentOrders({ root, api, onPick }) {
-  const list = root.querySelector('[data-testid="recent-list"]');
-  const status = root.querySelector('[data-testid="recent-status"]');
-  const more = root.querySelector('[data-testid="recent-more"]');
-  const refresh = root.querySelector('[data-testid="recent-refresh"]');
+  const list = byId('recent-list', root);
+  const status = byId('recent-status', root);
+  const more = /** @type {HTMLButtonElement} */ (byId('recent-more', root));
+  const refresh = byId('recent-refresh', root);
   let next = null;
-  let loading = false;
   let currentId = null;
+  // Refresh stays enabled during a load: a click then reloads once the load ends.
+  const load = oneLoadAtATime(loadPage);
 
   more.addEventListener('click', () => load(next));
   refresh.addEventListener('click', () => load(null));
@@ -26,17 +28,12 @@ export function createRecentOrders({ root, api, onPick }) {
   });
 
   /** @param {string | null} before null starts from the newest order and replaces the list. */
-  async function load(before) {
-    if (loading) return;
-    loading = true;
+  async function loadPage(before) {
     more.disabled = true;
-    refresh.disabled = true;
     setStatus(status, 'loading', 'Loading newest orders…');
 
     const answer = await api.listOrders(before ?? undefined);
-    loading = false;
     more.disabled = false;
-    refresh.disabled = false;
 
     if (!answer.ok) {
       if (before === null) clear(list);

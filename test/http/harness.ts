@@ -41,7 +41,8 @@ export function buildApp(db: TestDatabase, overrides: Partial<AppDeps> = {}) {
     log,
     ...overrides,
   }
-  return { app: createApp(deps), orders, deadLetters, cache, metrics, readiness, log }
+  const { app, orderAnswers } = createApp(deps)
+  return { app, orderAnswers, orders, deadLetters, cache, metrics, readiness, log }
 }
 
 /** The env @hono/node-server passes, reduced to what the app reads: the peer's address. */

@@ -47,7 +47,7 @@ describe('gate thread', () => {
     expect(settled).toBe(100)
     const verdicts = await Promise.all(pending)
     expect(verdicts).toHaveLength(100)
-    await expect(thread.check(Buffer.from('{}'))).rejects.toThrow('closed')
+    await expect(thread.check(Buffer.from('{}'))).rejects.toMatchObject({ name: 'ServiceError', code: 'gate_thread_closed' })
   })
 
   it('Should leave the caller’s buffers as they were (payloads are copied, not moved)', async () => {

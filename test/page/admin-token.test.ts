@@ -69,4 +69,20 @@ describe('Dead-letter view with ADMIN_TOKEN', () => {
     await waitForState(page, 'dead-letters-status', 'error')
     expect(await page.getByTestId('token-form').isVisible()).toBe(true)
   })
+
+  // Privacy modes and sandboxed frames block sessionStorage (reading it throws), or let it be read but refuse writes.
+  it.each([
+    ['reading sessionStorage throws', `Object.defineProperty(window, 'sessionStorage', { configurable: true, get() { throw new DOMException('blocked', 'SecurityError') } })`],
+    ['sessionStorage refuses writes', `Storage.prototype.setItem = function () { throw new DOMException('full', 'QuotaExceededError') }`],
+  ])('When %s, then the token is kept in memory for the page and sent', async (_, blockStorage) => {
+    ui.session.expectFailedResponse(401)
+    await page.addInitScript(blockStorage)
+    await page.goto(new URL('/?view=dead-letters', ui.svc.url).href)
+    await waitForState(page, 'dead-letters-status', 'error')
+
+    await submitToken(token)
+    await waitForState(page, 'dead-letters-status', 'idle')
+    expect(await page.getByTestId('dead-letter-row').count()).toBeGreaterThan(0)
+    expect(await page.getByTestId('token-forget').isVisible()).toBe(true)
+  })
 })

@@ -80,3 +80,26 @@ export async function publishOrders(svc: TestService, orders: readonly Order[]):
 /** Generated orders with their realistic values, `count` of them from `first`. */
 export const ordersFrom = (seed: number, first: number, count: number): Order[] =>
   Array.from({ length: count }, (_, offset) => generateOrder(seed, first + offset))
+
+/**
+ * Holds the page's first answer from `pathname` (taken from the server at once, handed to the page on release()),
+ * so a test can act while the page is still loading. Later requests to it pass straight through.
+ */
+export async function holdFirstAnswer(page: Page, pathname: string): Promise<{ taken: Promise<void>; release: () => void }> {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let taken!: () => void
+  const answerTaken = new Promise<void>((resolve) => (taken = resolve))
+  let requests = 0
+  await page.route(
+    (url) => url.pathname === pathname,
+    async (route) => {
+      if (++requests > 1) return route.continue()
+      const response = await route.fetch()
+      taken()
+      await released
+      return route.fulfill({ response })
+    },
+  )
+  return { taken: answerTaken, release }
+}

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto'
 import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
+import type { RejectReason } from '../../src/store/dead-letters.js'
 import { eventually, startTestService } from '../support/service.js'
-import { textOf, waitForState } from './browser.js'
+import { holdFirstAnswer, textOf, waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
 /** The dead-letter view in Chromium; no ADMIN_TOKEN, so the admin routes answer this loopback browser. */
@@ -29,6 +30,22 @@ async function publishRejected(...payloads: string[]): Promise<string> {
   }
   return ids.at(-1) as string
 }
+
+/** Stores a dead letter as the writer would have left it, without going through the gate; returns its id. */
+async function insertDeadLetter(reason: RejectReason, text: string, orderUid: string | null = null): Promise<string> {
+  const payload = Buffer.from(text)
+  const [inserted] = await ui.svc.db.sql<{ id: string }[]>`
+    insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256)
+    values (${ui.svc.config.STAN_CHANNEL}, null, ${reason}, ${JSON.stringify([{ path: '/locale', message: 'was not allowed' }])}::jsonb,
+            ${orderUid}, ${payload}, ${payload.byteLength}, ${createHash('sha256').update(payload).digest()})
+    returning id::text as id`
+  return inserted!.id
+}
+
+/** Every reason a dead letter can carry: the type makes this list complete, so a new reason fails the type check here. */
+const everyReason = Object.keys({
+  empty: true, too_large: true, not_utf8: true, not_json: true, schema: true, conflict: true, unstorable: true,
+} satisfies Record<RejectReason, true>) as RejectReason[]
 
 /** Opens the dead-letter view and waits for its list; returns the row of dead letter `id`. */
 async function openDeadLetters(id: string) {
@@ -83,14 +100,8 @@ describe('Dead-letter view', () => {
   it('When a dead letter holds a valid order, then Replay stores it and the order can be looked up', async () => {
     ui.session.expectFailedResponse(404)
     const order = generateOrder(seed, 1)
-    const payload = Buffer.from(JSON.stringify(order))
     // As if the schema had refused it yesterday and been relaxed since: the row the writer would have left.
-    const [inserted] = await ui.svc.db.sql<{ id: string }[]>`
-      insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256)
-      values (${ui.svc.config.STAN_CHANNEL}, null, 'schema', ${JSON.stringify([{ path: '/locale', message: 'was not allowed' }])}::jsonb,
-              ${order.order_uid}, ${payload}, ${payload.byteLength}, ${createHash('sha256').update(payload).digest()})
-      returning id::text as id`
-    const id = inserted!.id
+    const id = await insertDeadLetter('schema', JSON.stringify(order), order.order_uid)
 
     await page.goto(new URL(`/?id=${order.order_uid}`, ui.svc.url).href)
     await waitForState(page, 'status', 'not-found')
@@ -105,5 +116,32 @@ describe('Dead-letter view', () => {
     await waitForState(page, 'status', 'found')
     expect(await textOf(page, 'order-uid')).toBe(order.order_uid)
     expect(await textOf(page, 'delivery-name')).toBe(order.delivery.name)
+  })
+
+  it('When dead letters of every reason are listed, then each shows a sentence saying why', async () => {
+    const ids = new Map<RejectReason, string>()
+    for (const reason of everyReason) ids.set(reason, await insertDeadLetter(reason, `a ${reason} payload`))
+    await openDeadLetters(ids.get('unstorable')!)
+    for (const [reason, id] of ids) {
+      const row = page.locator(`[data-testid="dead-letter-row"][data-id="${id}"]`)
+      expect(await row.getByTestId('dead-letter-reason').textContent()).toBe(reason)
+      expect(await row.getByTestId('dead-letter-why').textContent(), reason).toMatch(/^(the|an) /)
+    }
+  })
+
+  it('When Refresh is clicked while the list loads, then the list loads again after and shows what arrived meanwhile', async () => {
+    const earlier = await insertDeadLetter('not_json', 'listed by the first load')
+    const held = await holdFirstAnswer(page, '/dead-letters')
+    await page.goto(new URL('/?view=dead-letters', ui.svc.url).href)
+    await held.taken
+    const later = await insertDeadLetter('not_json', 'stored after the first answer')
+
+    await page.getByTestId('dead-letters-refresh').click()
+    held.release()
+    const row = (id: string) => page.locator(`[data-testid="dead-letter-row"][data-id="${id}"]`)
+    await row(later).waitFor({ state: 'visible' })
+    await waitForState(page, 'dead-letters-status', 'idle')
+    expect(await row(earlier).count()).toBe(1)
+    expect(await page.getByTestId('dead-letter-row').first().getAttribute('data-id')).toBe(later)
   })
 })

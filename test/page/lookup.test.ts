@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder, type Order } from '../../src/publisher/generate-orders.js'
 import { startTestService } from '../support/service.js'
-import { PHONE, lookUp, ordersFrom, publishOrders, textOf, waitForState } from './browser.js'
+import { PHONE, holdFirstAnswer, lookUp, ordersFrom, publishOrders, textOf, waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
 /** The lookup page in Chromium against the whole service (embedded PostgreSQL and broker). */
@@ -184,6 +184,23 @@ describe('Order lookup page', () => {
     expect(new URL(page.url()).searchParams.get('id')).toBe(picked.order_uid)
   })
 
+  it('When Refresh is clicked while the newest orders load, then they load again after and show what arrived meanwhile', async () => {
+    const [earlier, later] = ordersFrom(seed, 33, 2) as [Order, Order]
+    await publishOrders(ui.svc, [earlier])
+    const held = await holdFirstAnswer(page, '/orders')
+    await open()
+    await held.taken
+    await publishOrders(ui.svc, [later])
+
+    await page.getByTestId('recent-refresh').click()
+    held.release()
+    const link = (order: Order) => page.locator(`[data-testid="recent-link"][data-order-id="${order.order_uid}"]`)
+    await link(later).waitFor({ state: 'visible' })
+    await waitForState(page, 'recent-status', 'idle')
+    expect(await link(earlier).count()).toBe(1)
+    expect(await page.getByTestId('recent-link').first().textContent()).toBe(later.order_uid)
+  })
+
   it('When only the keyboard is used (Tab to the field, type, Enter), then the order is found', async () => {
     const order = generateOrder(seed, 30)
     await publishOrders(ui.svc, [order])
@@ -214,6 +231,32 @@ describe('Order lookup page', () => {
     await page.getByTestId('dead-letters-view').waitFor({ state: 'visible' })
     await page.waitForSelector('[data-testid="dead-letters-status"]:is([data-state="idle"], [data-state="empty"])', { state: 'attached' })
     expect(await overflow()).toBeLessThanOrEqual(0)
+  })
+
+  it('When every test id is renamed, then the page still looks orders up and shows both views', async () => {
+    // Test ids belong to the tests: the page's own code must find its parts some other way (ids, roles).
+    await page.route(
+      (url) => url.origin === new URL(ui.svc.url).origin && !url.pathname.startsWith('/order'),
+      async (route) => {
+        const response = await route.fetch()
+        const type = response.headers()['content-type'] ?? ''
+        if (!/html|javascript/.test(type)) return route.fulfill({ response })
+        const body = (await response.text()).replaceAll('data-testid', 'data-renamed-testid')
+        return route.fulfill({ response, body })
+      },
+    )
+    const order = generateOrder(seed, 35)
+    await publishOrders(ui.svc, [order])
+    await open()
+    expect(await page.locator('[data-testid]').count()).toBe(0)
+    await page.getByLabel('Order id').fill(order.order_uid)
+    await page.getByRole('button', { name: 'Look up' }).click()
+    await page.locator('#lookup-status[data-state="found"]').waitFor({ state: 'attached' })
+    expect(await page.locator('#order-title').textContent()).toBe(`Order ${order.order_uid}`)
+    await page.locator('#recent-list a', { hasText: order.order_uid }).waitFor()
+
+    await page.getByRole('link', { name: 'Dead letters' }).click()
+    await page.locator('#dead-letters-status:is([data-state="idle"], [data-state="empty"])').waitFor({ state: 'attached' })
   })
 
   // Last on purpose only for speed: restart moves the service to a new port, so the open page points at a closed one.

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 
 /**
  * A free port for a server that must come back on the same port after a stop or a kill. Chosen below Linux's
@@ -12,10 +12,20 @@ export async function restartablePort(): Promise<number> {
   }
 }
 
-function canListen(port: number): Promise<boolean> {
+/** True when nothing listens on 127.0.0.1:`port`. */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer()
     server.once('error', () => resolve(false))
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
+}
+
+/** Another program's listener on 127.0.0.1 (a NATS server of another project, say): its port, and how to close it. */
+export async function occupyPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((socket) => socket.destroy())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (typeof address !== 'object' || address === null) throw new Error('no port bound')
+  return { port: address.port, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 
-/** The page loads only its own scripts, styles and data: everything else is denied (notes/http-contract.md). */
+/** The page loads only its own scripts, styles and data: everything else is denied (README.md#endpoints). */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 

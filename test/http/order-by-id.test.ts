@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { OrderCache } from '../../src/cache/order-cache.js'
-import { createOrderFastPath, createRequestListener, type FastPath } from '../../src/http/order-listener.js'
+import { createOrderFastPath, createRequestListener, ORDER_ID, type FastPath } from '../../src/http/order-by-id.js'
+import { ORDER_UID_PATTERN } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { buildApp, orderJson, SECURITY_HEADER_NAMES } from './harness.js'
@@ -54,7 +55,7 @@ function send(port: number, path: string, init: { method?: string; headers?: Rec
  * whose fast path's every decision (answered or passed on) is recorded.
  */
 async function startBoth(harness: ReturnType<typeof buildApp>) {
-  const fastPath = createOrderFastPath(harness.app.orderAnswers)
+  const fastPath = createOrderFastPath(harness.orderAnswers)
   const answered: boolean[] = []
   const observed: FastPath = (req, res) => {
     const took = fastPath(req, res)
@@ -62,7 +63,7 @@ async function startBoth(harness: ReturnType<typeof buildApp>) {
     return took
   }
   const honoPort = await listen(getRequestListener(harness.app.fetch))
-  const composedPort = await listen(createRequestListener(harness.app, observed))
+  const composedPort = await listen(createRequestListener({ app: harness.app, answers: harness.orderAnswers, fastPath: observed }))
   return {
     /** The same request to both servers: the composed listener's reply, Hono's, and whether the fast path answered. */
     async both(path: string, init: { method?: string; headers?: Record<string, string> } = {}) {
@@ -248,5 +249,14 @@ describe('GET /order/:id on the node:http fast path', () => {
     expect(text).toContain('order_cache_lookups_total{result="miss"} 1')
     expect(text).toContain('order_cache_lookups_total{result="hit"} 3')
     expect(text).toContain('order_cache_lookups_total{result="absent"} 1')
+  })
+})
+
+describe('the order id rule', () => {
+  it("When the page or the server checks an order id, then both apply the schema's order_uid pattern", async () => {
+    // A URL, not a literal specifier: the page's modules are plain JavaScript outside the type-checked program.
+    const page = (await import(new URL('../../static/js/order-id.js', import.meta.url).href)) as { ORDER_ID: RegExp }
+    expect(ORDER_ID.source).toBe(ORDER_UID_PATTERN)
+    expect([page.ORDER_ID.source, page.ORDER_ID.flags]).toEqual([ORDER_ID.source, ORDER_ID.flags])
   })
 })
