@@ -2,7 +2,7 @@
 # Production image: compiled JavaScript, production dependencies only, run as the unprivileged `node` user.
 # It expects DATABASE_URL and STAN_URL (see docker-compose.yml): the embedded servers are for development only.
 
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
@@ -12,7 +12,7 @@ COPY src ./src
 COPY schema ./schema
 RUN npm run build
 
-FROM node:20-bookworm-slim AS production-deps
+FROM node:26-bookworm-slim AS production-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
@@ -21,7 +21,7 @@ COPY patches ./patches
 # which --omit=dev alone keeps. No production dependency is optional; test/production checks what is installed.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts && npx patch-package
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 ENV NODE_ENV=production \
     HTTP_HOST=0.0.0.0 \
     HTTP_PORT=8000
