@@ -123,10 +123,12 @@ interface Image {
  * already is, so its dist/ is compiled from here.
  */
 async function buildImage(stages: Stage[], root: string): Promise<Image> {
-  const built = new Map<string, Promise<string>>()
-  const buildStage = async (name: string) => {
+  const built = new Map<string, Promise<StageDir>>()
+  const buildStage = async (name: string): Promise<StageDir> => {
     const stage = stages.find((candidate) => candidate.name === name)
     if (stage === undefined) throw new Error(`Dockerfile: no stage named ${name}`)
+    const workdir = stage.instructions.findLast((instruction) => instruction.keyword === 'WORKDIR')?.args
+    if (workdir === undefined) throw new Error(`Dockerfile: stage ${name} has no WORKDIR`)
     const dir = join(root, name)
     await mkdir(dir, { recursive: true })
     if (stage.instructions.some((instruction) => instruction.keyword === 'RUN' && /\bnpm run build\b/.test(instruction.args))) {
@@ -136,7 +138,7 @@ async function buildImage(stages: Stage[], root: string): Promise<Image> {
     } else {
       await replay(stage, dir, stageDir)
     }
-    return dir
+    return { dir, workdir }
   }
   const stageDir = (name: string) => {
     if (!built.has(name)) built.set(name, buildStage(name))
@@ -153,16 +155,27 @@ async function buildImage(stages: Stage[], root: string): Promise<Image> {
   return { dir, env: image.env, cmd: image.cmd, healthcheck: image.healthcheck }
 }
 
-async function replay(stage: Stage, dir: string, stageDir: (name: string) => Promise<string>) {
+/** Where a stage was replayed, and the path it stands for. */
+/** A path of the image relative to a stage's WORKDIR; this check copies nothing from elsewhere. */
+function underWorkdir(workdir: string, path: string): string {
+  const relative = posix.relative(workdir, posix.resolve(workdir, path))
+  if (relative.startsWith('..')) throw new Error(`Dockerfile: ${path} is outside WORKDIR ${workdir}`)
+  return relative
+}
+
+interface StageDir {
+  dir: string
+  workdir: string
+}
+
+async function replay(stage: Stage, dir: string, stageDir: (name: string) => Promise<StageDir>) {
   let workdir: string | undefined
   const env: Record<string, string> = {}
   let cmd: string[] | undefined
   let healthcheck: string[] | undefined
   const inside = (path: string) => {
     if (workdir === undefined) throw new Error('Dockerfile: a path before WORKDIR')
-    const relative = posix.relative(workdir, posix.resolve(workdir, path))
-    if (relative.startsWith('..')) throw new Error(`Dockerfile: ${path} is outside WORKDIR ${workdir}`)
-    return join(dir, relative)
+    return join(dir, underWorkdir(workdir, path))
   }
   for (const { keyword, args } of stage.instructions) {
     if (keyword === 'WORKDIR') workdir = args
@@ -172,7 +185,8 @@ async function replay(stage: Stage, dir: string, stageDir: (name: string) => Pro
     else if (keyword === 'COPY') {
       const { from, sources, dest } = copyArgs(args)
       for (const source of sources) {
-        const origin = from === undefined ? join(repo, source) : join(await stageDir(from), posix.relative('/app', source))
+        const stageFrom = from === undefined ? undefined : await stageDir(from)
+        const origin = stageFrom === undefined ? join(repo, source) : join(stageFrom.dir, underWorkdir(stageFrom.workdir, source))
         const target = dest.endsWith('/') ? join(inside(dest), basename(source)) : inside(dest)
         await cp(origin, target, { recursive: true })
       }
