@@ -90,6 +90,7 @@ describe('the production install (the Dockerfile without Docker)', () => {
       // The sample order, through the image's own bin/publish (the compose file's publisher runs it).
       const published = await runProcess(['node', 'bin/publish', '--file', fixture], { cwd: app, env }, STEP_MS)
       expect(published.code, published.output).toBe(0)
+      // The service is another process here: its answer over HTTP is the only sign that the order was stored.
       const served = await eventually(async () => {
         const response = await fetch(`http://127.0.0.1:${port}/order/${order.order_uid}`)
         return response.status === 200 ? ((await response.json()) as unknown) : undefined
