@@ -63,7 +63,7 @@ type Attempt = { kind: 'committed' } | { kind: 'retry'; error: Error } | { kind:
  */
 export type WriterState = 'running' | 'stopping' | 'abandoned'
 
-/** What a committed batch wrote (see MessageOutcome in src/metrics.ts). */
+/** What a committed batch wrote (see MessageOutcome in verdict.ts). */
 export interface BatchCommitted {
   messages: number
   stored: number
