@@ -1,13 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
- * What a committed batch did with a message: `stored` (a new order row), `duplicate` (the same order was stored
- * already), `dead_lettered` (a new dead-letter row), `already_dead_lettered` (that message's dead letter was
- * stored already: a redelivery absorbed). Each message delivered again is counted again, but a row only once.
- */
-export type MessageOutcome = 'stored' | 'duplicate' | 'dead_lettered' | 'already_dead_lettered'
-
-/**
  * Every metric of the service, on a registry of its own (no prom-client global state), built once by the
  * composition root and passed to the parts that count.
  */
@@ -18,7 +11,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     registry,
     messages: new Counter({
       name: 'order_messages_total',
-      help: 'Messages in committed batches, by outcome (MessageOutcome) and reason for dead letters.',
+      help: 'Messages in committed batches, by outcome (MessageOutcome in src/ingest/verdict.ts) and reason for dead letters.',
       labelNames: ['outcome', 'reason'] as const,
       registers: [registry],
     }),

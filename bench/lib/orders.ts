@@ -1,5 +1,5 @@
 import { generateOrder, generateOrders } from '../../src/publisher/generate-orders.js'
-import { jsonbText } from '../../src/store/jsonb-text.js'
+import { jsonbText } from '../../src/ingest/jsonb-text.js'
 import type { NewOrder } from '../../src/store/orders.js'
 
 export interface OrderSet {

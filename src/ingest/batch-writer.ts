@@ -5,11 +5,12 @@ import { ServiceError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { classifyDatabaseError } from '../store/database-errors.js'
 import type { Sql } from '../store/db.js'
-import type { DeadLetterStore, NewDeadLetter, RejectError, RejectReason } from '../store/dead-letters.js'
-import type { NewOrder, OrderStore } from '../store/orders.js'
-import type { GateCheck, GateVerdict } from './gate.js'
+import type { DeadLetterStore } from '../store/dead-letters.js'
+import type { OrderStore } from '../store/orders.js'
+import type { GateCheck } from './gate.js'
+import { createStoreVerdicts } from './store-verdicts.js'
 import type { BrokerMessage } from './transport.js'
-
+import type { RejectReason, Verdict } from './verdict.js'
 
 /** What the writer needs of the cache (src/cache/order-cache.ts provides it). */
 export interface OrderCacheWriter {
@@ -47,15 +48,12 @@ export interface BatchWriterOptions {
 
 export type BatchWriter = ReturnType<typeof createBatchWriter>
 
-/** The gate's verdict, or what the writer found out later: PostgreSQL would not store the message. */
-type Verdict = GateVerdict | { ok: false; reason: 'unstorable'; errors: readonly RejectError[]; orderUid: string | undefined }
-
 interface Entry {
   data: Buffer
   sequence: number
   /** One per delivery: a message redelivered while still pending is kept once and acked for each delivery. */
   acks: (() => void)[]
-  /** Undefined while the gate is at work on it. */
+  /** Undefined while the gate is at work on it; the gate's, or `unstorable` once PostgreSQL refused it. */
   verdict: Verdict | undefined
 }
 
@@ -71,7 +69,7 @@ type Attempt = { kind: 'committed' } | { kind: 'retry'; error: Error } | { kind:
  */
 export type WriterState = 'running' | 'stopping' | 'abandoned'
 
-/** What a committed batch wrote (see MessageOutcome in src/metrics.ts). */
+/** What a committed batch wrote (see MessageOutcome in verdict.ts). */
 export interface BatchCommitted {
   messages: number
   stored: number
@@ -93,15 +91,14 @@ export interface BatchWriterEvents {
   state: [WriterState]
 }
 
-const CONFLICT_ERRORS: RejectError[] = [{ path: '/order_uid', message: 'a different order with this order_uid is already stored' }]
-
 /**
  * Gates messages and writes those that arrive together in one transaction: orders first, then dead letters
  * (rejects and conflicts). Only after the commit are orders put in the cache and messages acked, so a crash
  * or an outage leaves them unacked and the broker delivers them again.
  */
 export function createBatchWriter(options: BatchWriterOptions) {
-  const { sql, orders, deadLetters, cache, metrics, gate, channel, log } = options
+  const { sql, cache, metrics, gate, channel, log } = options
+  const storeVerdicts = createStoreVerdicts(options)
   const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 }
   const concurrency = options.concurrency ?? 2
   const transaction = options.transaction ?? (<T>(work: (tx: postgres.TransactionSql) => Promise<T>) => sql.begin(work) as Promise<T>)
@@ -124,7 +121,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
   /** Retry sleeps to cut short when stopping. */
   const wakers = new Set<() => void>()
 
-  function add(message: Pick<BrokerMessage, 'data' | 'sequence' | 'ack'>): void {
+  function add(message: BrokerMessage): void {
     // After stop the message is simply not acked: the broker delivers it again to the next run.
     if (state !== 'running') return
     const pending = unacked.get(message.sequence)
@@ -243,27 +240,10 @@ export function createBatchWriter(options: BatchWriterOptions) {
 
   async function write(entries: GatedEntry[]): Promise<Attempt> {
     const started = performance.now()
-    /** The orders to insert, and the entry of each, by index. */
-    const incoming: NewOrder[] = []
-    const incomingEntries: GatedEntry[] = []
-    const rejected: NewDeadLetter[] = []
-    for (const entry of entries) {
-      const verdict = entry.verdict
-      if (verdict.ok) {
-        incoming.push({ orderUid: verdict.orderUid, json: verdict.json, brokerSeq: entry.sequence })
-        incomingEntries.push(entry)
-      } else rejected.push(deadLetter(entry, verdict.reason, verdict.errors, verdict.orderUid))
-    }
-    let written
+    let results
     try {
-      written = await transaction(async (tx) => {
-        const results = await orders.insertMany(incoming, tx)
-        const conflicts = results.flatMap((result, i) =>
-          result.status === 'existing' && !result.identical ? [deadLetter(incomingEntries[i]!, 'conflict', CONFLICT_ERRORS, result.orderUid)] : [],
-        )
-        const letters = [...rejected, ...conflicts]
-        return { results, letters, lettersWritten: await deadLetters.insertMany(letters, tx) }
-      })
+      // The writer's one transaction, within its bound (the service passes the bounded pool's).
+      results = await transaction((tx) => storeVerdicts(tx, channel, entries))
     } catch (error) {
       return classify(error)
     }
@@ -272,11 +252,18 @@ export function createBatchWriter(options: BatchWriterOptions) {
     // Counted from what the transaction wrote: a redelivered message is not counted again as stored or dead-lettered.
     let stored = 0
     let duplicates = 0
-    for (const result of written.results) {
-      if (result.status === 'stored') {
+    let deadLettered = 0
+    let alreadyDeadLettered = 0
+    for (const result of results) {
+      if (result.outcome === 'stored') {
         cache.set(result.orderUid, result.body)
         stored++
-      } else if (result.identical) duplicates++
+      } else if (result.outcome === 'duplicate') duplicates++
+      else {
+        if (result.outcome === 'dead_lettered') deadLettered++
+        else alreadyDeadLettered++
+        metrics.messages.inc({ outcome: result.outcome, reason: result.reason })
+      }
     }
     for (const entry of entries) {
       unacked.delete(entry.sequence)
@@ -284,26 +271,20 @@ export function createBatchWriter(options: BatchWriterOptions) {
     }
     if (stored > 0) metrics.messages.inc({ outcome: 'stored' }, stored)
     if (duplicates > 0) metrics.messages.inc({ outcome: 'duplicate' }, duplicates)
-    let deadLettered = 0
-    written.letters.forEach((letter, i) => {
-      if (written.lettersWritten[i]) deadLettered++
-      metrics.messages.inc({ outcome: written.lettersWritten[i] ? 'dead_lettered' : 'already_dead_lettered', reason: letter.reason })
-    })
     metrics.batchSize.observe(entries.length)
     metrics.commitSeconds.observe(seconds)
-    const alreadyDeadLettered = written.letters.length - deadLettered
     events.emit('committed', { messages: entries.length, stored, duplicates, deadLettered, alreadyDeadLettered, seconds })
     // Built only for a listener: the hot path pays nothing for them.
     if (events.listenerCount('acked') > 0) events.emit('acked', entries.flatMap((entry) => entry.acks.map(() => entry.sequence)))
-    if (written.letters.length > 0 && events.listenerCount('dead-lettered') > 0) {
-      const letters = written.letters.map((letter, i) => ({ sequence: letter.brokerSeq!, reason: letter.reason, written: written.lettersWritten[i]! }))
+    if (deadLettered + alreadyDeadLettered > 0 && events.listenerCount('dead-lettered') > 0) {
+      const letters = results.flatMap((result, i) =>
+        result.outcome === 'dead_lettered' || result.outcome === 'already_dead_lettered'
+          ? [{ sequence: entries[i]!.sequence, reason: result.reason, written: result.outcome === 'dead_lettered' }]
+          : [],
+      )
       events.emit('dead-lettered', letters)
     }
     return { kind: 'committed' }
-  }
-
-  function deadLetter(entry: Entry, reason: RejectReason, errors: readonly RejectError[], orderUid: string | undefined): NewDeadLetter {
-    return { channel, brokerSeq: entry.sequence, reason, errors, orderUid: orderUid ?? null, payload: entry.data }
   }
 
   function enter(next: WriterState): void {

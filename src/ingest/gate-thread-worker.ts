@@ -1,7 +1,8 @@
 /** The gate thread (see gate-thread.ts): compiles the gate once, then answers each batch with its verdicts. */
 import { parentPort, workerData } from 'node:worker_threads'
 import { ServiceError } from '../errors.js'
-import { createGate, toVerdict, type GateOptions, type GateVerdict } from './gate.js'
+import { createGate, type GateOptions } from './gate.js'
+import type { GateReason, Verdict } from './verdict.js'
 import type { GateBatch, GateThreadReply } from './gate-thread.js'
 
 const port = parentPort
@@ -9,10 +10,10 @@ if (port === null) throw new ServiceError('internal', 'gate-thread-worker.ts run
 const gate = createGate(workerData as GateOptions)
 
 port.on('message', ({ bytes, ends }: GateBatch) => {
-  const verdicts: GateVerdict[] = []
+  const verdicts: Verdict<GateReason>[] = []
   let start = 0
   for (const end of ends) {
-    verdicts.push(toVerdict(gate(bytes.subarray(start, end))))
+    verdicts.push(gate(bytes.subarray(start, end)))
     start = end
   }
   port.postMessage({ kind: 'verdicts', verdicts } satisfies GateThreadReply)

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { ServiceError } from '../errors.js'
-import { checkInThisThread, createGate, type GateCheck, type GateOptions, type GateVerdict } from './gate.js'
+import { checkInThisThread, createGate, type GateCheck, type GateOptions } from './gate.js'
+import type { GateReason, Verdict } from './verdict.js'
 
 /** The gate on a thread of its own, fed in batches. */
 export interface GateThread {
@@ -18,7 +19,7 @@ export interface GateBatch {
 }
 
 /** What the gate thread posts once its gate is compiled, then once per batch. */
-export type GateThreadReply = { kind: 'ready' } | { kind: 'verdicts'; verdicts: GateVerdict[] }
+export type GateThreadReply = { kind: 'ready' } | { kind: 'verdicts'; verdicts: Verdict<GateReason>[] }
 
 /**
  * Runs the gate (UTF-8, JSON.parse, schema, jsonb printing: about a third of the service's CPU per order) on a
@@ -33,9 +34,9 @@ export type GateThreadReply = { kind: 'ready' } | { kind: 'verdicts'; verdicts: 
 export async function startGateThread(options: GateOptions): Promise<GateThread> {
   const worker = spawnWorker(options)
   /** Resolvers of each batch posted, oldest first: the thread answers batches in order. */
-  const posted: ((verdict: GateVerdict) => void)[][] = []
+  const posted: ((verdict: Verdict<GateReason>) => void)[][] = []
   let payloads: Uint8Array[] = []
-  let resolvers: ((verdict: GateVerdict) => void)[] = []
+  let resolvers: ((verdict: Verdict<GateReason>) => void)[] = []
   let drained: (() => void) | undefined
   /** Set by close(): no check is taken after it. */
   let closed: Promise<void> | undefined

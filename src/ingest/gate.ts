@@ -1,29 +1,13 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormatsModule from 'ajv-formats'
-import type { RejectError, RejectReason } from '../store/dead-letters.js'
-import { compileJsonbText } from '../store/jsonb-text.js'
+import { compileJsonbText } from './jsonb-text.js'
 import { ORDER_UID_PATTERN, orderSchema, type Order } from './order-schema.js'
+import type { GateReason, RejectError, Verdict } from './verdict.js'
 
-export type GateReason = Extract<RejectReason, 'empty' | 'too_large' | 'not_utf8' | 'not_json' | 'schema'>
-
-export type GateResult =
-  /** `json` is the order in jsonb's text form: what is stored, cached and served (see src/store/jsonb-text.ts). */
-  | { ok: true; order: Order; orderUid: string; json: string }
-  /** `orderUid` when the message names one in the safe alphabet, to show next to the dead letter. */
-  | { ok: false; reason: GateReason; errors: RejectError[]; orderUid?: string }
-
-export type Gate = (payload: Uint8Array) => GateResult
-
-/**
- * What the gate decided, minus the parsed document: what the writer needs, and all that crosses from the gate
- * thread (src/ingest/gate-thread.ts) to the main thread.
- */
-export type GateVerdict =
-  | { ok: true; orderUid: string; json: string }
-  | { ok: false; reason: GateReason; errors: RejectError[]; orderUid?: string }
+export type Gate = (payload: Uint8Array) => Verdict<GateReason>
 
 /** The gate as the writer and the replay use it: a verdict per message, in the order the messages were given. */
-export type GateCheck = (payload: Uint8Array) => Promise<GateVerdict>
+export type GateCheck = (payload: Uint8Array) => Promise<Verdict<GateReason>>
 
 export interface GateOptions {
   maxMessageBytes: number
@@ -85,20 +69,16 @@ export function createGate(options: GateOptions): Gate {
         return reject('schema', [{ path: unstorable, message: 'must not contain U+0000 or unpaired surrogates' }], orderUid)
       }
     }
-    return { ok: true, order: doc, orderUid: doc.order_uid, json: print(doc) }
+    return { ok: true, orderUid: doc.order_uid, json: print(doc) }
   }
-}
-
-export function toVerdict(result: GateResult): GateVerdict {
-  return result.ok ? { ok: true, orderUid: result.orderUid, json: result.json } : result
 }
 
 /** A GateCheck that runs `gate` on this thread: for tests, and wherever a second thread is not worth it. */
 export function checkInThisThread(gate: Gate): GateCheck {
-  return (payload) => Promise.resolve(toVerdict(gate(payload)))
+  return (payload) => Promise.resolve(gate(payload))
 }
 
-function reject(reason: GateReason, errors: RejectError[], orderUid?: string): GateResult {
+function reject(reason: GateReason, errors: RejectError[], orderUid?: string): Verdict<GateReason> {
   return orderUid === undefined ? { ok: false, reason, errors } : { ok: false, reason, errors, orderUid }
 }
 

@@ -1,9 +1,11 @@
 import { ServiceError } from '../errors.js'
 import type { Sql } from '../store/db.js'
-import type { DeadLetterStore, RejectError, RejectReason } from '../store/dead-letters.js'
+import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import type { OrderCacheWriter } from './batch-writer.js'
 import type { GateCheck } from './gate.js'
+import { createStoreVerdicts } from './store-verdicts.js'
+import { CONFLICT_ERRORS, type RejectError, type RejectReason } from './verdict.js'
 
 export type ReplayResult =
   | { outcome: 'stored' | 'duplicate' }
@@ -16,7 +18,7 @@ export type ReplayResult =
 export interface ReplayOptions {
   sql: Sql
   orders: Pick<OrderStore, 'insertMany'>
-  deadLetters: Pick<DeadLetterStore, 'get' | 'markReplayed'>
+  deadLetters: Pick<DeadLetterStore, 'get' | 'markReplayed' | 'insertMany'>
   cache: OrderCacheWriter
   gate: GateCheck
 }
@@ -25,10 +27,12 @@ const ID = /^[1-9][0-9]{0,17}$/
 
 /**
  * POST /dead-letters/:id/replay: puts a dead letter through the gate again (after a schema fix) and, when it
- * passes, stores it the way the batch writer does. The dead letter stays, marked with the replay's outcome.
+ * passes, stores it through the batch writer's own step (store-verdicts.ts). The dead letter stays, marked with
+ * the replay's outcome in the same transaction.
  */
 export function createReplay(options: ReplayOptions) {
-  const { sql, orders, deadLetters, cache, gate } = options
+  const { sql, deadLetters, cache, gate } = options
+  const storeVerdicts = createStoreVerdicts(options)
 
   return async function replayDeadLetter(id: string): Promise<ReplayResult> {
     const letter = ID.test(id) ? await deadLetters.get(id) : undefined
@@ -40,20 +44,20 @@ export function createReplay(options: ReplayOptions) {
       await deadLetters.markReplayed(id, `rejected: ${verdict.reason}`)
       return { outcome: 'rejected', reason: verdict.reason, errors: verdict.errors }
     }
-    const order = { orderUid: verdict.orderUid, json: verdict.json, brokerSeq: letter.broker_seq === null ? null : Number(letter.broker_seq) }
+    const message = { data: letter.payload, sequence: letter.broker_seq === null ? null : Number(letter.broker_seq), verdict }
     const result = await sql.begin(async (tx) => {
-      const [inserted] = await orders.insertMany([order], tx)
-      if (inserted === undefined) throw new ServiceError('internal', 'insertMany returned no result for one order')
-      const outcome = inserted.status === 'stored' ? 'stored' : inserted.identical ? 'duplicate' : 'rejected: conflict'
-      await deadLetters.markReplayed(id, outcome, tx)
-      return inserted
+      const [stored] = await storeVerdicts(tx, letter.channel, [message])
+      if (stored === undefined) throw new ServiceError('internal', 'storeVerdicts returned no result for one message')
+      // A conflict's dead letter is this one (same channel, sequence and bytes): already there.
+      await deadLetters.markReplayed(id, stored.outcome === 'stored' || stored.outcome === 'duplicate' ? stored.outcome : `rejected: ${stored.reason}`, tx)
+      return stored
     })
-    if (result.status === 'stored') {
+    if (result.outcome === 'stored') {
       cache.set(result.orderUid, result.body)
       return { outcome: 'stored' }
     }
-    if (result.identical) return { outcome: 'duplicate' }
-    return { outcome: 'rejected', reason: 'conflict', errors: [{ path: '/order_uid', message: 'a different order with this order_uid is already stored' }] }
+    if (result.outcome === 'duplicate') return { outcome: 'duplicate' }
+    return { outcome: 'rejected', reason: result.reason, errors: CONFLICT_ERRORS }
   }
 }
 

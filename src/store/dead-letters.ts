@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto'
+import type { RejectError, RejectReason } from '../ingest/verdict.js'
 import type { Queryable, Sql } from './db.js'
-
-/** Why the gate refused a message; the machine-readable part of a dead letter. */
-export type RejectReason = 'empty' | 'too_large' | 'not_utf8' | 'not_json' | 'schema' | 'conflict' | 'unstorable'
-
-export interface RejectError {
-  /** JSON pointer into the document ('' for the whole message). */
-  path: string
-  message: string
-}
 
 export interface NewDeadLetter {
   channel: string

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createGate, toVerdict, type GateVerdict } from '../../src/ingest/gate.js'
+import { createGate } from '../../src/ingest/gate.js'
+import type { GateReason, Verdict } from '../../src/ingest/verdict.js'
 import { startGateThread, type GateThread } from '../../src/ingest/gate-thread.js'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
 import { hostileMessages } from '../../src/publisher/hostile-messages.js'
@@ -23,14 +24,14 @@ describe('gate thread', () => {
   it('When messages arrive over several turns of the event loop, then each verdict is the gate’s own, in the order given', async () => {
     thread = await startGateThread(options)
     const messages = mixedMessages(120)
-    const verdicts: Promise<GateVerdict>[] = []
+    const verdicts: Promise<Verdict<GateReason>>[] = []
     // Uneven groups, each posted as a batch of its own at the end of its turn.
     for (let at = 0, size = 1; at < messages.length; at += size, size = (size * 7) % 61) {
       for (const message of messages.slice(at, at + size)) verdicts.push(thread.check(message))
       await nextTurn()
     }
     const gate = createGate(options)
-    const expected = messages.map((message) => toVerdict(gate(message)))
+    const expected = messages.map((message) => gate(message))
     expect(await Promise.all(verdicts)).toEqual(expected)
     // Not a vacuous comparison: both kinds of verdict are there.
     expect(expected.filter((verdict) => verdict.ok).length).toBe(120)

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createReplay } from '../../src/ingest/replay.js'
-import { createDeadLetterStore, type DeadLetterStore, type RejectReason } from '../../src/store/dead-letters.js'
+import type { RejectReason } from '../../src/ingest/verdict.js'
+import { createDeadLetterStore, type DeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore, type OrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { RecordingCache, orderJson } from './support.js'
@@ -61,6 +62,15 @@ describe('replay of a dead letter', () => {
     expect(await replay(id)).toMatchObject({ outcome: 'rejected', reason: 'conflict' })
     expect(JSON.parse((await orders.findBody('r4'))!).locale).toBe('en')
     expect(cache.bodies.size).toBe(0)
+  })
+
+  it('When a message the writer dead-lettered is replayed into a conflict, then it is that dead letter, marked, and no other row is written', async () => {
+    await orders.insertMany([{ orderUid: 'r6', json: orderJson('r6'), brokerSeq: 1 }])
+    const payload = Buffer.from(orderJson('r6', (d) => (d.locale = 'ru')))
+    await deadLetters.insertMany([{ channel: 'orders', brokerSeq: 2, reason: 'conflict', errors: [], orderUid: 'r6', payload }])
+    const id = (await deadLetters.list({ limit: 1 }))[0]!.id
+    expect(await replay(id)).toMatchObject({ outcome: 'rejected', reason: 'conflict' })
+    expect((await deadLetters.list({ limit: 10 })).map((letter) => [letter.id, letter.replay_outcome])).toEqual([[id, 'rejected: conflict']])
   })
 
   it('When the dead letter does not exist or the id is malformed, then it is not_found', async () => {

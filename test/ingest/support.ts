@@ -37,7 +37,12 @@ export function writerFor(sql: Sql, overrides: Partial<BatchWriterOptions> = {})
     ...overrides,
   })
   const deliver = (sequence: number, payload: string | Buffer) =>
-    writer.add({ data: typeof payload === 'string' ? Buffer.from(payload) : payload, sequence, ack: () => acked.push(sequence) })
+    writer.add({
+      data: typeof payload === 'string' ? Buffer.from(payload) : payload,
+      sequence,
+      redelivered: false,
+      ack: () => acked.push(sequence),
+    })
   return { writer, deliver, acked, cache, metrics }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { jsonbText } from '../../src/store/jsonb-text.js'
+import { jsonbText } from '../../src/ingest/jsonb-text.js'
 import { createOrderStore, slotsFor, type OrderStore } from '../../src/store/orders.js'
 import { migrate } from '../../src/store/migrate.js'
 import { orderJson } from '../support/orders.js'

@@ -1,3 +1,6 @@
+// Beside the gate, its only caller in the service: the gate prints each accepted order once, as it will be stored.
+// It is PostgreSQL's format, but the store never prints it; the store's tests check the stored text against it.
+
 /**
  * A JSON value as PostgreSQL prints jsonb: object keys shortest first, then by their UTF-8 bytes; `": "` and
  * `", "` between parts; strings escaped as JSON.stringify does. The service stores this text and serves it

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
 import { orderSchema } from '../../src/ingest/order-schema.js'
-import { compileJsonbText, jsonbText } from '../../src/store/jsonb-text.js'
+import { compileJsonbText, jsonbText } from '../../src/ingest/jsonb-text.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 let db: TestDatabase
