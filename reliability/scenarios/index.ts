@@ -9,6 +9,7 @@ import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
 import { postgresFrozen } from './postgres-frozen.js'
 import { postgresFrozenAtStart } from './postgres-frozen-at-start.js'
+import { postgresFrozenDuringReplay } from './postgres-frozen-during-replay.js'
 import { postgresOutage } from './postgres-outage.js'
 import { republish } from './republish.js'
 import { serviceSigkill } from './service-sigkill.js'
@@ -29,6 +30,7 @@ export const SCENARIOS: readonly Scenario[] = [
   brokerRestart,
   postgresFrozen,
   postgresFrozenAtStart,
+  postgresFrozenDuringReplay,
   brokerFrozen,
   httpAbuse,
   allTogether,
