@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { connectDatabase } from '../src/store/db.js'
 import { BrokerProcess } from './lib/broker.js'
 import { Cleanup } from './lib/cleanup.js'
+import { startFreezingProxy } from './lib/freezing-proxy.js'
 import { finish, ScenarioContext, type Scenario, type ServiceSettings } from './lib/harness.js'
 import { freePort } from './lib/ports.js'
 import { PostgresCluster } from './lib/postgres.js'
@@ -127,6 +128,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
     const broker = new BrokerProcess({ repoDir, dataDir: join(dir, 'broker'), port: await freePort(), logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own })
     await broker.start()
+    const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
     const port = await freePort()
     const service = new ServiceProcess({
       repoDir,
@@ -135,8 +137,8 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
       logPath: join(logsDir, `${scenario.name}.service.log`),
       cleanup: own,
       env: {
-        DATABASE_URL: databaseUrl,
-        STAN_URL: broker.url,
+        DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
+        STAN_URL: proxies?.stanUrl ?? broker.url,
         STAN_CLUSTER_ID: broker.clusterId,
         STAN_CLIENT_ID: SETTINGS.clientId,
         STAN_CHANNEL: SETTINGS.channel,
@@ -149,11 +151,13 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
         CACHE_MAX_BYTES: String(4 * 1024 * 1024),
         DATA_DIR: join(dir, 'data'),
         LOG_LEVEL: 'warn',
+        // Migrations take milliseconds here: a start-up that hangs is given up on (and retried) within 5 s.
+        MIGRATION_TIMEOUT_MS: '5000',
       },
     })
     const sql = connectDatabase(databaseUrl, { max: 3 })
     own.add('accounting pool', () => sql.end({ timeout: 2 }))
-    const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql)
+    const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql, proxies?.proxies)
     let failure: string | undefined
     try {
       await scenario.run(ctx)
@@ -168,6 +172,21 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   } finally {
     await release()
   }
+}
+
+/** Freezing proxies in front of PostgreSQL and the broker, and the URLs that go through them. */
+async function startProxies(databaseUrl: string, stanUrl: string, cleanup: Cleanup) {
+  const postgres = await startFreezingProxy({ port: Number(new URL(databaseUrl).port) })
+  cleanup.add('PostgreSQL proxy', () => postgres.close())
+  const broker = await startFreezingProxy({ port: Number(new URL(stanUrl).port) })
+  cleanup.add('broker proxy', () => broker.close())
+  const through = (url: string, port: number) => {
+    const proxied = new URL(url)
+    proxied.hostname = '127.0.0.1'
+    proxied.port = String(port)
+    return proxied.href
+  }
+  return { proxies: { postgres, broker }, databaseUrl: through(databaseUrl, postgres.port), stanUrl: through(stanUrl, broker.port) }
 }
 
 function failedResult(name: string, started: number, error: unknown): ScenarioResult {

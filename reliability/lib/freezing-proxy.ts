@@ -31,6 +31,8 @@ interface Pair {
   client: Socket
   upstream: Socket
   frozen: boolean
+  /** One side closed while frozen: passed on at thaw, as the close would have arrived then. */
+  closedWhileFrozen: boolean
   /** Bytes read while frozen, per direction, forwarded on thaw. */
   held: { toUpstream: Buffer[]; toClient: Buffer[] }
 }
@@ -45,13 +47,18 @@ export async function startFreezingProxy(target: { host?: string; port: number }
 
   const server: Server = createServer((client) => {
     const upstream = connect(target.port, host)
-    const pair: Pair = { client, upstream, frozen: freezeNew, held: { toUpstream: [], toClient: [] } }
+    const pair: Pair = { client, upstream, frozen: freezeNew, closedWhileFrozen: false, held: { toUpstream: [], toClient: [] } }
     pairs.add(pair)
     accepted++
     events.emit('accepted', accepted)
     forward(pair, client, upstream, pair.held.toUpstream)
     forward(pair, upstream, client, pair.held.toClient)
     const end = () => {
+      // A close does not cross a frozen connection either: the other side learns nothing until the thaw.
+      if (pair.frozen) {
+        pair.closedWhileFrozen = true
+        return
+      }
       pairs.delete(pair)
       client.destroy()
       upstream.destroy()
@@ -97,6 +104,11 @@ export async function startFreezingProxy(target: { host?: string; port: number }
         for (const chunk of pair.held.toClient.splice(0)) pair.client.write(chunk)
         pair.client.resume()
         pair.upstream.resume()
+        if (pair.closedWhileFrozen) {
+          pairs.delete(pair)
+          pair.client.end()
+          pair.upstream.end()
+        }
       }
     },
     async accepted(count) {

@@ -3,6 +3,7 @@ import { seededRandom, type Random } from '../../src/publisher/seeded-random.js'
 import type { Sql } from '../../src/store/db.js'
 import { accountServed, accountStored } from './accounting.js'
 import type { BrokerProcess } from './broker.js'
+import type { FreezingProxy } from './freezing-proxy.js'
 import { pendingOnDurable } from './durable.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
@@ -47,6 +48,8 @@ export class ScenarioContext {
     readonly service: ServiceProcess,
     /** A pool on the scenario's database, for the accounting and for faults such as a held lock. */
     readonly sql: Sql,
+    /** The freezing proxies between the service and PostgreSQL and the broker, for scenarios with `proxied`. */
+    readonly proxies?: Proxies,
   ) {
     this.random = seededRandom(seed, 0x5ce)
   }
@@ -192,10 +195,17 @@ export async function finish(ctx: ScenarioContext, started: number): Promise<Sce
   }
 }
 
+export interface Proxies {
+  postgres: FreezingProxy
+  broker: FreezingProxy
+}
+
 /** One fault scenario: it starts the service itself (the start-up may be part of the fault) and publishes. */
 export interface Scenario {
   name: string
   /** One line for the report and --list. */
   summary: string
+  /** The service reaches PostgreSQL and the broker through freezing proxies (ctx.proxies); the accounting does not. */
+  proxied?: boolean
   run(ctx: ScenarioContext): Promise<void>
 }

@@ -1,11 +1,15 @@
 import type { Scenario } from '../lib/harness.js'
 import { accountingSelfCheck } from './accounting-self-check.js'
 import { allTogether } from './all-together.js'
+import { brokerFrozen } from './broker-frozen.js'
 import { brokerRestart } from './broker-restart.js'
 import { gateFuzz } from './gate-fuzz.js'
 import { hostileInput } from './hostile-input.js'
 import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
+import { postgresFrozen } from './postgres-frozen.js'
+import { postgresFrozenAtStart } from './postgres-frozen-at-start.js'
+import { postgresFrozenDuringReplay } from './postgres-frozen-during-replay.js'
 import { postgresOutage } from './postgres-outage.js'
 import { republish } from './republish.js'
 import { serviceSigkill } from './service-sigkill.js'
@@ -24,6 +28,10 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresDownAtStart,
   slowDatabase,
   brokerRestart,
+  postgresFrozen,
+  postgresFrozenAtStart,
+  postgresFrozenDuringReplay,
+  brokerFrozen,
   httpAbuse,
   allTogether,
 ]

@@ -8,8 +8,15 @@ let echo: Server
 let proxy: FreezingProxy
 const clients: Socket[] = []
 
+/** The echo server's side of each connection. */
+let served: Socket[] = []
+
 beforeEach(async () => {
-  echo = createServer((socket) => socket.pipe(socket))
+  served = []
+  echo = createServer((socket) => {
+    served.push(socket)
+    socket.pipe(socket)
+  })
   echo.listen(0, '127.0.0.1')
   await once(echo, 'listening')
   const address = echo.address()
@@ -85,5 +92,22 @@ describe('freezing proxy', () => {
     const arrived = once(frozen, 'data')
     proxy.thaw()
     expect(String((await arrived)[0])).toBe('held')
+  })
+  it('When a client closes its frozen connection, then the server side learns nothing until the thaw', async () => {
+    const client = await open()
+    expect(await roundTrip(client, 'before')).toBe('before')
+    const [server] = served
+    let serverSawEnd = false
+    server!.on('end', () => (serverSawEnd = true))
+    proxy.freeze()
+    client.destroy()
+    await once(client, 'close')
+    // A new connection's round trip: had the close crossed, the server side would have seen it by now.
+    const fresh = await open()
+    expect(await roundTrip(fresh, 'witness')).toBe('witness')
+    expect(serverSawEnd).toBe(false)
+    const ended = once(server!, 'end')
+    proxy.thaw()
+    await ended
   })
 })

@@ -1,5 +1,6 @@
 import type { ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { DatabaseTimeoutError } from '../../store/bounded-pool.js'
 import { ApiError, errorResponse, type ErrorCode } from '../errors.js'
 import type { HttpLog } from '../log.js'
 import type { AppEnv } from '../node-request.js'
@@ -23,6 +24,11 @@ export function errorHandler(log: HttpLog): ErrorHandler<AppEnv> {
     if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message, error.headers)
     if (error instanceof HTTPException && error.status < 500) {
       return errorResponse(error.status, CODES_BY_STATUS[error.status] ?? 'invalid_query', error.message || 'Bad request')
+    }
+    // The database did not answer within its bound (src/store/bounded-pool.ts): not a bug, a state that passes.
+    if (error instanceof DatabaseTimeoutError) {
+      log.warn({ err: error, method: c.req.method, path: c.req.path }, 'database timed out')
+      return errorResponse(503, 'not_ready', 'The database is unavailable; retry shortly', { 'retry-after': '1' })
     }
     log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed')
     return errorResponse(500, 'internal', 'Internal error')
