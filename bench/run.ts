@@ -6,6 +6,8 @@
  * `--rounds N` times (default 3), and writes no report: the loop for working on the ingest path; each
  * `--env 'NAME=value …'` adds a service run with those settings to every round, and `--baseline REF` one of the
  * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run.
+ * `--read-only` is the same loop for the read path: the bare server and the service (and the --env and
+ * --baseline variants), all on the same cached orders, alternately `--rounds N` times; no report either.
  * Starts its own embedded PostgreSQL in a temp dir, builds the service into another, runs the broker and the service as processes of their own, measures each
  * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
  * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
@@ -24,6 +26,7 @@ import { rowPerTransactionRowsPerSecond } from './ingest-row-per-transaction.js'
 import { serviceIngestRate, type ServiceIngestResult } from './ingest-service.js'
 import { storeInsertRowsPerSecond } from './ingest-store-batches.js'
 import { startBroker, type BenchBroker } from './lib/broker.js'
+import { startBareServer } from './lib/bare-server.js'
 import { Cleanup } from './lib/cleanup.js'
 import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
@@ -34,7 +37,7 @@ import { describeMachine, formatTable, writeReport, type Report, type Row } from
 import { readRssBytes } from './lib/proc.js'
 import { buildService, type ServiceBuild } from './lib/service-build.js'
 import { startService, type RunningService } from './lib/service.js'
-import { expectWrk, type LoadResult } from './lib/wrk.js'
+import { expectWrk, runWrk, type LoadResult } from './lib/wrk.js'
 import { readBesideBare } from './read-beside-bare.js'
 import { describeStatuses, measureServiceRead } from './read-service.js'
 
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
       orders: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'ingest-only': { type: 'boolean', default: false },
+      'read-only': { type: 'boolean', default: false },
       rounds: { type: 'string', default: '3' },
       env: { type: 'string', multiple: true, default: [] },
       baseline: { type: 'string' },
@@ -166,10 +170,11 @@ async function main(): Promise<void> {
     const broker = await startBroker(cleanup, build, serviceFlags)
     const set = orderSet(plan.orders)
     const bench: Bench = { cleanup, db, build, broker, plan, set, serviceFlags, add }
-    if (values['ingest-only']) {
-      const variants: IngestVariant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
+    if (values['ingest-only'] || values['read-only']) {
+      const variants: Variant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
       if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
-      await measureIngestOnly(bench, Number(values.rounds), variants)
+      if (values['read-only']) await measureReadOnly(bench, Number(values.rounds), variants)
+      else await measureIngestOnly(bench, Number(values.rounds), variants)
       return
     }
 
@@ -316,8 +321,8 @@ async function measureServiceIngest(bench: Bench): Promise<void> {
   })
 }
 
-/** A service run of --ingest-only beside the default one: other settings (--env), or another build (--baseline). */
-interface IngestVariant {
+/** A service run of --ingest-only or --read-only beside the default one: other settings (--env), or another build (--baseline). */
+interface Variant {
   label: string
   build: ServiceBuild
   env: Record<string, string>
@@ -327,7 +332,7 @@ interface IngestVariant {
  * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
  * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
  */
-async function measureIngestOnly(bench: Bench, rounds: number, variants: IngestVariant[]): Promise<void> {
+async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant[]): Promise<void> {
   const { db, set, add } = bench
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
   await rawInsertRowsPerSecond(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
@@ -349,6 +354,50 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: IngestV
         value: result.rate,
         unit: 'orders/s',
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result)}`,
+      })
+    }
+  }
+}
+
+/**
+ * The read loop: wrk against the bare server, then against each service (this build and the variants), in rounds,
+ * every service serving the same stored orders from its cache; each ratio compares figures seconds apart. The
+ * services take turns going first after the bare server: in a fixed order the one going first measured lower in
+ * all five rounds of a run, and taking turns, the one going first was the lower in four rounds of six.
+ */
+async function measureReadOnly(bench: Bench, rounds: number, variants: Variant[]): Promise<void> {
+  const { cleanup, db, set, plan, add } = bench
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
+  await db.reset()
+  await loadOrders(db, set.orders)
+  const ids = set.orders.map((order) => order.orderUid)
+  const body = await createOrderStore(db.sql).findBody(ids[0]!)
+  if (body === undefined) throw new Error('the first order is not stored')
+  const bare = await startBareServer(cleanup, body)
+  const services: { label: string; service: RunningService }[] = []
+  for (const variant of [{ label: '', build: bench.build, env: {} }, ...variants]) {
+    const service = await startService(cleanup, variant.build, { databaseUrl: db.url, broker: bench.broker, channel: IDLE_CHANNEL, durable: 'reader', env: variant.env, nodeFlags: bench.serviceFlags })
+    expectWarmed(service, set.orders.length)
+    services.push({ label: variant.label, service })
+  }
+  const paths = ids.map((id) => `/order/${id}`)
+  const bareRun = (seconds: number) => runWrk(cleanup, { baseUrl: bare.baseUrl, paths, seconds })
+  const serviceRun = (service: RunningService, seconds: number) => measureServiceRead(cleanup, service, { ids, seconds, warmupSeconds: 0 })
+  // Unmeasured runs first, so every server is JIT-compiled and its sockets' buffers grown.
+  await bareRun(plan.warmupSeconds)
+  for (const { service } of services) await serviceRun(service, plan.warmupSeconds)
+  for (let round = 1; round <= rounds; round++) {
+    const ceiling = await bareRun(plan.readSeconds)
+    add({ group: 'read', name: `round ${round}: bare node:http, one prebuilt order (ceiling)`, value: ceiling.rps, unit: 'req/s', note: latencyNote(ceiling) })
+    for (const { label, service } of services.map((_, i) => services[(i + round - 1) % services.length]!)) {
+      const read = await serviceRun(service, plan.readSeconds)
+      expectAllHits(read.lookups, `round ${round}${label === '' ? '' : ` ${label}`}`)
+      add({
+        group: 'read',
+        name: `round ${round}: service GET /order/:id${label === '' ? '' : ` ${label}`}`,
+        value: read.load.rps,
+        unit: 'req/s',
+        note: `${ratio(read.load.rps, ceiling.rps)} of bare; ${latencyNote(read.load)}`,
       })
     }
   }
