@@ -24,13 +24,39 @@ const url = (schemes: string[]) =>
     ),
   )
 
+/**
+ * A comma-separated list of servers, as NATS clients take them: `nats://a:4222,nats://b:4222`. Each entry is
+ * trimmed and must be a `nats://` URL with a host; the first bad one is named. Outputs the list.
+ */
+const serverList = () =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value) => value.split(',').map((entry) => entry.trim())),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return
+        const bad = dataset.value.find((entry) => !isNatsServer(entry))
+        if (bad !== undefined) addIssue({ message: `must start with nats:// and name a host, each of a comma-separated list; not "${bad}"` })
+      }),
+    ),
+  )
+
+function isNatsServer(entry: string): boolean {
+  if (!entry.startsWith('nats://')) return false
+  try {
+    return new URL(entry).hostname !== ''
+  } catch {
+    return false
+  }
+}
+
 const MiB = 1024 * 1024
 
 const ConfigSchema = v.object({
   HTTP_HOST: v.pipe(v.optional(v.string(), '127.0.0.1'), v.minLength(1, 'must not be empty')),
   HTTP_PORT: int(8000, 0, 65535),
   DATABASE_URL: url(['postgres', 'postgresql']),
-  STAN_URL: url(['nats']),
+  STAN_URL: serverList(),
   STAN_CLUSTER_ID: token('test-cluster'),
   STAN_CLIENT_ID: token('order-service'),
   STAN_CHANNEL: v.pipe(v.optional(v.string(), 'orders'), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards')),

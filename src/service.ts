@@ -20,7 +20,8 @@ import { createOrderStore } from './store/orders.js'
 
 export interface ServiceEndpoints {
   databaseUrl: string
-  stanUrl: string
+  /** The broker's servers: one, or the nodes of a cluster. */
+  stanServers: readonly string[]
   stanClusterId: string
 }
 
@@ -146,7 +147,7 @@ function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger)
   return (onMessage) =>
     openStanSubscription(
       {
-        url: endpoints.stanUrl,
+        servers: endpoints.stanServers,
         clusterId: endpoints.stanClusterId,
         clientId: config.STAN_CLIENT_ID,
         channel: config.STAN_CHANNEL,

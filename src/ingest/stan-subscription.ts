@@ -3,12 +3,21 @@ import type { Logger } from 'pino'
 import type { BrokerMessage, BrokerSubscription } from './transport.js'
 
 export interface StanSubscriptionOptions {
-  url: string
+  /**
+   * The broker's servers (nodes of one cluster), tried in this order; servers the cluster announces are added
+   * after them. Any one that answers will do: in clustered mode every node reaches the same channels.
+   */
+  servers: readonly string[]
   clusterId: string
-  /** Stable across restarts, so a restarted service takes over its own durable. */
+  /**
+   * Unique per instance and stable across its restarts: the broker then replaces the dead connection at once
+   * (its duplicate-id check), and the restarted instance takes over its place in the group.
+   */
   clientId: string
   channel: string
   durableName: string
+  /** A durable queue group shared by every instance: each message goes to one of them. Unset: a plain durable. */
+  queueGroup?: string
   /** Messages delivered and not acked at most: this bounds the writer's buffer during an outage. */
   maxInFlight: number
   /** How long the broker waits for an ack before redelivering; longer than a batch takes. */
@@ -30,22 +39,32 @@ interface StanMessage {
 
 interface Session {
   connection: Connection
+  server: string
   subscription?: Subscription
   /** Set once this session failed: its late events are ignored, a new session takes over. */
   over: boolean
 }
 
+/** The part of the NATS v1 client (under node-nats-streaming) that knows the servers the cluster announced. */
+interface AnnouncingClient {
+  servers?: Array<{ url: URL; implicit?: boolean }>
+  on(event: 'servers', listener: () => void): void
+}
+
 const CLOSE_TIMEOUT_MS = 5_000
 
 /**
- * A durable, manual-ack subscription that keeps itself alive: whenever the connection is lost, closed or
- * refused (including "clientID already registered" while the broker still remembers the dead connection),
- * it connects again with backoff and resubscribes the same durable, which resumes at the first unacked message.
+ * A durable, manual-ack subscription (in a durable queue group when one is named) that keeps itself alive:
+ * whenever the connection is lost, closed or refused (including "clientID already registered" while the broker
+ * still remembers the dead connection), it connects again, to the next server of the list, and resubscribes the
+ * same durable, which resumes at the first unacked message. A server that fails is left for the next one at
+ * once; only when every known server has failed in a row does it wait, with backoff.
  * The only place in the service that subscribes with node-nats-streaming (the NATS Streaming transport).
  */
 export function openStanSubscription(options: StanSubscriptionOptions, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
   const { log } = options
   const retry = options.retry ?? { initialMs: 100, maxMs: 5_000 }
+  const servers = new ServerRing(options.servers)
   let delay = retry.initialMs
   let current: Session | undefined
   let live = false
@@ -54,22 +73,31 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
 
   function connect(): void {
     if (closing) return
-    // The NATS client's own reconnect is off: after a broker restart the streaming session must be set up
-    // again (connect request, subscription), which only a fresh connection does.
-    const connection = stan.connect(options.clusterId, options.clientId, {
-      url: options.url,
-      reconnect: false,
-      maxReconnectAttempts: 0,
-      name: options.clientId,
-    })
-    const session: Session = { connection, over: false }
+    const server = servers.next()
+    const connection = stan.connect(options.clusterId, options.clientId, connectOptions(server, options.clientId))
+    const session: Session = { connection, server, over: false }
     current = session
     const fail = (what: string) => (error?: unknown) => failed(session, what, error)
     // Listeners stay attached for the connection's whole life: an 'error' without one would crash the process.
-    connection.on('connect', () => subscribe(session))
+    connection.on('connect', () => {
+      learnServers(session)
+      subscribe(session)
+    })
     connection.on('error', fail('connection error'))
     connection.on('connection_lost', fail('connection lost'))
     connection.on('close', fail('connection closed'))
+  }
+
+  /** Servers the cluster announces (the NATS INFO's connect_urls) join the list, now and whenever they change. */
+  function learnServers(session: Session): void {
+    const client = (session.connection as unknown as { nc?: AnnouncingClient }).nc
+    if (client === undefined) return
+    const learn = () => {
+      const announced = (client.servers ?? []).filter((known) => known.implicit === true).map((known) => known.url.href)
+      if (servers.announce(announced)) log.info({ servers: servers.list() }, 'broker cluster announced servers')
+    }
+    learn()
+    client.on('servers', learn)
   }
 
   function subscribe(session: Session): void {
@@ -81,13 +109,17 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       .setManualAckMode(true)
       .setMaxInFlight(options.maxInFlight)
       .setAckWait(options.ackWaitMs)
-    const subscription = session.connection.subscribe(options.channel, subscriptionOptions)
+    const subscription =
+      options.queueGroup === undefined
+        ? session.connection.subscribe(options.channel, subscriptionOptions)
+        : session.connection.subscribe(options.channel, options.queueGroup, subscriptionOptions)
     session.subscription = subscription
     subscription.on('ready', () => {
       if (session.over) return
       live = true
       delay = retry.initialMs
-      log.info({ channel: options.channel, durable: options.durableName }, 'subscribed')
+      servers.connected()
+      log.info({ channel: options.channel, durable: options.durableName, queueGroup: options.queueGroup, server: session.server }, 'subscribed')
     })
     subscription.on('error', (error: unknown) => failed(session, 'subscription error', error))
     subscription.on('timeout', (error: unknown) => failed(session, 'subscription timeout', error))
@@ -110,9 +142,11 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
     } catch {
       // Already closed underneath: nothing left to release.
     }
-    log.warn({ err: error, retryInMs: delay }, `broker ${what}: reconnecting`)
-    retryTimer = setTimeout(connect, delay)
-    delay = Math.min(delay * 2, retry.maxMs)
+    // Another server first; a pause only once every known server has failed since the last subscription.
+    const wait = servers.roundFailed() ? delay : 0
+    if (wait > 0) delay = Math.min(delay * 2, retry.maxMs)
+    log.warn({ err: error, server: session.server, retryInMs: wait }, `broker ${what}: reconnecting`)
+    retryTimer = setTimeout(connect, wait)
   }
 
   connect()
@@ -135,6 +169,75 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       await settle(session.connection, ['close', 'error'], () => session.connection.close())
     },
   }
+}
+
+/**
+ * The NATS connection's options for one server. The NATS client's own reconnect is off: a new server (or a broker
+ * restarted without its state) needs the streaming session set up again (connect request, subscription), which
+ * only a fresh connection does, so the list is walked here, one server per connection.
+ */
+function connectOptions(server: string, clientId: string): stan.StanOptions {
+  return {
+    url: server,
+    reconnect: false,
+    maxReconnectAttempts: 0,
+    name: clientId,
+  }
+}
+
+/**
+ * The servers to try, in turn: the configured ones in their order, then those the cluster announced. Tracks how
+ * many have failed since the last subscription, so the caller pauses only once all of them have.
+ */
+export class ServerRing {
+  readonly #configured: string[]
+  #announced: string[] = []
+  #index = 0
+  #failedInARow = 0
+
+  constructor(configured: readonly string[]) {
+    if (configured.length === 0) throw new Error('at least one server is needed')
+    this.#configured = configured.map(normalize)
+  }
+
+  list(): string[] {
+    return [...this.#configured, ...this.#announced]
+  }
+
+  /** The next server to try. */
+  next(): string {
+    const all = this.list()
+    const server = all[this.#index % all.length]!
+    this.#index = (this.#index + 1) % all.length
+    return server
+  }
+
+  /** Replaces the announced servers (those not configured); true when the list changed. */
+  announce(urls: string[]): boolean {
+    const configured = new Set(this.#configured)
+    const announced = [...new Set(urls.map(normalize))].filter((url) => !configured.has(url))
+    if (announced.join(',') === this.#announced.join(',')) return false
+    this.#announced = announced
+    return true
+  }
+
+  /** A subscription is live: the count of failures starts again. */
+  connected(): void {
+    this.#failedInARow = 0
+  }
+
+  /** Records a failure; true when every known server has now failed in a row (time to back off). */
+  roundFailed(): boolean {
+    this.#failedInARow++
+    if (this.#failedInARow < this.list().length) return false
+    this.#failedInARow = 0
+    return true
+  }
+}
+
+/** One spelling per server (`nats://h:4222` and `nats://h:4222/` are the same), so lists can be compared. */
+function normalize(url: string): string {
+  return new URL(url).href.replace(/\/$/, '')
 }
 
 function ackQuietly(message: StanMessage): void {
