@@ -30,6 +30,7 @@ const SETTINGS: ServiceSettings = {
   channel: 'orders',
   clientId: 'order-service-reliability',
   durable: 'order-service',
+  queueGroup: 'order-service',
   // Short, so that the broker redelivers within the run whenever an ack is late or lost.
   ackWaitMs: 2_000,
   maxMessageBytes: 64 * 1024,
@@ -141,6 +142,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
         STAN_CLIENT_ID: SETTINGS.clientId,
         STAN_CHANNEL: SETTINGS.channel,
         STAN_DURABLE: SETTINGS.durable,
+        STAN_QUEUE_GROUP: SETTINGS.queueGroup,
         STAN_ACK_WAIT_SECONDS: String(SETTINGS.ackWaitMs / 1000),
         MAX_MESSAGE_BYTES: String(SETTINGS.maxMessageBytes),
         HTTP_HOST: '127.0.0.1',

@@ -152,6 +152,8 @@ function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger)
         clientId: config.STAN_CLIENT_ID,
         channel: config.STAN_CHANNEL,
         durableName: config.STAN_DURABLE,
+        queueGroup: config.STAN_QUEUE_GROUP,
+        retireDurableOf: config.STAN_LEGACY_CLIENT_ID === 'none' ? undefined : config.STAN_LEGACY_CLIENT_ID,
         maxInFlight: config.STAN_MAX_IN_FLIGHT,
         ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
         log,

@@ -3,7 +3,7 @@ import { seededRandom, type Random } from '../../src/publisher/seeded-random.js'
 import type { Sql } from '../../src/store/db.js'
 import { accountServed, accountStored } from './accounting.js'
 import type { BrokerProcess } from './broker.js'
-import { pendingOnDurable } from './durable.js'
+import { pendingOnDurable, type DurableProbe } from './durable.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
 import type { PostgresCluster } from './postgres.js'
@@ -17,6 +17,7 @@ export interface ServiceSettings {
   channel: string
   clientId: string
   durable: string
+  queueGroup: string
   ackWaitMs: number
   maxMessageBytes: number
 }
@@ -150,14 +151,7 @@ export async function finish(ctx: ScenarioContext, started: number): Promise<Sce
   const crashes = ctx.service.crashes()
   ctx.check('the service never exited on its own', crashes.length === 0, crashes.map((c) => `pid ${c.pid}: code ${c.status.code} signal ${c.status.signal}`).join('; '))
   const stored = await accountStored(ctx.sql, ctx.ledger)
-  const probe = await pendingOnDurable({
-    url: ctx.broker.url,
-    clusterId: ctx.broker.clusterId,
-    clientId: ctx.settings.clientId,
-    channel: ctx.settings.channel,
-    durableName: ctx.settings.durable,
-    ackWaitMs: ctx.settings.ackWaitMs,
-  })
+  const probe = await pendingOnDurable(durableProbe(ctx))
   const pending = 'pending' in probe ? probe.pending : -1
   if ('error' in probe) ctx.check('durable check', false, probe.error)
   else ctx.check('nothing pending on the durable', probe.pending === 0, probe.pending > 0 ? `sequences ${probe.sequences.join(', ')}` : '')
@@ -198,4 +192,18 @@ export interface Scenario {
   /** One line for the report and --list. */
   summary: string
   run(ctx: ScenarioContext): Promise<void>
+}
+
+/** The service's place on the broker, as the pending check opens it (the service must be stopped). */
+export function durableProbe(ctx: ScenarioContext): DurableProbe {
+  const { settings } = ctx
+  return {
+    url: ctx.broker.url,
+    clusterId: ctx.broker.clusterId,
+    clientId: settings.clientId,
+    channel: settings.channel,
+    durableName: settings.durable,
+    queueGroup: settings.queueGroup,
+    ackWaitMs: settings.ackWaitMs,
+  }
 }

@@ -18,6 +18,12 @@ export interface StanSubscriptionOptions {
   durableName: string
   /** A durable queue group shared by every instance: each message goes to one of them. Unset: a plain durable. */
   queueGroup?: string
+  /**
+   * The plain durable (`durableName` under this client id) of a single-instance deployment that used no queue
+   * group: removed once the group is subscribed. The group started at the channel's first message, so it covers
+   * whatever that durable had not acked; the stale durable would only linger on the broker.
+   */
+  retireDurableOf?: string
   /** Messages delivered and not acked at most: this bounds the writer's buffer during an outage. */
   maxInFlight: number
   /** How long the broker waits for an ack before redelivering; longer than a batch takes. */
@@ -52,6 +58,7 @@ interface AnnouncingClient {
 }
 
 const CLOSE_TIMEOUT_MS = 5_000
+const RETIRE_TIMEOUT_MS = 10_000
 
 /**
  * A durable, manual-ack subscription (in a durable queue group when one is named) that keeps itself alive:
@@ -70,6 +77,8 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
   let live = false
   let closing = false
   let retryTimer: NodeJS.Timeout | undefined
+  /** The legacy durable's removal: tried once per process, after the first subscription of the group. */
+  let retirement: Promise<void> | undefined
 
   function connect(): void {
     if (closing) return
@@ -120,6 +129,9 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       delay = retry.initialMs
       servers.connected()
       log.info({ channel: options.channel, durable: options.durableName, queueGroup: options.queueGroup, server: session.server }, 'subscribed')
+      if (retirement === undefined && options.retireDurableOf !== undefined && options.queueGroup !== undefined) {
+        retirement = retireDurable(session, options.retireDurableOf)
+      }
     })
     subscription.on('error', (error: unknown) => failed(session, 'subscription error', error))
     subscription.on('timeout', (error: unknown) => failed(session, 'subscription timeout', error))
@@ -149,6 +161,42 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
     retryTimer = setTimeout(connect, wait)
   }
 
+  /**
+   * Subscribes to the legacy plain durable (under its own client id, on a connection of its own unless that is
+   * ours) and unsubscribes it, which deletes it on the broker. Whatever it delivers meanwhile is left unacked: the
+   * group has those messages too. Refused while an instance of the old version still runs under that client id:
+   * then it stays, and the next start tries again.
+   */
+  async function retireDurable(session: Session, legacyClientId: string): Promise<void> {
+    const own = legacyClientId === options.clientId
+    const connection = own ? session.connection : stan.connect(options.clusterId, legacyClientId, connectOptions(session.server, legacyClientId))
+    const outcome = await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(`no answer within ${RETIRE_TIMEOUT_MS} ms`), RETIRE_TIMEOUT_MS)
+      const done = (error?: unknown) => {
+        clearTimeout(timer)
+        resolve(error === undefined ? undefined : String((error as Error)?.message ?? error))
+      }
+      const unsubscribe = () => {
+        const legacy = connection.subscribe(
+          options.channel,
+          connection.subscriptionOptions().setDurableName(options.durableName).setManualAckMode(true).setMaxInFlight(1).setAckWait(options.ackWaitMs),
+        )
+        legacy.on('ready', () => legacy.unsubscribe())
+        legacy.on('unsubscribed', () => done())
+        legacy.on('error', done)
+        legacy.on('timeout', done)
+      }
+      if (own) return unsubscribe()
+      connection.on('connect', unsubscribe)
+      connection.on('error', done)
+    })
+    if (!own) {
+      await settle(connection, ['close', 'error'], () => connection.close())
+    }
+    if (outcome === undefined) log.info({ clientId: legacyClientId, durable: options.durableName }, 'removed the durable of the single-instance version')
+    else log.info({ clientId: legacyClientId, durable: options.durableName, reason: outcome }, 'the durable of the single-instance version was not removed; the next start tries again')
+  }
+
   connect()
 
   return {
@@ -159,6 +207,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       closing = true
       live = false
       clearTimeout(retryTimer)
+      await retirement
       const session = current
       if (session === undefined || session.over) return
       session.over = true

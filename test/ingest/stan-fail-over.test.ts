@@ -166,4 +166,43 @@ describe('durable queue group', () => {
     expect(await createOrderStore(db.sql).count()).toBe(50)
     expect(await outcomes(b.metrics)).toEqual({ stored: 50 })
   })
+
+  it('When upgrading from a single plain durable with unacked messages, then the new group ingests them all and the old durable is removed', async () => {
+    const channel = 'upgrade'
+    // The single-instance version: plain durable 'order-service' under client id 'order-service', stopped while
+    // holding 10 messages it never acked.
+    const legacy = await connectAs('order-service')
+    const old = legacy.subscribe(channel, legacy.subscriptionOptions().setDeliverAllAvailable().setDurableName('order-service').setManualAckMode(true))
+    await new Promise((resolve) => old.once('ready', resolve))
+    const delivered = new Promise<void>((resolve) => old.on('message', (message: { getSequence(): number }) => message.getSequence() === 10 && resolve()))
+    await publish(channel, orders('upgrade', 10))
+    await delivered
+    await new Promise<void>((resolve) => {
+      legacy.once('close', () => resolve())
+      legacy.close()
+    })
+
+    const service = instance({ channel, servers: [broker.url], clientId: 'order-service-web-1-8000', queueGroup: 'order-service', retireDurableOf: 'order-service' })
+    await vi.waitFor(() => expect(new Set(service.acked).size).toBe(10), { timeout: 10_000 })
+    await service.subscription.close()
+    expect(await outcomes(service.metrics)).toEqual({ stored: 10 })
+
+    // Reopened, the old durable would redeliver its 10 first; removed, a new durable starts at the next message.
+    const check = await connectAs('order-service')
+    const first = new Promise<number>((resolve) => {
+      const reopened = check.subscribe(channel, check.subscriptionOptions().setDurableName('order-service').setManualAckMode(true))
+      reopened.on('message', (message: { getSequence(): number }) => resolve(message.getSequence()))
+      reopened.once('ready', () => void publish(channel, [orderJson('after-upgrade')]))
+    })
+    expect(await first).toBe(11)
+    check.close()
+  })
 })
+
+function connectAs(clientId: string): Promise<stan.Stan> {
+  return new Promise((resolve, reject) => {
+    const connection = stan.connect(broker.clusterId, clientId, { url: broker.url })
+    connection.once('connect', () => resolve(connection))
+    connection.once('error', reject)
+  })
+}
