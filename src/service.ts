@@ -16,6 +16,7 @@ import { createMetrics } from './metrics.js'
 import { connectDatabase, isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
+import { listenForCommits } from './store/order-commits.js'
 import { createOrderStore } from './store/orders.js'
 
 export interface ServiceEndpoints {
@@ -114,6 +115,13 @@ export async function startService(
     throw error
   }
 
+  // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
+  const commits = listenForCommits(
+    sql,
+    { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
+    log.child({ component: 'commits' }),
+  )
+
   const prune = async () => {
     try {
       const removed = await deadLetters.prune({ maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS })
@@ -136,6 +144,7 @@ export async function startService(
       await writer.stop()
       await gateThread.close()
       await subscription?.close()
+      await commits.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await sql.end({ timeout: 5 })
     },
