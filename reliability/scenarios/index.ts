@@ -4,11 +4,14 @@ import { allTogether } from './all-together.js'
 import { brokerRestart } from './broker-restart.js'
 import { gateFuzz } from './gate-fuzz.js'
 import { hostileInput } from './hostile-input.js'
+import { instancesSigkill } from './instances-sigkill.js'
 import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
 import { postgresOutage } from './postgres-outage.js'
+import { readAcrossInstances } from './read-across-instances.js'
 import { republish } from './republish.js'
 import { serviceSigkill } from './service-sigkill.js'
+import { serverAddressGone, serverListRefusing } from './server-list.js'
 import { serviceSigterm } from './service-sigterm.js'
 import { slowDatabase } from './slow-database.js'
 
@@ -24,6 +27,10 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresDownAtStart,
   slowDatabase,
   brokerRestart,
+  serverListRefusing,
+  serverAddressGone,
+  instancesSigkill,
+  readAcrossInstances,
   httpAbuse,
   allTogether,
 ]

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import stan from 'node-nats-streaming'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -6,6 +5,7 @@ import { openStanSubscription, ServerRing, type StanSubscriptionOptions } from '
 import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
+import { refusingPort } from '../support/ports.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 import { orderJson, outcomes, writerFor } from './support.js'
@@ -58,14 +58,6 @@ async function proxy(): Promise<TcpProxy> {
   return started
 }
 
-async function closedPortUrl(): Promise<string> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return `nats://127.0.0.1:${port}`
-}
-
 /** Publishes through node-nats-streaming, as any producer would; resolves when the broker acked every message. */
 async function publish(channel: string, payloads: string[]): Promise<void> {
   const connection = stan.connect(broker.clusterId, `publisher-${process.pid}-${channel}-${Date.now()}`, { url: broker.url })
@@ -84,7 +76,7 @@ const orders = (prefix: string, count: number) => Array.from({ length: count }, 
 
 describe('server list', () => {
   it('When the first server of the list refuses connections, then the subscription takes the next one and ingests', async () => {
-    const service = instance({ servers: [await closedPortUrl(), broker.url], clientId: 'list-refused', channel: 'list-refused' })
+    const service = instance({ servers: [`nats://127.0.0.1:${await refusingPort()}`, broker.url], clientId: 'list-refused', channel: 'list-refused' })
     await vi.waitFor(() => expect(service.subscription.isLive()).toBe(true), { timeout: 10_000 })
     await publish('list-refused', orders('refused', 10))
     await vi.waitFor(() => expect(service.acked).toHaveLength(10))
