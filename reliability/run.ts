@@ -31,6 +31,7 @@ const SETTINGS: ServiceSettings = {
   channel: 'orders',
   clientId: 'order-service-reliability',
   durable: 'order-service',
+  queueGroup: 'order-service',
   // Short, so that the broker redelivers within the run whenever an ack is late or lost.
   ackWaitMs: 2_000,
   maxMessageBytes: 64 * 1024,
@@ -130,34 +131,38 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
     const port = await freePort()
-    const service = new ServiceProcess({
-      repoDir,
-      cwd: dir,
-      port,
-      logPath: join(logsDir, `${scenario.name}.service.log`),
-      cleanup: own,
-      env: {
-        DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
-        STAN_URL: proxies?.stanUrl ?? broker.url,
-        STAN_CLUSTER_ID: broker.clusterId,
-        STAN_CLIENT_ID: SETTINGS.clientId,
-        STAN_CHANNEL: SETTINGS.channel,
-        STAN_DURABLE: SETTINGS.durable,
-        STAN_ACK_WAIT_SECONDS: String(SETTINGS.ackWaitMs / 1000),
-        MAX_MESSAGE_BYTES: String(SETTINGS.maxMessageBytes),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(port),
-        // Small, so that GET /order/:id also reads through to the database.
-        CACHE_MAX_BYTES: String(4 * 1024 * 1024),
-        DATA_DIR: join(dir, 'data'),
-        LOG_LEVEL: 'warn',
-        // Migrations take milliseconds here: a start-up that hangs is given up on (and retried) within 5 s.
-        MIGRATION_TIMEOUT_MS: '5000',
-      },
-    })
+    const env: Record<string, string> = {
+      DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
+      STAN_URL: proxies?.stanUrl ?? broker.url,
+      STAN_CLUSTER_ID: broker.clusterId,
+      STAN_CLIENT_ID: SETTINGS.clientId,
+      STAN_CHANNEL: SETTINGS.channel,
+      STAN_DURABLE: SETTINGS.durable,
+      STAN_QUEUE_GROUP: SETTINGS.queueGroup,
+      STAN_ACK_WAIT_SECONDS: String(SETTINGS.ackWaitMs / 1000),
+      MAX_MESSAGE_BYTES: String(SETTINGS.maxMessageBytes),
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      // Small, so that GET /order/:id also reads through to the database.
+      CACHE_MAX_BYTES: String(4 * 1024 * 1024),
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'warn',
+      // Migrations take milliseconds here: a start-up that hangs is given up on (and retried) within 5 s.
+      MIGRATION_TIMEOUT_MS: '5000',
+    }
+    const service = new ServiceProcess({ repoDir, cwd: dir, port, logPath: join(logsDir, `${scenario.name}.service.log`), cleanup: own, env })
+    // Further instances share the database, broker, channel and queue group; each has its own port and client id.
+    const newInstance = async (name: string) => {
+      const instancePort = await freePort()
+      const overrides = { HTTP_PORT: String(instancePort), STAN_CLIENT_ID: `${SETTINGS.clientId}-${name}`, DATA_DIR: join(dir, `data-${name}`) }
+      return new ServiceProcess({ repoDir, cwd: dir, port: instancePort, logPath: join(logsDir, `${scenario.name}.service-${name}.log`), cleanup: own, env: { ...env, ...overrides } })
+    }
     const sql = connectDatabase(databaseUrl, { max: 3 })
     own.add('accounting pool', () => sql.end({ timeout: 2 }))
-    const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql, proxies?.proxies)
+    const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql, proxies?.proxies, {
+      newInstance,
+      defer: (name, undo) => void own.add(name, undo),
+    })
     let failure: string | undefined
     try {
       await scenario.run(ctx)

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { hostname } from 'node:os'
 import * as v from 'valibot'
 import { ConfigError } from './errors.js'
 
@@ -28,17 +30,46 @@ const url = (schemes: string[]) =>
     ),
   )
 
+/**
+ * A comma-separated list of servers, as NATS clients take them: `nats://a:4222,nats://b:4222`. Each entry is
+ * trimmed and must be a `nats://` URL with a host; the first bad one is named. Outputs the list.
+ */
+const serverList = () =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value) => value.split(',').map((entry) => entry.trim())),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return
+        const bad = dataset.value.find((entry) => !isNatsServer(entry))
+        if (bad !== undefined) addIssue({ message: `must start with nats:// and name a host, each of a comma-separated list; not "${bad}"` })
+      }),
+    ),
+  )
+
+function isNatsServer(entry: string): boolean {
+  if (!entry.startsWith('nats://')) return false
+  try {
+    return new URL(entry).hostname !== ''
+  } catch {
+    return false
+  }
+}
+
 const MiB = 1024 * 1024
 
 const Settings = v.object({
   HTTP_HOST: v.pipe(v.optional(v.string(), '127.0.0.1'), v.minLength(1, 'must not be empty')),
   HTTP_PORT: int(8000, 0, 65535),
   DATABASE_URL: url(['postgres', 'postgresql']),
-  STAN_URL: url(['nats']),
+  STAN_URL: serverList(),
   STAN_CLUSTER_ID: token('test-cluster'),
-  STAN_CLIENT_ID: token('order-service'),
+  // Unset: derived from the host and the HTTP port (defaultClientId), so instances differ and restarts keep theirs.
+  STAN_CLIENT_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 _ -'))),
   STAN_CHANNEL: v.pipe(v.optional(v.string(), 'orders'), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards')),
   STAN_DURABLE: token('order-service'),
+  STAN_QUEUE_GROUP: token('order-service'),
+  STAN_LEGACY_CLIENT_ID: v.optional(v.union([v.literal('none'), v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be none or 1..64 of A-Z a-z 0-9 _ -'))]), 'order-service'),
   STAN_MAX_IN_FLIGHT: int(4096, 1, 65536),
   STAN_ACK_WAIT_SECONDS: int(30, 1, 3600),
   /** Unset: 10 s, or half the ack wait when that is shorter (see the check below). */
@@ -70,19 +101,38 @@ const ConfigSchema = v.pipe(
   ),
 )
 
-export type Config = Readonly<v.InferOutput<typeof ConfigSchema>>
+export type Config = Readonly<Omit<v.InferOutput<typeof ConfigSchema>, 'STAN_CLIENT_ID'> & { STAN_CLIENT_ID: string }>
+
+/**
+ * The default client id: `order-service-<host>-<HTTP port>`. Unique per instance (two hosts differ by name, two
+ * processes on one host by port) and the same after a restart of that instance, so the broker's duplicate-id check
+ * hands the restarted process the dead one's place at once. A host name too long or with other characters is
+ * cut and tagged with a hash of the full name. HTTP_PORT=0 (a free port, tests) has no stable port: the pid stands in.
+ */
+export function defaultClientId(host: string, httpPort: number, pid: number = process.pid): string {
+  const instance = httpPort === 0 ? `pid${pid}` : String(httpPort)
+  const room = 64 - 'order-service-'.length - 1 - instance.length
+  let name = host.replace(/[^A-Za-z0-9_-]/g, '_')
+  if (name.length > room || name !== host) {
+    const tag = createHash('sha256').update(host).digest('hex').slice(0, 8)
+    name = `${name.slice(0, room - tag.length - 1)}-${tag}`
+  }
+  return `order-service-${name}-${instance}`
+}
+
 
 /**
  * Reads the configuration once from the environment; every problem is named in one error.
  * Empty variables count as unset, as in docker-compose files that list a variable without a value.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, host: string = hostname()): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
   const result = v.safeParse(ConfigSchema, present)
   if (!result.success) {
     throw new ConfigError(result.issues.map((issue) => `${v.getDotPath(issue) ?? '?'}: ${issue.message}`))
   }
-  return Object.freeze(result.output)
+  const output = result.output
+  return Object.freeze({ ...output, STAN_CLIENT_ID: output.STAN_CLIENT_ID ?? defaultClientId(host, output.HTTP_PORT) })
 }
 
 /** Loads ./.env into process.env when present; variables already set win. */

@@ -19,11 +19,13 @@ import { boundedPages, boundedStore, createBoundedPool } from './store/bounded-p
 import { isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
+import { listenForCommits } from './store/order-commits.js'
 import { createOrderStore } from './store/orders.js'
 
 export interface ServiceEndpoints {
   databaseUrl: string
-  stanUrl: string
+  /** The broker's servers: one, or the nodes of a cluster. */
+  stanServers: readonly string[]
   stanClusterId: string
 }
 
@@ -161,6 +163,13 @@ export async function startService(
     throw error
   }
 
+  // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
+  const commits = listenForCommits(
+    sql,
+    { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
+    log.child({ component: 'commits' }),
+  )
+
   const prune = async () => {
     try {
       // A long delete, bounded as a migration is, not as a lookup.
@@ -186,6 +195,7 @@ export async function startService(
       await writer.stop()
       await gateThread.close()
       await subscription?.close()
+      await commits.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
@@ -197,11 +207,13 @@ function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger)
   return (onMessage) =>
     openStanSubscription(
       {
-        url: endpoints.stanUrl,
+        servers: endpoints.stanServers,
         clusterId: endpoints.stanClusterId,
         clientId: config.STAN_CLIENT_ID,
         channel: config.STAN_CHANNEL,
         durableName: config.STAN_DURABLE,
+        queueGroup: config.STAN_QUEUE_GROUP,
+        retireDurableOf: config.STAN_LEGACY_CLIENT_ID === 'none' ? undefined : config.STAN_LEGACY_CLIENT_ID,
         maxInFlight: config.STAN_MAX_IN_FLIGHT,
         ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
         log,

@@ -4,14 +4,16 @@ import { ConfigError } from '../src/errors.js'
 
 describe('configuration', () => {
   it('When nothing is set, then the documented defaults apply and embedded servers are used', () => {
-    const config = loadConfig({})
+    const config = loadConfig({}, 'web-1')
     expect(config).toMatchObject({
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: 8000,
       STAN_CLUSTER_ID: 'test-cluster',
-      STAN_CLIENT_ID: 'order-service',
+      STAN_CLIENT_ID: 'order-service-web-1-8000',
       STAN_CHANNEL: 'orders',
       STAN_DURABLE: 'order-service',
+      STAN_QUEUE_GROUP: 'order-service',
+      STAN_LEGACY_CLIENT_ID: 'order-service',
       DATA_DIR: './.data',
       LOG_LEVEL: 'info',
       STAN_MAX_IN_FLIGHT: 4096,
@@ -33,6 +35,28 @@ describe('configuration', () => {
     expect(error).toBeInstanceOf(ConfigError)
     const problems = (error as ConfigError).problems.join('\n')
     for (const name of ['HTTP_PORT', 'DATABASE_URL', 'STAN_CHANNEL', 'ADMIN_TOKEN', 'GATE_THREAD']) expect(problems).toContain(name)
+  })
+
+  it('When STAN_URL is a comma-separated list, then it is trimmed into servers; a bad entry is named', () => {
+    expect(loadConfig({ STAN_URL: ' nats://a:4222 ,nats://b:4223' }).STAN_URL).toEqual(['nats://a:4222', 'nats://b:4223'])
+    for (const [value, bad] of [['nats://a:4222,http://b:4222', 'http://b:4222'], ['nats://a:4222,', ''], ['nats://', 'nats://'], ['a:4222', 'a:4222']]) {
+      expect(() => loadConfig({ STAN_URL: value })).toThrow(`STAN_URL: must start with nats:// and name a host, each of a comma-separated list; not "${bad}"`)
+    }
+  })
+
+  it('When STAN_CLIENT_ID is unset, then it is derived from the host and HTTP port: unique per instance, the same after a restart', () => {
+    expect(loadConfig({ HTTP_PORT: '8001' }, 'web-1').STAN_CLIENT_ID).toBe('order-service-web-1-8001')
+    expect(loadConfig({ HTTP_PORT: '8001' }, 'web-1').STAN_CLIENT_ID).toBe(loadConfig({ HTTP_PORT: '8001' }, 'web-1').STAN_CLIENT_ID)
+    expect(loadConfig({ HTTP_PORT: '8002' }, 'web-1').STAN_CLIENT_ID).not.toBe(loadConfig({ HTTP_PORT: '8001' }, 'web-1').STAN_CLIENT_ID)
+    // Other characters and long names are cut and tagged with a hash, so names differing only there still differ.
+    const dotted = loadConfig({}, 'web.example.com').STAN_CLIENT_ID
+    const underscored = loadConfig({}, 'web_example_com').STAN_CLIENT_ID
+    expect(dotted).toMatch(/^order-service-web_example_com-[0-9a-f]{8}-8000$/)
+    expect(dotted).not.toBe(underscored)
+    for (const host of ['h'.repeat(200), 'ip-10-0-0-1.eu-west-1.compute.internal.some-very-long-suffix']) {
+      expect(loadConfig({}, host).STAN_CLIENT_ID).toMatch(/^[A-Za-z0-9_-]{1,64}$/)
+    }
+    expect(loadConfig({ STAN_CLIENT_ID: 'mine' }, 'web-1').STAN_CLIENT_ID).toBe('mine')
   })
 
   it('Should turn numbers into numbers and treat empty values as unset', () => {

@@ -21,7 +21,7 @@ if (!url || !clusterId || !channel || !Number.isInteger(count) || !Number.isInte
   throw new Error('STAN_URL, STAN_CLUSTER_ID, CHANNEL, COUNT and SEED are required')
 }
 
-const connected = await connect({ url, clusterId, clientId: `bench-publish-${process.pid}` })
+const connected = await connect({ servers: [url], clusterId, clientId: `bench-publish-${process.pid}` })
 if (!connected.ok) throw new Error(`cannot connect to the broker: ${connected.error}`)
 let bytes = 0
 function* payloads(): Generator<Buffer> {

@@ -6,11 +6,13 @@ export interface DurableProbe {
   clientId: string
   channel: string
   durableName: string
+  /** The service's durable queue group; the probe joins it as its only member while the service is stopped. */
+  queueGroup: string
   ackWaitMs: number
 }
 
 /**
- * Opens the service's durable subscription itself, with the service's client id (the service must be stopped), and
+ * Joins the service's durable queue group itself, with the service's client id (the service must be stopped), and
  * counts what the broker delivers within ackWait + 1 s: anything is a message the service never acked. Then closes
  * without unsubscribing and without acking, so the durable is left exactly as it was found.
  */
@@ -33,7 +35,7 @@ export function pendingOnDurable(probe: DurableProbe): Promise<{ pending: number
         .setManualAckMode(true)
         .setMaxInFlight(1024)
         .setAckWait(probe.ackWaitMs)
-      const subscription = connection.subscribe(probe.channel, options)
+      const subscription = connection.subscribe(probe.channel, probe.queueGroup, options)
       subscription.on('error', (error: unknown) => finish({ error: String(error) }))
       subscription.on('message', (message: { getSequence(): number }) => sequences.push(message.getSequence()))
       subscription.on('ready', () => {

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { seededRandom, type Random } from '../../src/publisher/seeded-random.js'
 import type { Sql } from '../../src/store/db.js'
-import { accountServed, accountStored } from './accounting.js'
+import { accountServed, accountStored, type ServedAccount } from './accounting.js'
 import type { BrokerProcess } from './broker.js'
 import type { FreezingProxy } from './freezing-proxy.js'
-import { pendingOnDurable } from './durable.js'
+import { pendingOnDurable, type DurableProbe } from './durable.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
 import type { PostgresCluster } from './postgres.js'
@@ -18,6 +18,7 @@ export interface ServiceSettings {
   channel: string
   clientId: string
   durable: string
+  queueGroup: string
   ackWaitMs: number
   maxMessageBytes: number
 }
@@ -26,6 +27,13 @@ export interface Check {
   name: string
   ok: boolean
   detail: string
+}
+
+export interface ScenarioScope {
+  /** Another instance of the service: same database, broker, channel and queue group; its own port and client id. */
+  newInstance(name: string): Promise<ServiceProcess>
+  /** Runs `undo` when the scenario's processes are cleaned up, after its accounting. */
+  defer(name: string, undo: () => Promise<void>): void
 }
 
 /** Everything a scenario works with: the three processes, the ledger, and a place to record faults and checks. */
@@ -50,8 +58,25 @@ export class ScenarioContext {
     readonly sql: Sql,
     /** The freezing proxies between the service and PostgreSQL and the broker, for scenarios with `proxied`. */
     readonly proxies?: Proxies,
+    /** What the runner gives a scenario beyond the three processes: more instances, and undo steps of its own. */
+    readonly scope: ScenarioScope = { newInstance: () => Promise.reject(new Error('no second instance here')), defer: () => {} },
   ) {
     this.random = seededRandom(seed, 0x5ce)
+  }
+
+  /** The instances beside `service` that the scenario started (see addInstance). */
+  readonly others: ServiceProcess[] = []
+
+  /** Every instance: `service` first. */
+  instances(): ServiceProcess[] {
+    return [this.service, ...this.others]
+  }
+
+  /** Creates another instance (not started); the accounting serves every order through each one and stops them all. */
+  async addInstance(): Promise<ServiceProcess> {
+    const instance = await this.scope.newInstance(String(this.others.length + 2))
+    this.others.push(instance)
+    return instance
   }
 
   /** `valid` new orders with `hostile` messages among them. */
@@ -117,9 +142,10 @@ export class ScenarioContext {
     let last = -1
     let lastChange = Date.now()
     for (;;) {
-      if (!this.service.isRunning()) {
-        this.note(`the service had exited on its own during ingest; started again to drain`)
-        await this.service.startReady()
+      for (const instance of this.instances()) {
+        if (instance.isRunning()) continue
+        this.note(`an instance had exited on its own during ingest; started again to drain`)
+        await instance.startReady()
       }
       const written = await this.rowsWritten()
       if (written !== undefined && written >= expected) return
@@ -141,26 +167,32 @@ export class ScenarioContext {
  */
 export async function finish(ctx: ScenarioContext, started: number): Promise<ScenarioResult> {
   await ctx.pg.start()
-  if (!ctx.service.isRunning()) await ctx.service.startReady()
+  const instances = ctx.instances()
+  for (const instance of instances) if (!instance.isRunning()) await instance.startReady()
   await ctx.waitForDrain()
   // A moment for anything still on its way (a late redelivery) to be written, so "doubled" can see it.
   await sleep(ctx.settings.ackWaitMs + 500)
-  await ctx.service.waitReady()
-  const served = await accountServed(ctx.service.port, ctx.ledger)
-  const duplicates = (await ctx.service.scrape(), ctx.service.duplicatesAbsorbed())
-  const life = await ctx.service.terminate()
-  ctx.check('graceful stop at the end', life !== undefined && life.status.code === 0 && life.forced !== true, life ? `exit ${life.status.code ?? life.status.signal} in ${life.stopMs} ms` : 'not running')
-  const crashes = ctx.service.crashes()
-  ctx.check('the service never exited on its own', crashes.length === 0, crashes.map((c) => `pid ${c.pid}: code ${c.status.code} signal ${c.status.signal}`).join('; '))
+  const served: ServedAccount = { checked: 0, mismatched: 0, problems: [] }
+  let duplicates = 0
+  // Every order is served, equal, by every instance: by the one that wrote it and by the others alike.
+  for (const instance of instances) {
+    await instance.waitReady()
+    const account = await accountServed(instance.port, ctx.ledger)
+    served.checked += account.checked
+    served.mismatched += account.mismatched
+    served.problems.push(...account.problems.map((problem) => (instances.length > 1 ? `instance on port ${instance.port}: ${problem}` : problem)))
+  }
+  for (const instance of instances) {
+    await instance.scrape()
+    duplicates += instance.duplicatesAbsorbed()
+    const life = await instance.terminate()
+    const which = instances.length > 1 ? ` (instance on port ${instance.port})` : ''
+    ctx.check(`graceful stop at the end${which}`, life !== undefined && life.status.code === 0 && life.forced !== true, life ? `exit ${life.status.code ?? life.status.signal} in ${life.stopMs} ms` : 'not running')
+    const crashes = instance.crashes()
+    ctx.check(`the service never exited on its own${which}`, crashes.length === 0, crashes.map((c) => `pid ${c.pid}: code ${c.status.code} signal ${c.status.signal}`).join('; '))
+  }
   const stored = await accountStored(ctx.sql, ctx.ledger)
-  const probe = await pendingOnDurable({
-    url: ctx.broker.url,
-    clusterId: ctx.broker.clusterId,
-    clientId: ctx.settings.clientId,
-    channel: ctx.settings.channel,
-    durableName: ctx.settings.durable,
-    ackWaitMs: ctx.settings.ackWaitMs,
-  })
+  const probe = await pendingOnDurable(durableProbe(ctx))
   const pending = 'pending' in probe ? probe.pending : -1
   if ('error' in probe) ctx.check('durable check', false, probe.error)
   else ctx.check('nothing pending on the durable', probe.pending === 0, probe.pending > 0 ? `sequences ${probe.sequences.join(', ')}` : '')
@@ -208,4 +240,18 @@ export interface Scenario {
   /** The service reaches PostgreSQL and the broker through freezing proxies (ctx.proxies); the accounting does not. */
   proxied?: boolean
   run(ctx: ScenarioContext): Promise<void>
+}
+
+/** The service's place on the broker, as the pending check opens it (the service must be stopped). */
+export function durableProbe(ctx: ScenarioContext): DurableProbe {
+  const { settings } = ctx
+  return {
+    url: ctx.broker.url,
+    clusterId: ctx.broker.clusterId,
+    clientId: settings.clientId,
+    channel: settings.channel,
+    durableName: settings.durable,
+    queueGroup: settings.queueGroup,
+    ackWaitMs: settings.ackWaitMs,
+  }
 }

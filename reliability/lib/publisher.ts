@@ -19,7 +19,7 @@ export interface PublishOptions {
  */
 export async function publish(target: PublishTarget, ledger: Ledger, messages: readonly Outgoing[], options: PublishOptions = {}): Promise<void> {
   if (messages.length === 0) return
-  const connection = await connect({ url: target.url, clusterId: target.clusterId, clientId: `reliability-publisher-${process.pid}-${Date.now()}` })
+  const connection = await connect({ servers: [target.url], clusterId: target.clusterId, clientId: `reliability-publisher-${process.pid}-${Date.now()}` })
   if (!connection.ok) throw new Error(`publisher could not connect: ${connection.error}`)
   try {
     const tally = await publishAll(

@@ -41,7 +41,7 @@ export class ServiceProcess {
   /** Counters of lives that ended, and the latest scrape of the current one. */
   #finished = { duplicates: 0 }
   #current = { duplicates: 0 }
-  readonly #options: ServiceProcessOptions
+  #options: ServiceProcessOptions
 
   constructor(options: ServiceProcessOptions) {
     this.#options = options
@@ -49,6 +49,11 @@ export class ServiceProcess {
     options.cleanup.add('service', async () => {
       if (this.#child !== undefined) await stopChild(this.#child, 'SIGKILL', 5_000)
     })
+  }
+
+  /** Changes the environment of the next start (a scenario giving the service another STAN_URL, say). */
+  setEnv(overrides: Record<string, string>): void {
+    this.#options = { ...this.#options, env: { ...this.#options.env, ...overrides } }
   }
 
   get pid(): number | undefined {

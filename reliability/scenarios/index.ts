@@ -5,14 +5,17 @@ import { brokerFrozen } from './broker-frozen.js'
 import { brokerRestart } from './broker-restart.js'
 import { gateFuzz } from './gate-fuzz.js'
 import { hostileInput } from './hostile-input.js'
+import { instancesSigkill } from './instances-sigkill.js'
 import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
 import { postgresFrozen } from './postgres-frozen.js'
 import { postgresFrozenAtStart } from './postgres-frozen-at-start.js'
 import { postgresFrozenDuringReplay } from './postgres-frozen-during-replay.js'
 import { postgresOutage } from './postgres-outage.js'
+import { readAcrossInstances } from './read-across-instances.js'
 import { republish } from './republish.js'
 import { serviceSigkill } from './service-sigkill.js'
+import { serverAddressGone, serverListRefusing } from './server-list.js'
 import { serviceSigterm } from './service-sigterm.js'
 import { slowDatabase } from './slow-database.js'
 
@@ -32,6 +35,10 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresFrozenAtStart,
   postgresFrozenDuringReplay,
   brokerFrozen,
+  serverListRefusing,
+  serverAddressGone,
+  instancesSigkill,
+  readAcrossInstances,
   httpAbuse,
   allTogether,
 ]

@@ -110,6 +110,8 @@ export class OrderCache {
   readonly #slabs: BodySlabs
   readonly #absent: LRUCache<string, true>
   readonly #inFlight = new Map<string, Promise<LookupResult>>()
+  /** Ids of misses in flight that another instance committed meanwhile: their answer must not be remembered. */
+  readonly #committedDuringLoad = new Set<string>()
   readonly #limiter: MissLimiter
   readonly #store: Pick<OrderStore, 'findBody'>
 
@@ -149,6 +151,24 @@ export class OrderCache {
     this.#slabs.adopt(orderUid, order.body)
     this.#settle()
     return order
+  }
+
+  /**
+   * Orders committed elsewhere (another instance, a replay): ids remembered as unknown are forgotten, so the next
+   * lookup reads the database. A miss of one of them in flight now is not remembered either: its query may have
+   * read the table just before the commit.
+   */
+  forgetAbsent(orderUids: Iterable<string>): void {
+    for (const orderUid of orderUids) {
+      this.#absent.delete(orderUid)
+      if (this.#inFlight.has(orderUid)) this.#committedDuringLoad.add(orderUid)
+    }
+  }
+
+  /** Forgets every id remembered as unknown: commits may have gone unheard (the listening connection was lost). */
+  forgetAllAbsent(): void {
+    this.#absent.clear()
+    for (const orderUid of this.#inFlight.keys()) this.#committedDuringLoad.add(orderUid)
   }
 
   /**
@@ -209,7 +229,10 @@ export class OrderCache {
     if (pending !== undefined) return pending
     const slot = this.#limiter.acquire()
     if (slot === undefined) return { kind: 'busy' }
-    const loading = this.#load(orderUid, slot).finally(() => this.#inFlight.delete(orderUid))
+    const loading = this.#load(orderUid, slot).finally(() => {
+      this.#inFlight.delete(orderUid)
+      this.#committedDuringLoad.delete(orderUid)
+    })
     this.#inFlight.set(orderUid, loading)
     return loading
   }
@@ -258,7 +281,7 @@ export class OrderCache {
       // and must not be remembered as absent.
       const arrived = this.#orders.get(orderUid)
       if (arrived !== undefined) return { kind: 'hit', order: arrived }
-      this.#absent.set(orderUid, true)
+      if (!this.#committedDuringLoad.has(orderUid)) this.#absent.set(orderUid, true)
       return { kind: 'absent' }
     } catch (error) {
       return { kind: 'unavailable', error }

@@ -7,7 +7,7 @@ import { startStanServer } from '../stan-server/index.js'
 
 export interface Infrastructure {
   databaseUrl: string
-  stanUrl: string
+  stanServers: readonly string[]
   stanClusterId: string
   /** What was started here, to say so at start-up. */
   embedded: { postgres: boolean; broker: boolean }
@@ -39,8 +39,8 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
       databaseUrl = postgres.url
       log.info({ port: postgres.port, dir: join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL started')
     }
-    let stanUrl = config.STAN_URL
-    if (stanUrl === undefined) {
+    let stanServers = config.STAN_URL
+    if (stanServers === undefined) {
       const broker = await startStanServer({
         host: EMBEDDED_HOST,
         port: config.EMBEDDED_STAN_PORT,
@@ -49,12 +49,12 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
         dir: join(config.DATA_DIR, 'stan'),
       }).catch(portInUse('EMBEDDED_STAN_PORT', config.EMBEDDED_STAN_PORT))
       stops.push(() => broker.close())
-      stanUrl = broker.url
+      stanServers = [broker.url]
       log.info({ url: broker.url, clusterId: broker.clusterId, dir: join(config.DATA_DIR, 'stan') }, 'embedded NATS Streaming server started')
     }
     return {
       databaseUrl,
-      stanUrl,
+      stanServers,
       stanClusterId: config.STAN_CLUSTER_ID,
       embedded: { postgres: config.DATABASE_URL === undefined, broker: config.STAN_URL === undefined },
       stop,

@@ -46,9 +46,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
   // A fresh client id per run: the broker refuses a second connection under an id that is still registered.
   const clientId = `publish-${randomBytes(6).toString('hex')}`
-  const connected = await connect({ url: args.url, clusterId: args.clusterId, clientId })
+  const connected = await connect({ servers: args.servers, clusterId: args.clusterId, clientId })
   if (!connected.ok) {
-    io.stderr.write(`bin/publish: cannot connect to ${args.url} (cluster ${args.clusterId}): ${connected.error}\n`)
+    io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')} (cluster ${args.clusterId}): ${connected.error}\n`)
     return EXIT_NOT_ALL_ACKED
   }
 
@@ -67,7 +67,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   await close(connected)
 
   const interrupted = io.signal?.aborted === true
-  io.stdout.write(formatSummary({ tally, elapsedMs, channel: args.channel, url: args.url, seed, interrupted }))
+  io.stdout.write(formatSummary({ tally, elapsedMs, channel: args.channel, url: args.servers.join(','), seed, interrupted }))
   // Compared with the plan, not with what was published: messages never sent were not acked either.
   return tally.acked === plan.total ? EXIT_OK : EXIT_NOT_ALL_ACKED
 }

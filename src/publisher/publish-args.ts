@@ -12,7 +12,8 @@ Publishes orders to the configured NATS Streaming channel and waits for every ac
   --rate R         at most R messages per second (default: as fast as acks come back)
   --seed S         seed for generated orders and garbage, 0..4294967295 (default: random, printed at the end)
   --in-flight N    publishes waiting for an ack at most (default 1000)
-  --url URL        broker URL (default: $STAN_URL, else the embedded broker at nats://127.0.0.1:$EMBEDDED_STAN_PORT)
+  --url URL[,URL]  broker URL, or a comma-separated list tried in turn (default: $STAN_URL, else the embedded
+                   broker at nats://127.0.0.1:$EMBEDDED_STAN_PORT)
   --cluster-id ID  cluster id (default: $STAN_CLUSTER_ID, else test-cluster)
   --channel C      channel (default: $STAN_CHANNEL, else orders)
   -h, --help       this text
@@ -26,7 +27,7 @@ export interface PublishArgs {
   rate?: number
   seed?: number
   inFlight: number
-  url: string
+  servers: string[]
   clusterId: string
   channel: string
   /** The service's MAX_MESSAGE_BYTES, so that garbage "at the size limit" is at the limit the service uses. */
@@ -103,7 +104,7 @@ const FLAG_OF: Record<string, string> = { STAN_URL: '--url', STAN_CLUSTER_ID: '-
 const BROKER_VARIABLES = ['STAN_URL', 'STAN_CLUSTER_ID', 'STAN_CHANNEL', 'EMBEDDED_STAN_PORT', 'MAX_MESSAGE_BYTES'] as const
 
 type BrokerSettings =
-  | { ok: true; settings: Pick<PublishArgs, 'url' | 'clusterId' | 'channel' | 'maxMessageBytes'> }
+  | { ok: true; settings: Pick<PublishArgs, 'servers' | 'clusterId' | 'channel' | 'maxMessageBytes'> }
   | { ok: false; problems: string[] }
 
 /** Only the variables the publisher uses are validated, so a bad DATABASE_URL in .env does not stop it. */
@@ -116,7 +117,7 @@ function brokerSettings(env: Record<string, string | undefined>, flags: Record<s
     return {
       ok: true,
       settings: {
-        url: config.STAN_URL ?? `nats://127.0.0.1:${embeddedPort}`,
+        servers: config.STAN_URL ?? [`nats://127.0.0.1:${embeddedPort}`],
         clusterId: config.STAN_CLUSTER_ID,
         channel: config.STAN_CHANNEL,
         maxMessageBytes: config.MAX_MESSAGE_BYTES,

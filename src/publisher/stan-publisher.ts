@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import stan from 'node-nats-streaming'
 
 export interface StanTarget {
-  url: string
+  /** Tried in turn until one answers: one server, or the nodes of a cluster. */
+  servers: readonly string[]
   clusterId: string
   clientId: string
 }
@@ -37,12 +38,25 @@ export interface Connection {
 
 export type Connected = ({ ok: true } & Connection) | { ok: false; error: string }
 
-/** Connects and waits for the streaming handshake; a broker that cannot be reached is an error value, not a throw. */
-/** `ackTimeoutMs`: how long the broker may take to ack one publish before it counts as failed. */
-export function connect(target: StanTarget, ackTimeoutMs = 30_000): Promise<Connected> {
+/**
+ * Connects to the first server that answers and waits for the streaming handshake; a broker that cannot be reached
+ * is an error value, not a throw. `ackTimeoutMs`: how long the broker may take to ack one publish before it counts
+ * as failed.
+ */
+export async function connect(target: StanTarget, ackTimeoutMs = 30_000): Promise<Connected> {
+  const errors: string[] = []
+  for (const server of target.servers) {
+    const connected = await connectTo(server, target, ackTimeoutMs)
+    if (connected.ok) return connected
+    errors.push(target.servers.length > 1 ? `${server}: ${connected.error}` : connected.error)
+  }
+  return { ok: false, error: errors.join('; ') }
+}
+
+function connectTo(server: string, target: StanTarget, ackTimeoutMs: number): Promise<Connected> {
   return new Promise((resolve) => {
     const client = stan.connect(target.clusterId, target.clientId, {
-      url: target.url,
+      url: server,
       ackTimeout: ackTimeoutMs,
       // We bound the un-acked publishes ourselves; the client's own limit would fail them instead of waiting.
       maxPubAcksInflight: Number.MAX_SAFE_INTEGER,

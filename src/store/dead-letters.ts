@@ -52,6 +52,8 @@ function messageKey(row: LetterRow): string {
 export type DeadLetterStore = ReturnType<typeof createDeadLetterStore>
 
 const PREVIEW_CHARS = 200
+// Any fixed number, the same for every instance; other than the migrations' lock.
+export const RETENTION_LOCK = 0x726574656e74 // "retent"
 
 export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
   return {
@@ -111,13 +113,21 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
     },
 
     /** Retention: drops rows older than maxAgeDays, then the oldest beyond maxRows. Returns how many went. */
+    /**
+     * Applies retention; every instance runs it hourly. One at a time: an instance that finds another pruning
+     * (the advisory lock taken) skips this round and returns 0, rather than repeat its work.
+     */
     async prune(retention: { maxRows: number; maxAgeDays: number }): Promise<number> {
-      const aged = await sql`delete from dead_letters where received_at < now() - make_interval(days => ${retention.maxAgeDays})`
-      const surplus = await sql`
-        delete from dead_letters where id <= (
-          select id from dead_letters order by id desc offset ${retention.maxRows} limit 1
-        )`
-      return aged.count + surplus.count
+      return sql.begin(async (tx) => {
+        const [lock] = await tx<{ taken: boolean }[]>`select pg_try_advisory_xact_lock(${RETENTION_LOCK}) as taken`
+        if (lock?.taken !== true) return 0
+        const aged = await tx`delete from dead_letters where received_at < now() - make_interval(days => ${retention.maxAgeDays})`
+        const surplus = await tx`
+          delete from dead_letters where id <= (
+            select id from dead_letters order by id desc offset ${retention.maxRows} limit 1
+          )`
+        return aged.count + surplus.count
+      })
     },
   }
 }

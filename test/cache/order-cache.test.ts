@@ -212,6 +212,22 @@ describe('order cache: read-through', () => {
     expect(cache.stats().absentEntries).toBe(0)
   })
 
+  it('When another instance commits the order while a miss for it is in flight, then the miss is not remembered as absent', async () => {
+    const cache: OrderCache = cacheOver({
+      // The read finds nothing; then another instance commits it, and its notification arrives before the answer.
+      findBody: async (orderUid) => {
+        const body = await orders.findBody(orderUid)
+        await orders.insertMany([{ orderUid, json: orderJson(orderUid), brokerSeq: 1 }])
+        cache.forgetAbsent([orderUid])
+        return body
+      },
+    })
+
+    expect((await cache.lookup('elsewhere')).kind).toBe('absent')
+    expect(cache.stats().absentEntries).toBe(0)
+    expect((await cache.lookup('elsewhere')).kind).toBe('loaded')
+  })
+
   it('When many unknown ids are looked up, then the remembered absences stay within their bound', async () => {
     const cache = cacheOver(countingStore(orders), { maxAbsent: 10 })
     for (let i = 0; i < 40; i++) await cache.lookup(`nobody${i}`)

@@ -116,6 +116,22 @@ describe('dead letters: admin access', () => {
       expect(await res.json()).toMatchObject({ error: { code: 'forbidden' } })
     }
   })
+
+  it('When ADMIN_TOKEN is not set and a loopback request comes through a proxy (Forwarded, X-Forwarded-For), then 403', async () => {
+    const { app } = appWithReplay(undefined)
+    const proxied: Record<string, string>[] = [{ forwarded: 'for=203.0.113.9' }, { forwarded: 'for=127.0.0.1;proto=http' }, { 'x-forwarded-for': '203.0.113.9' }, { 'x-forwarded-for': '' }, { 'x-forwarded-for': '127.0.0.1' }]
+    for (const headers of proxied) {
+      for (const address of ['127.0.0.1', '::1']) {
+        const res = await app.request('/dead-letters', { headers }, fromAddress(address))
+        expect(res.status, JSON.stringify({ headers, address })).toBe(403)
+        expect(await res.json()).toMatchObject({ error: { code: 'forbidden' } })
+      }
+    }
+    expect((await app.request('/dead-letters/1/replay', { method: 'POST', headers: { 'x-forwarded-for': '10.0.0.7' } }, fromAddress('127.0.0.1'))).status).toBe(403)
+    // The same requests with the token set are answered: the headers only take away the loopback exemption.
+    const withToken = appWithReplay(TOKEN).app
+    expect((await withToken.request('/dead-letters', { headers: { ...auth, forwarded: 'for=203.0.113.9' } }, fromAddress('127.0.0.1'))).status).toBe(200)
+  })
 })
 
 describe('POST /dead-letters/:id/replay (the real ingest replay)', () => {

@@ -35,7 +35,7 @@ it('When the broker connection stops answering without closing, then it is notic
   const liveness: boolean[] = []
   subscription = openStanSubscription(
     {
-      url: `nats://127.0.0.1:${proxy.port}`,
+      servers: [`nats://127.0.0.1:${proxy.port}`],
       clusterId: broker.clusterId,
       clientId: 'service-hung',
       channel: 'hung',

@@ -28,7 +28,7 @@ beforeEach(() => db.truncate())
 function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>): BrokerSubscription {
   const subscription = openStanSubscription(
     {
-      url: broker.url,
+      servers: [broker.url],
       clusterId: broker.clusterId,
       clientId: `service-${channel}`,
       channel,

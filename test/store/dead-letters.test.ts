@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createDeadLetterStore, type DeadLetterStore, type NewDeadLetter } from '../../src/store/dead-letters.js'
+import { createDeadLetterStore, RETENTION_LOCK, type DeadLetterStore, type NewDeadLetter } from '../../src/store/dead-letters.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 let db: TestDatabase
@@ -68,5 +68,22 @@ describe('dead-letter store', () => {
     await deadLetters.insertMany([1, 2, 3, 4, 5].map((seq) => letter({ brokerSeq: seq })))
     expect(await deadLetters.prune({ maxRows: 2, maxAgeDays: 30 })).toBe(3)
     expect((await deadLetters.list({ limit: 10 })).map((row) => row.broker_seq)).toEqual(['5', '4'])
+  })
+
+  it('When another instance is applying retention, then this one skips the round; after it, this one prunes', async () => {
+    await deadLetters.insertMany([1, 2, 3, 4, 5].map((seq) => letter({ brokerSeq: seq })))
+    const other = db.sql.reserve()
+    const connection = await other
+    try {
+      // The other instance's prune holds the retention lock for the length of its transaction.
+      await connection`begin`
+      const [held] = await connection<{ taken: boolean }[]>`select pg_try_advisory_xact_lock(${RETENTION_LOCK}) as taken`
+      expect(held?.taken).toBe(true)
+      expect(await deadLetters.prune({ maxRows: 2, maxAgeDays: 30 })).toBe(0)
+      await connection`commit`
+    } finally {
+      connection.release()
+    }
+    expect(await deadLetters.prune({ maxRows: 2, maxAgeDays: 30 })).toBe(3)
   })
 })

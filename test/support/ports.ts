@@ -29,3 +29,12 @@ export async function occupyPort(): Promise<{ port: number; close(): Promise<voi
   if (typeof address !== 'object' || address === null) throw new Error('no port bound')
   return { port: address.port, close: () => new Promise((resolve) => server.close(() => resolve())) }
 }
+
+/** A loopback port nothing listens on (just released by a listener of ours): connections to it are refused. */
+export async function refusingPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}

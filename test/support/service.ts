@@ -31,7 +31,7 @@ export async function startTestService(
   const db = await startTestDatabase()
   const broker = await startStanServer({ port: 0 })
   const config = loadConfig({ HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', ...env })
-  const endpoints = { databaseUrl: route.database?.(db.url) ?? db.url, stanUrl: broker.url, stanClusterId: broker.clusterId }
+  const endpoints = { databaseUrl: route.database?.(db.url) ?? db.url, stanServers: [broker.url], stanClusterId: broker.clusterId }
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
   let service = await startService(config, endpoints, log)
   const publisher = await connect(broker.url, broker.clusterId)

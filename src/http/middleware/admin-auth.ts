@@ -1,18 +1,20 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { errorResponse } from '../errors.js'
 import { remoteAddress, requestHeader, type AppEnv } from '../node-request.js'
 
 /**
  * Guards the admin routes (dead letters hold personal data). With a token: `Authorization: Bearer <token>`
- * or 401. Without one: loopback clients only, else 403; a request whose peer is unknown is not loopback.
+ * or 401. Without one: local operators only, else 403. A local operator is a loopback peer whose request
+ * carries no `Forwarded` or `X-Forwarded-For`: a reverse proxy or load balancer on the same host connects from
+ * loopback on behalf of anyone, and says so in those headers. A request whose peer is unknown is not loopback.
  */
 export function adminAuth(token: string | undefined): MiddlewareHandler<AppEnv> {
   if (token === undefined) {
     return async (c, next) => {
-      if (!isLoopback(remoteAddress(c))) {
-        return errorResponse(403, 'forbidden', 'Admin routes answer only loopback clients when ADMIN_TOKEN is not set')
+      if (!isLocalOperator(c)) {
+        return errorResponse(403, 'forbidden', 'Without ADMIN_TOKEN, admin routes answer only loopback clients that come through no proxy')
       }
       await next()
     }
@@ -26,6 +28,11 @@ export function adminAuth(token: string | undefined): MiddlewareHandler<AppEnv> 
     }
     await next()
   }
+}
+
+function isLocalOperator(c: Context<AppEnv>): boolean {
+  if (requestHeader(c, 'forwarded') !== undefined || requestHeader(c, 'x-forwarded-for') !== undefined) return false
+  return isLoopback(remoteAddress(c))
 }
 
 function bearerToken(header: string | undefined): string | undefined {
