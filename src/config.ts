@@ -24,6 +24,37 @@ const url = (schemes: string[]) =>
     ),
   )
 
+/**
+ * A comma-separated list of nats:// servers (a cluster's seeds), as string[]; each bad entry is named.
+ * The client is given the whole list and fails over between them.
+ */
+const serverList = () =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value) => value.split(',').map((entry) => entry.trim())),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return
+        for (const entry of dataset.value) {
+          if (!isNatsUrl(entry)) addIssue({ message: `"${entry}" is not a nats://host:port URL` })
+        }
+      }),
+    ),
+  )
+
+function isNatsUrl(entry: string): boolean {
+  try {
+    const parsed = new URL(entry)
+    return parsed.protocol === 'nats:' && parsed.hostname !== ''
+  } catch {
+    return false
+  }
+}
+
+/** A NATS subject without wildcards: where orders are published. */
+const subject = (fallback: string) =>
+  v.pipe(v.optional(v.string(), fallback), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards'))
+
 const MiB = 1024 * 1024
 
 const ConfigSchema = v.object({
@@ -33,13 +64,24 @@ const ConfigSchema = v.object({
   STAN_URL: url(['nats']),
   STAN_CLUSTER_ID: token('test-cluster'),
   STAN_CLIENT_ID: token('order-service'),
-  STAN_CHANNEL: v.pipe(v.optional(v.string(), 'orders'), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards')),
+  STAN_CHANNEL: subject('orders'),
   STAN_DURABLE: token('order-service'),
   STAN_MAX_IN_FLIGHT: int(4096, 1, 65536),
   STAN_ACK_WAIT_SECONDS: int(30, 1, 3600),
+  BROKER: v.optional(v.picklist(['stan', 'jetstream'], 'must be stan or jetstream'), 'stan'),
+  NATS_URL: serverList(),
+  JETSTREAM_STREAM: token('ORDERS'),
+  JETSTREAM_SUBJECT: subject('orders'),
+  JETSTREAM_CONSUMER: token('order-service'),
+  JETSTREAM_REPLICAS: v.pipe(v.optional(v.picklist(['1', '3'], 'must be 1 or 3'), '1'), v.transform(Number)),
+  JETSTREAM_DUPLICATE_WINDOW_SECONDS: int(120, 1, 86_400),
+  JETSTREAM_ACK_WAIT_SECONDS: int(30, 1, 3600),
+  JETSTREAM_MAX_ACK_PENDING: int(16_384, 1, 1_000_000),
+  JETSTREAM_MAX_IN_FLIGHT: int(4096, 1, 65536),
   DATA_DIR: v.pipe(v.optional(v.string(), './.data'), v.minLength(1, 'must not be empty')),
   EMBEDDED_POSTGRES_PORT: int(5433, 1, 65535),
   EMBEDDED_STAN_PORT: int(4222, 0, 65535),
+  EMBEDDED_NATS_PORT: int(4223, 1, 65535),
   CACHE_MAX_BYTES: int(256 * MiB, 1024, 64 * 1024 * MiB),
   MAX_MESSAGE_BYTES: int(256 * 1024, 1024, MiB),
   BATCH_MAX_SIZE: int(500, 1, 10_000),
