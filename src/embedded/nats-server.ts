@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 
 /** How to run one nats-server process with JetStream: alone, or as one node of a cluster. */
 export interface NatsServerOptions {
@@ -52,7 +53,7 @@ export function startNatsServer(options: NatsServerOptions): Promise<NatsServerS
     const { name, port, routes } = options.cluster
     args.push('--cluster_name', name, '--cluster', `nats://${host}:${port}`, '--routes', routes.join(','))
   }
-  const child = spawn(options.command ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(options.command ?? natsServerCommand(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const recent: string[] = []
 
@@ -86,6 +87,12 @@ export function startNatsServer(options: NatsServerOptions): Promise<NatsServerS
       resolve({ ok: false, code, message })
     }
   })
+}
+
+/** nats-server from the PATH, or Debian's /usr/sbin, which a non-root user's PATH often lacks. */
+function natsServerCommand(): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin'].filter(Boolean)
+  return dirs.map((dir) => join(dir, 'nats-server')).find((path) => existsSync(path)) ?? 'nats-server'
 }
 
 function handle(child: ChildProcess, exited: Promise<void>, host: string, port: number): NatsServer {
