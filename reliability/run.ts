@@ -1,9 +1,10 @@
 /**
- * The reliability suite: runs the BUILT service as a separate process against a real PostgreSQL and the project's
- * NATS Streaming server (file store), publishes known orders mixed with hostile messages, injects faults, and then
- * accounts for every message. Exit status 1 when anything was lost, doubled, or differs.
+ * The reliability suite: runs the BUILT service as a separate process against a real PostgreSQL and a broker (the
+ * project's NATS Streaming server with its file store, or with --broker jetstream the real nats-server, one node or
+ * a 3-node cluster), publishes known orders mixed with hostile messages, injects faults, and then accounts for every
+ * message. Exit status 1 when anything was lost, doubled, or differs.
  *
- *   node --import tsx reliability/run.ts [--quick] [--scenario name]... [--seed n] [--list]
+ *   node --import tsx reliability/run.ts [--quick] [--broker stan|jetstream] [--scenario name]... [--seed n] [--list]
  */
 import { spawnSync } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -12,7 +13,6 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { connectDatabase } from '../src/store/db.js'
-import { BrokerProcess } from './lib/broker.js'
 import { Cleanup } from './lib/cleanup.js'
 import { finish, ScenarioContext, type Scenario, type ServiceSettings } from './lib/harness.js'
 import { freePort } from './lib/ports.js'
@@ -20,6 +20,7 @@ import { PostgresCluster } from './lib/postgres.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
 import { FULL, QUICK, type Sizes } from './lib/sizes.js'
+import { jetStreamBroker, stanBroker, type TransportName } from './lib/transport.js'
 import { SCENARIOS } from './scenarios/index.js'
 
 const repoDir = fileURLToPath(new URL('..', import.meta.url))
@@ -41,18 +42,26 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       scenario: { type: 'string', multiple: true },
       seed: { type: 'string' },
+      broker: { type: 'string', default: 'stan' },
       list: { type: 'boolean', default: false },
     },
     strict: true,
   })
+  if (values.broker !== 'stan' && values.broker !== 'jetstream') {
+    console.error('--broker must be stan or jetstream')
+    return 2
+  }
+  const transport: TransportName = values.broker
+  // What this transport runs: a scenario declares the transports it cannot run on instead of being forked.
+  const applicable = SCENARIOS.filter((s) => s.transports === undefined || s.transports.includes(transport))
   if (values.list) {
-    for (const scenario of SCENARIOS) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
+    for (const scenario of applicable) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
     return 0
   }
-  const selected = values.scenario === undefined ? SCENARIOS : SCENARIOS.filter((s) => values.scenario?.includes(s.name))
-  const unknown = (values.scenario ?? []).filter((name) => !SCENARIOS.some((s) => s.name === name))
+  const selected = values.scenario === undefined ? applicable : applicable.filter((s) => values.scenario?.includes(s.name))
+  const unknown = (values.scenario ?? []).filter((name) => !applicable.some((s) => s.name === name))
   if (unknown.length > 0) {
-    console.error(`unknown scenario(s): ${unknown.join(', ')}; see --list`)
+    console.error(`unknown scenario(s) on ${transport}: ${unknown.join(', ')}; see --list`)
     return 2
   }
   const sizes = values.quick ? QUICK : FULL
@@ -80,7 +89,7 @@ async function main(): Promise<number> {
     const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await freePort(), cleanup)
     for (const [index, scenario] of selected.entries()) {
       console.log(`\n▶ ${scenario.name}: ${scenario.summary}`)
-      const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup })
+      const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup, transport })
       results.push(result)
       console.log(`  ${result.ok ? 'pass' : 'FAIL'} in ${result.seconds} s${result.error ? `: ${result.error}` : ''}`)
       for (const check of result.checks.filter((c) => !c.ok)) console.log(`  ✗ ${check.name}: ${check.detail}`)
@@ -92,6 +101,7 @@ async function main(): Promise<number> {
 
   const report: RunReport = {
     mode: values.quick ? 'quick' : 'full',
+    transport,
     seed,
     startedAt: startedAt.toISOString(),
     seconds: Math.round((performance.now() - started) / 1000),
@@ -100,8 +110,9 @@ async function main(): Promise<number> {
     scenarios: results,
   }
   // Only a whole full run replaces results/latest.*: the README quotes it. Quick and partial runs go beside it.
-  const whole = selected.length === SCENARIOS.length
-  await writeReport(whole ? (values.quick ? join(resultsDir, 'quick') : resultsDir) : join(resultsDir, 'partial'), report)
+  const whole = selected.length === applicable.length
+  const base = transport === 'stan' ? resultsDir : join(resultsDir, transport)
+  await writeReport(whole ? (values.quick ? join(base, 'quick') : base) : join(base, 'partial'), report)
   console.log(`\n${scenarioTable(results)}\n`)
   console.log(report.ok ? 'All scenarios pass.' : 'FAILURES: see the checks above and reliability/results/.')
   return report.ok ? 0 : 1
@@ -113,6 +124,7 @@ interface RunContext {
   tempRoot: string
   pg: PostgresCluster
   cleanup: Cleanup
+  transport: TransportName
 }
 
 /** One scenario with its own database, broker and service process; everything it started is gone afterwards. */
@@ -125,7 +137,8 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   try {
     await run.pg.start()
     const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
-    const broker = new BrokerProcess({ repoDir, dataDir: join(dir, 'broker'), port: await freePort(), logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own })
+    const setup = { repoDir, dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
+    const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const port = await freePort()
     const service = new ServiceProcess({
@@ -136,12 +149,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
       cleanup: own,
       env: {
         DATABASE_URL: databaseUrl,
-        STAN_URL: broker.url,
-        STAN_CLUSTER_ID: broker.clusterId,
-        STAN_CLIENT_ID: SETTINGS.clientId,
-        STAN_CHANNEL: SETTINGS.channel,
-        STAN_DURABLE: SETTINGS.durable,
-        STAN_ACK_WAIT_SECONDS: String(SETTINGS.ackWaitMs / 1000),
+        ...broker.serviceEnv(SETTINGS),
         MAX_MESSAGE_BYTES: String(SETTINGS.maxMessageBytes),
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),

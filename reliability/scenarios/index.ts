@@ -2,6 +2,7 @@ import type { Scenario } from '../lib/harness.js'
 import { accountingSelfCheck } from './accounting-self-check.js'
 import { allTogether } from './all-together.js'
 import { brokerRestart } from './broker-restart.js'
+import { clusterLeaderKill } from './cluster-leader-kill.js'
 import { gateFuzz } from './gate-fuzz.js'
 import { hostileInput } from './hostile-input.js'
 import { httpAbuse } from './http-abuse.js'
@@ -24,6 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresDownAtStart,
   slowDatabase,
   brokerRestart,
+  clusterLeaderKill,
   httpAbuse,
   allTogether,
 ]

@@ -30,15 +30,21 @@ export function messageId(payload: Uint8Array): string {
 }
 
 /**
- * Publishes to the subject with a message id each and waits for every PubAck (or its failure), at most
- * `inFlight` out. Publishing stops early on a closed connection or an abort: `published` says how far it got.
+ * Publishes to the subject with a message id each (unless `messageIds` is false) and waits for every PubAck (or its
+ * failure), at most `inFlight` out. Publishing stops early on a closed connection or an abort: `published` says how
+ * far it got.
  */
-export async function publishAll(js: JetStreamClient, nc: NatsConnection, messages: Iterable<Buffer>, plan: PublishPlan & { subject: string }): Promise<PublishTally> {
+export async function publishAll(
+  js: JetStreamClient,
+  nc: NatsConnection,
+  messages: Iterable<Buffer>,
+  plan: PublishPlan & { subject: string; messageIds?: boolean },
+): Promise<PublishTally> {
   return publishEach(
     messages,
     plan,
     (payload, settle) =>
-      js.publish(plan.subject, payload, { msgID: messageId(payload) }).then(
+      js.publish(plan.subject, payload, plan.messageIds === false ? {} : { msgID: messageId(payload) }).then(
         (ack) => settle(undefined, ack.duplicate),
         (error: unknown) => settle(error instanceof Error ? error.message : String(error)),
       ),
