@@ -234,8 +234,8 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   const retry = options.retry ?? { initialMs: 250, maxMs: 5_000 }
   const expires = options.pullExpiresMs ?? 5_000
   const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS })
-  /** Stream sequences delivered to the service and not acked yet: what this instance holds. */
-  const held = new Set<number>()
+  /** Messages delivered to the service and not acked yet, by stream sequence: what this instance holds. */
+  const held = new Map<number, JsMsg>()
   /** Pull again once this much room is free, so a trickle of acks does not make a trickle of tiny pulls. */
   const refill = Math.max(1, Math.floor(options.maxInFlight / 4))
   let wake: (() => void) | undefined
@@ -259,7 +259,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
 
   const deliver = (message: JsMsg) => {
     const sequence = message.info.streamSequence
-    held.add(sequence)
+    held.set(sequence, message)
     onMessage({
       data: Buffer.from(message.data),
       sequence,
@@ -324,6 +324,16 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       wake?.()
       pulling?.stop()
       await withTimeout(loop)
+      // The service stops after its writer: what is still held will not be acked here. Handing it back now lets
+      // another instance (or the next run) have it at once instead of after the ack wait.
+      for (const message of held.values()) {
+        try {
+          message.nak()
+        } catch {
+          // The connection is gone: the ack wait hands it back instead.
+        }
+      }
+      held.clear()
       // Acks sent just before are flushed by close; the durable keeps its position for the next run.
       await withTimeout(nc.close())
     },
