@@ -9,14 +9,14 @@ import { createOrderFastPath, createRequestListener } from './http/order-listene
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
-import { createReplay } from './ingest/replay.js'
 import { prepareJetStream } from './ingest/jetstream-subscription.js'
+import { createReplay } from './ingest/replay.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
+import { StartupError } from './startup-error.js'
 import { connectDatabase, isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
-import { StartupError } from './startup-error.js'
 import { migrate } from './store/migrate.js'
 import { createOrderStore } from './store/orders.js'
 
@@ -27,7 +27,6 @@ export interface ServiceEndpoints {
   /** The nats:// servers of JetStream (BROKER=jetstream). */
   natsServers: readonly string[]
 }
-
 
 export interface RunningService {
   /** The page's URL, with the bound port. */
