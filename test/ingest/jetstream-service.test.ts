@@ -1,6 +1,11 @@
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.js'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
-import { consumerState } from '../support/jetstream.js'
+import { startService } from '../../src/service.js'
+import { StartupError } from '../../src/startup-error.js'
+import { consumerState, silent } from '../support/jetstream.js'
 import { eventually, startTestService, type TestService } from '../support/service.js'
 
 /** The whole service on JetStream as a user meets it: publish on the subject, read over HTTP, count rows in PostgreSQL. */
@@ -77,4 +82,14 @@ describe('order-service end to end on JetStream', () => {
     }, 30_000)
     await eventually(nothingPending, 15_000)
   }, 60_000)
+
+  it('When the configured stream exists without the subject, then start-up fails with a StartupError naming both, and undoes itself', async () => {
+    const nc = await connect({ servers: svc.nats!.urls })
+    await (await jetstreamManager(nc)).streams.add({ name: 'ELSEWHERE', subjects: ['elsewhere'] })
+    await nc.close()
+    const config = loadConfig({ BROKER: 'jetstream', JETSTREAM_STREAM: 'ELSEWHERE', JETSTREAM_SUBJECT: 'orders', HTTP_PORT: '0', GATE_THREAD: 'off' })
+    const starting = startService(config, { databaseUrl: svc.db.url, stanUrl: '', stanClusterId: '', natsServers: svc.nats!.urls }, silent)
+    await expect(starting).rejects.toBeInstanceOf(StartupError)
+    await expect(starting).rejects.toMatchObject({ code: 'stream_subjects_mismatch', message: expect.stringContaining('["elsewhere"]') })
+  })
 })
