@@ -5,7 +5,9 @@
  * `--ingest-only` measures just the ingest ceiling and the service's end-to-end ingest, alternately
  * `--rounds N` times (default 3), and writes no report: the loop for working on the ingest path; each
  * `--env 'NAME=value …'` adds a service run with those settings to every round, and `--baseline REF` one of the
- * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run.
+ * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run;
+ * `--jetstream` adds to every round the service on JetStream (the real nats-server, one node, file store), beside
+ * the same service on NATS Streaming and the ceiling.
  * `--read-only` is the same loop for the read path: the bare server and the service (and the --env and
  * --baseline variants), all on the same cached orders, alternately `--rounds N` times; no report either.
  * Starts its own embedded PostgreSQL in a temp dir, builds the service into another, runs the broker and the service as processes of their own, measures each
@@ -27,6 +29,7 @@ import { serviceIngestRate, type ServiceIngestResult } from './ingest-service.js
 import { storeInsertRowsPerSecond } from './ingest-store-batches.js'
 import { startBroker, type BenchBroker } from './lib/broker.js'
 import { startBareServer } from './lib/bare-server.js'
+import { BENCH_SUBJECT, jetStreamEnv, startBenchNats } from './lib/nats-server.js'
 import { Cleanup } from './lib/cleanup.js'
 import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       env: { type: 'string', multiple: true, default: [] },
       baseline: { type: 'string' },
+      jetstream: { type: 'boolean', default: false },
     },
   })
   const mode: Report['mode'] = values.quick ? 'quick' : 'full'
@@ -173,8 +177,9 @@ async function main(): Promise<void> {
     if (values['ingest-only'] || values['read-only']) {
       const variants: Variant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
       if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
+      const nats = values.jetstream && !values['read-only'] ? await startBenchNats(cleanup) : undefined
       if (values['read-only']) await measureReadOnly(bench, Number(values.rounds), variants)
-      else await measureIngestOnly(bench, Number(values.rounds), variants)
+      else await measureIngestOnly(bench, Number(values.rounds), variants, nats)
       return
     }
 
@@ -332,11 +337,13 @@ interface Variant {
  * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
  * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
  */
-async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant[]): Promise<void> {
+async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant[], nats: BenchBroker | undefined): Promise<void> {
   const { db, set, add } = bench
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
   await rawInsertRowsPerSecond(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
   await publishOrders(bench.cleanup, bench.broker, { channel: ORDERS_CHANNEL, count: set.orders.length, seed: 1 })
+  // The same orders (same seed) on JetStream, published as bin/publish does, with message ids.
+  if (nats !== undefined) await publishOrders(bench.cleanup, nats, { channel: BENCH_SUBJECT, count: set.orders.length, seed: 1 })
   for (let round = 1; round <= rounds; round++) {
     const ceiling = await rawInsertRowsPerSecond(db, set.orders, CEILING_BATCH)
     add({ group: 'ingest', name: `round ${round}: raw multi-row INSERT, ${CEILING_BATCH} rows (ceiling)`, value: ceiling, unit: 'rows/s' })
@@ -354,6 +361,23 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant
         value: result.rate,
         unit: 'orders/s',
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result)}`,
+      })
+    }
+    if (nats !== undefined) {
+      const durable = `ingest-round-${round}`
+      const result = await serviceIngestRate(bench.cleanup, db, bench.build, nats, {
+        channel: ORDERS_CHANNEL,
+        count: set.orders.length,
+        durable,
+        env: jetStreamEnv(nats, durable),
+        nodeFlags: bench.serviceFlags,
+      })
+      add({
+        group: 'ingest',
+        name: `round ${round}: service end to end on JetStream (nats-server, file store)`,
+        value: result.rate,
+        unit: 'orders/s',
+        note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result).replace('broker', 'nats-server')}`,
       })
     }
   }

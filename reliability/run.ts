@@ -1,9 +1,10 @@
 /**
- * The reliability suite: runs the BUILT service as a separate process against a real PostgreSQL and the project's
- * NATS Streaming server (file store), publishes known orders mixed with hostile messages, injects faults, and then
- * accounts for every message. Exit status 1 when anything was lost, doubled, or differs.
+ * The reliability suite: runs the BUILT service as a separate process against a real PostgreSQL and a broker (the
+ * project's NATS Streaming server with its file store, or with --broker jetstream the real nats-server, one node or
+ * a 3-node cluster), publishes known orders mixed with hostile messages, injects faults, and then accounts for every
+ * message. Exit status 1 when anything was lost, doubled, or differs.
  *
- *   node --import tsx reliability/run.ts [--quick] [--scenario name]... [--seed n] [--list]
+ *   node --import tsx reliability/run.ts [--quick] [--broker stan|jetstream] [--scenario name]... [--seed n] [--list]
  */
 import { spawnSync } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -12,7 +13,6 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { connectDatabase } from '../src/store/db.js'
-import { BrokerProcess } from './lib/broker.js'
 import { Cleanup } from './lib/cleanup.js'
 import { startFreezingProxy } from './lib/freezing-proxy.js'
 import { finish, ScenarioContext, type Scenario, type ServiceSettings } from './lib/harness.js'
@@ -21,6 +21,7 @@ import { PostgresCluster } from './lib/postgres.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
 import { FULL, QUICK, type Sizes } from './lib/sizes.js'
+import { jetStreamBroker, stanBroker, type TransportName } from './lib/transport.js'
 import { SCENARIOS } from './scenarios/index.js'
 
 const repoDir = fileURLToPath(new URL('..', import.meta.url))
@@ -43,18 +44,26 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       scenario: { type: 'string', multiple: true },
       seed: { type: 'string' },
+      broker: { type: 'string', default: 'stan' },
       list: { type: 'boolean', default: false },
     },
     strict: true,
   })
+  if (values.broker !== 'stan' && values.broker !== 'jetstream') {
+    console.error('--broker must be stan or jetstream')
+    return 2
+  }
+  const transport: TransportName = values.broker
+  // What this transport runs: a scenario declares the transports it cannot run on instead of being forked.
+  const applicable = SCENARIOS.filter((s) => s.transports === undefined || s.transports.includes(transport))
   if (values.list) {
-    for (const scenario of SCENARIOS) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
+    for (const scenario of applicable) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
     return 0
   }
-  const selected = values.scenario === undefined ? SCENARIOS : SCENARIOS.filter((s) => values.scenario?.includes(s.name))
-  const unknown = (values.scenario ?? []).filter((name) => !SCENARIOS.some((s) => s.name === name))
+  const selected = values.scenario === undefined ? applicable : applicable.filter((s) => values.scenario?.includes(s.name))
+  const unknown = (values.scenario ?? []).filter((name) => !applicable.some((s) => s.name === name))
   if (unknown.length > 0) {
-    console.error(`unknown scenario(s): ${unknown.join(', ')}; see --list`)
+    console.error(`unknown scenario(s) on ${transport}: ${unknown.join(', ')}; see --list`)
     return 2
   }
   const sizes = values.quick ? QUICK : FULL
@@ -82,7 +91,7 @@ async function main(): Promise<number> {
     const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await freePort(), cleanup)
     for (const [index, scenario] of selected.entries()) {
       console.log(`\n▶ ${scenario.name}: ${scenario.summary}`)
-      const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup })
+      const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup, transport })
       results.push(result)
       console.log(`  ${result.ok ? 'pass' : 'FAIL'} in ${result.seconds} s${result.error ? `: ${result.error}` : ''}`)
       for (const check of result.checks.filter((c) => !c.ok)) console.log(`  ✗ ${check.name}: ${check.detail}`)
@@ -94,6 +103,7 @@ async function main(): Promise<number> {
 
   const report: RunReport = {
     mode: values.quick ? 'quick' : 'full',
+    transport,
     seed,
     startedAt: startedAt.toISOString(),
     seconds: Math.round((performance.now() - started) / 1000),
@@ -102,8 +112,9 @@ async function main(): Promise<number> {
     scenarios: results,
   }
   // Only a whole full run replaces results/latest.*: the README quotes it. Quick and partial runs go beside it.
-  const whole = selected.length === SCENARIOS.length
-  await writeReport(whole ? (values.quick ? join(resultsDir, 'quick') : resultsDir) : join(resultsDir, 'partial'), report)
+  const whole = selected.length === applicable.length
+  const base = transport === 'stan' ? resultsDir : join(resultsDir, transport)
+  await writeReport(whole ? (values.quick ? join(base, 'quick') : base) : join(base, 'partial'), report)
   console.log(`\n${scenarioTable(results)}\n`)
   console.log(report.ok ? 'All scenarios pass.' : 'FAILURES: see the checks above and reliability/results/.')
   return report.ok ? 0 : 1
@@ -115,6 +126,7 @@ interface RunContext {
   tempRoot: string
   pg: PostgresCluster
   cleanup: Cleanup
+  transport: TransportName
 }
 
 /** One scenario with its own database, broker and service process; everything it started is gone afterwards. */
@@ -127,19 +139,16 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   try {
     await run.pg.start()
     const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
-    const broker = new BrokerProcess({ repoDir, dataDir: join(dir, 'broker'), port: await freePort(), logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own })
+    const setup = { repoDir, dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
+    const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
     const port = await freePort()
     const env: Record<string, string> = {
       DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
-      STAN_URL: proxies?.stanUrl ?? broker.url,
-      STAN_CLUSTER_ID: broker.clusterId,
-      STAN_CLIENT_ID: SETTINGS.clientId,
-      STAN_CHANNEL: SETTINGS.channel,
-      STAN_DURABLE: SETTINGS.durable,
-      STAN_QUEUE_GROUP: SETTINGS.queueGroup,
-      STAN_ACK_WAIT_SECONDS: String(SETTINGS.ackWaitMs / 1000),
+      ...broker.serviceEnv(SETTINGS),
+      // Through the freezing proxy, for scenarios that freeze the broker's connection.
+      ...(proxies === undefined ? {} : { [broker.urlVariable]: proxies.brokerUrl }),
       MAX_MESSAGE_BYTES: String(SETTINGS.maxMessageBytes),
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(port),
@@ -180,10 +189,10 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
 }
 
 /** Freezing proxies in front of PostgreSQL and the broker, and the URLs that go through them. */
-async function startProxies(databaseUrl: string, stanUrl: string, cleanup: Cleanup) {
+async function startProxies(databaseUrl: string, brokerUrl: string, cleanup: Cleanup) {
   const postgres = await startFreezingProxy({ port: Number(new URL(databaseUrl).port) })
   cleanup.add('PostgreSQL proxy', () => postgres.close())
-  const broker = await startFreezingProxy({ port: Number(new URL(stanUrl).port) })
+  const broker = await startFreezingProxy({ port: Number(new URL(brokerUrl).port) })
   cleanup.add('broker proxy', () => broker.close())
   const through = (url: string, port: number) => {
     const proxied = new URL(url)
@@ -191,7 +200,7 @@ async function startProxies(databaseUrl: string, stanUrl: string, cleanup: Clean
     proxied.port = String(port)
     return proxied.href
   }
-  return { proxies: { postgres, broker }, databaseUrl: through(databaseUrl, postgres.port), stanUrl: through(stanUrl, broker.port) }
+  return { proxies: { postgres, broker }, databaseUrl: through(databaseUrl, postgres.port), brokerUrl: through(brokerUrl, broker.port) }
 }
 
 function failedResult(name: string, started: number, error: unknown): ScenarioResult {

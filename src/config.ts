@@ -32,7 +32,8 @@ const url = (schemes: string[]) =>
 
 /**
  * A comma-separated list of servers, as NATS clients take them: `nats://a:4222,nats://b:4222`. Each entry is
- * trimmed and must be a `nats://` URL with a host; the first bad one is named. Outputs the list.
+ * trimmed and must be a `nats://` URL with a host; every bad one is named. Outputs the list; the broker's client
+ * is given all of it and moves between them.
  */
 const serverList = () =>
   v.optional(
@@ -41,20 +42,25 @@ const serverList = () =>
       v.transform((value) => value.split(',').map((entry) => entry.trim())),
       v.rawCheck(({ dataset, addIssue }) => {
         if (!dataset.typed) return
-        const bad = dataset.value.find((entry) => !isNatsServer(entry))
-        if (bad !== undefined) addIssue({ message: `must start with nats:// and name a host, each of a comma-separated list; not "${bad}"` })
+        for (const entry of dataset.value) {
+          if (!isNatsServer(entry)) addIssue({ message: `must start with nats:// and name a host, each of a comma-separated list; not "${entry}"` })
+        }
       }),
     ),
   )
 
 function isNatsServer(entry: string): boolean {
-  if (!entry.startsWith('nats://')) return false
   try {
-    return new URL(entry).hostname !== ''
+    const parsed = new URL(entry)
+    return parsed.protocol === 'nats:' && parsed.hostname !== ''
   } catch {
     return false
   }
 }
+
+/** A NATS subject without wildcards: where orders are published. */
+const subject = (fallback: string) =>
+  v.pipe(v.optional(v.string(), fallback), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards'))
 
 const MiB = 1024 * 1024
 
@@ -66,7 +72,7 @@ const Settings = v.object({
   STAN_CLUSTER_ID: token('test-cluster'),
   // Unset: derived from the host and the HTTP port (defaultClientId), so instances differ and restarts keep theirs.
   STAN_CLIENT_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 _ -'))),
-  STAN_CHANNEL: v.pipe(v.optional(v.string(), 'orders'), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards')),
+  STAN_CHANNEL: subject('orders'),
   STAN_DURABLE: token('order-service'),
   STAN_QUEUE_GROUP: token('order-service'),
   STAN_LEGACY_CLIENT_ID: v.optional(v.union([v.literal('none'), v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be none or 1..64 of A-Z a-z 0-9 _ -'))]), 'order-service'),
@@ -76,9 +82,20 @@ const Settings = v.object({
   WRITE_TIMEOUT_MS: v.optional(wholeNumber(100, 15_000)),
   QUERY_TIMEOUT_MS: int(5_000, 100, 60_000),
   MIGRATION_TIMEOUT_MS: int(60_000, 1_000, 3_600_000),
+  BROKER: v.optional(v.picklist(['stan', 'jetstream'], 'must be stan or jetstream'), 'stan'),
+  NATS_URL: serverList(),
+  JETSTREAM_STREAM: token('ORDERS'),
+  JETSTREAM_SUBJECT: subject('orders'),
+  JETSTREAM_CONSUMER: token('order-service'),
+  JETSTREAM_REPLICAS: v.pipe(v.optional(v.picklist(['1', '3'], 'must be 1 or 3'), '1'), v.transform(Number)),
+  JETSTREAM_DUPLICATE_WINDOW_SECONDS: int(120, 1, 86_400),
+  JETSTREAM_ACK_WAIT_SECONDS: int(30, 1, 3600),
+  JETSTREAM_MAX_ACK_PENDING: int(16_384, 1, 1_000_000),
+  JETSTREAM_MAX_IN_FLIGHT: int(4096, 1, 65536),
   DATA_DIR: v.pipe(v.optional(v.string(), './.data'), v.minLength(1, 'must not be empty')),
   EMBEDDED_POSTGRES_PORT: int(5433, 1, 65535),
   EMBEDDED_STAN_PORT: int(4222, 0, 65535),
+  EMBEDDED_NATS_PORT: int(4223, 1, 65535),
   CACHE_MAX_BYTES: int(256 * MiB, 1024, 64 * 1024 * MiB),
   MAX_MESSAGE_BYTES: int(256 * 1024, 1024, MiB),
   BATCH_MAX_SIZE: int(500, 1, 10_000),
@@ -91,12 +108,19 @@ const Settings = v.object({
   LOG_LEVEL: v.optional(v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent'), 'info'),
 })
 
+/** The ack wait of the broker in use: a batch must be written well within it. */
+const ackWaitSeconds = (config: { BROKER: 'stan' | 'jetstream'; STAN_ACK_WAIT_SECONDS: number; JETSTREAM_ACK_WAIT_SECONDS: number }) =>
+  config.BROKER === 'jetstream' ? config.JETSTREAM_ACK_WAIT_SECONDS : config.STAN_ACK_WAIT_SECONDS
+
 const ConfigSchema = v.pipe(
   Settings,
-  v.transform((config) => ({ ...config, WRITE_TIMEOUT_MS: config.WRITE_TIMEOUT_MS ?? Math.min(10_000, config.STAN_ACK_WAIT_SECONDS * 500) })),
+  v.transform((config) => ({ ...config, WRITE_TIMEOUT_MS: config.WRITE_TIMEOUT_MS ?? Math.min(10_000, ackWaitSeconds(config) * 500) })),
   // A batch still being written when its ack wait ends is delivered again by the broker: the bound comes first.
   v.forward(
-    v.check((config) => config.WRITE_TIMEOUT_MS < config.STAN_ACK_WAIT_SECONDS * 1000, 'must be below STAN_ACK_WAIT_SECONDS × 1000'),
+    v.check(
+      (config) => config.WRITE_TIMEOUT_MS < ackWaitSeconds(config) * 1000,
+      (issue) => `must be below ${issue.input.BROKER === 'jetstream' ? 'JETSTREAM' : 'STAN'}_ACK_WAIT_SECONDS × 1000`,
+    ),
     ['WRITE_TIMEOUT_MS'],
   ),
 )

@@ -18,6 +18,14 @@ export type ServiceErrorCode =
   | 'gate_thread_closed'
   /** Even the dead letter of a message PostgreSQL refused cannot be stored: the writer stops rather than ack it. */
   | 'dead_letter_unstorable'
+  /** BROKER=jetstream without NATS_URL, and no nats-server on the PATH (StartupError): exit 78. */
+  | 'nats_server_missing'
+  /** The local nats-server started for BROKER=jetstream did not come up (StartupError): exit 78. */
+  | 'nats_server_failed'
+  /** The JetStream stream exists and its subjects do not take the configured subject (StartupError): exit 78. */
+  | 'stream_subjects_mismatch'
+  /** The JetStream consumer exists with settings JetStream cannot update (StartupError): exit 78. */
+  | 'consumer_mismatch'
   /** A broken invariant, such as a module run in a way it cannot be: a bug. */
   | 'internal'
 
@@ -47,7 +55,7 @@ export class ConfigError extends ServiceError {
 }
 
 /** The settings naming a port the process listens on. */
-export type PortSetting = 'HTTP_PORT' | 'EMBEDDED_STAN_PORT' | 'EMBEDDED_POSTGRES_PORT'
+export type PortSetting = 'HTTP_PORT' | 'EMBEDDED_STAN_PORT' | 'EMBEDDED_NATS_PORT' | 'EMBEDDED_POSTGRES_PORT'
 
 /** What listens on each port, and what a person can do when it is taken. */
 const PORT_USES: Record<PortSetting, { what: string; remedy: string }> = {
@@ -55,6 +63,10 @@ const PORT_USES: Record<PortSetting, { what: string; remedy: string }> = {
   EMBEDDED_STAN_PORT: {
     what: 'the embedded NATS Streaming server',
     remedy: 'set EMBEDDED_STAN_PORT to a free port, or STAN_URL to use a NATS Streaming server already running',
+  },
+  EMBEDDED_NATS_PORT: {
+    what: 'the local nats-server (BROKER=jetstream)',
+    remedy: 'set EMBEDDED_NATS_PORT to a free port, or NATS_URL to use a nats-server already running',
   },
   EMBEDDED_POSTGRES_PORT: {
     what: 'the embedded PostgreSQL',
@@ -81,4 +93,14 @@ export class PortInUseError extends ServiceError {
 /** Node's error for a listen on a port taken by another socket (and the one embedded/postgres.ts throws for it). */
 export function isAddressInUse(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'EADDRINUSE'
+}
+
+/**
+ * A start-up problem that waiting will not fix (no nats-server installed, a JetStream stream without the
+ * subject, ...): main says it in one line and exits with EX_CONFIG, without a stack trace.
+ */
+export class StartupError extends ServiceError {
+  constructor(code: Extract<ServiceErrorCode, 'nats_server_missing' | 'nats_server_failed' | 'stream_subjects_mismatch' | 'consumer_mismatch'>, message: string) {
+    super(code, message)
+  }
 }

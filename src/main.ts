@@ -1,7 +1,7 @@
 import pino from 'pino'
 import { loadConfig, loadDotEnv } from './config.js'
 import { embeddedPorts, startInfrastructure } from './embedded/index.js'
-import { ConfigError, PortInUseError } from './errors.js'
+import { ConfigError, PortInUseError, StartupError } from './errors.js'
 import { takenPorts } from './port-check.js'
 import { startService } from './service.js'
 
@@ -59,8 +59,10 @@ async function main(): Promise<void> {
 
   const started = await starting.catch((error: unknown) => {
     if (startup.signal.aborted) return undefined // stop() finishes the job
-    // Lost to another program after the check; what was started is stopped already.
-    if (error instanceof PortInUseError) {
+    // A port lost to another program after the check, or a problem waiting will not fix (no nats-server, a stream
+    // without the subject): one line, and what was started is stopped already.
+    if (error instanceof PortInUseError || error instanceof StartupError) {
+      log.fatal({ code: error.code }, error.message)
       console.error(error.message)
       process.exit(EX_CONFIG)
     }

@@ -4,12 +4,13 @@ import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
-import { isAddressInUse, PortInUseError } from './errors.js'
+import { isAddressInUse, PortInUseError, StartupError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
 import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
+import { prepareJetStream } from './ingest/jetstream-subscription.js'
 import { createReplay } from './ingest/replay.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
@@ -27,6 +28,8 @@ export interface ServiceEndpoints {
   /** The broker's servers: one, or the nodes of a cluster. */
   stanServers: readonly string[]
   stanClusterId: string
+  /** The nats:// servers of JetStream (BROKER=jetstream). */
+  natsServers: readonly string[]
 }
 
 export interface RunningService {
@@ -96,7 +99,8 @@ export async function startService(
     cache,
     metrics,
     gate,
-    channel: config.STAN_CHANNEL,
+    // Dead letters name where the message came from: the STAN channel or the JetStream stream.
+    channel: config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL,
     maxBatch: config.BATCH_MAX_SIZE,
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     log: log.child({ component: 'writer' }),
@@ -145,6 +149,7 @@ export async function startService(
     state.databaseReachable = await isReachable(pool)
     probing = false
   }, DATABASE_CHECK_MS)
+  let openSubscription: OpenSubscription
   try {
     await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
     state.databaseReachable = true
@@ -153,6 +158,7 @@ export async function startService(
     const warmed = await cache.warm(boundedPages(pool, orders.newestFirst()))
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+    openSubscription = await openTransport(config, endpoints, log.child({ component: 'subscription' }), signal)
     signal?.throwIfAborted()
   } catch (error) {
     // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
@@ -183,7 +189,7 @@ export async function startService(
   void prune()
   const retention = setInterval(prune, RETENTION_EVERY_MS)
 
-  subscription = openTransport(config, endpoints, log.child({ component: 'subscription' }))((message) => writer.add(message))
+  subscription = openSubscription((message) => writer.add(message))
 
   return {
     url,
@@ -202,8 +208,30 @@ export async function startService(
   }
 }
 
-/** The configured broker's subscription: the one place the service chooses a transport. */
-function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger): OpenSubscription {
+/**
+ * The configured broker's subscription: the one place the service chooses a transport. JetStream's stream and
+ * consumer are made ready first (waiting while the cluster has no leader), so a stream that cannot serve is a
+ * start-up error rather than a subscription that never delivers.
+ */
+async function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger, signal: AbortSignal | undefined): Promise<OpenSubscription> {
+  if (config.BROKER === 'jetstream') {
+    const ready = await prepareJetStream({
+      servers: endpoints.natsServers,
+      stream: config.JETSTREAM_STREAM,
+      subject: config.JETSTREAM_SUBJECT,
+      consumer: config.JETSTREAM_CONSUMER,
+      replicas: config.JETSTREAM_REPLICAS,
+      duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
+      ackWaitMs: config.JETSTREAM_ACK_WAIT_SECONDS * 1000,
+      maxAckPending: config.JETSTREAM_MAX_ACK_PENDING,
+      maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT,
+      name: config.JETSTREAM_CONSUMER,
+      log,
+      signal,
+    })
+    if (!ready.ok) throw new StartupError(ready.code, ready.message)
+    return ready.open
+  }
   return (onMessage) =>
     openStanSubscription(
       {

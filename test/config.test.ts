@@ -77,4 +77,38 @@ describe('configuration', () => {
     expect(() => loadConfig({ WRITE_TIMEOUT_MS: '5000', STAN_ACK_WAIT_SECONDS: '5' })).toThrow(/WRITE_TIMEOUT_MS: must be below STAN_ACK_WAIT_SECONDS/)
     expect(() => loadConfig({ WRITE_TIMEOUT_MS: '15001' })).toThrow(/WRITE_TIMEOUT_MS: must be from 100 to 15000/)
   })
+
+  it('When BROKER is unset, then NATS Streaming is used and the JetStream settings have their documented defaults', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      BROKER: 'stan',
+      JETSTREAM_STREAM: 'ORDERS',
+      JETSTREAM_SUBJECT: 'orders',
+      JETSTREAM_CONSUMER: 'order-service',
+      JETSTREAM_REPLICAS: 1,
+      JETSTREAM_ACK_WAIT_SECONDS: 30,
+      JETSTREAM_MAX_ACK_PENDING: 16384,
+      JETSTREAM_MAX_IN_FLIGHT: 4096,
+      EMBEDDED_NATS_PORT: 4223,
+    })
+    expect(config.NATS_URL).toBeUndefined()
+  })
+
+  it('When NATS_URL lists servers, then they are split and trimmed; a bad entry is named', () => {
+    const config = loadConfig({ BROKER: 'jetstream', NATS_URL: 'nats://a:4222, nats://b:4222 ,nats://10.0.0.3:4222', JETSTREAM_REPLICAS: '3' })
+    expect(config.NATS_URL).toEqual(['nats://a:4222', 'nats://b:4222', 'nats://10.0.0.3:4222'])
+    expect(config.JETSTREAM_REPLICAS).toBe(3)
+    let error: unknown
+    try {
+      loadConfig({ BROKER: 'kafka', NATS_URL: 'nats://a:4222,http://b:80,', JETSTREAM_REPLICAS: '2' })
+    } catch (caught) {
+      error = caught
+    }
+    const problems = (error as ConfigError).problems.join('\n')
+    expect(problems).toContain('BROKER')
+    expect(problems).toContain('not "http://b:80"')
+    expect(problems).toContain('not ""')
+    expect(problems).not.toContain('nats://a:4222"')
+    expect(problems).toContain('JETSTREAM_REPLICAS')
+  })
 })

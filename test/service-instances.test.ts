@@ -17,7 +17,7 @@ let publisher: stan.Stan
 beforeAll(async () => {
   db = await startTestDatabase()
   broker = await startStanServer({ port: 0 })
-  const endpoints = { databaseUrl: db.url, stanServers: [broker.url], stanClusterId: broker.clusterId }
+  const endpoints = { databaseUrl: db.url, stanServers: [broker.url], stanClusterId: broker.clusterId, natsServers: [] }
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
   const common = { HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', STAN_LEGACY_CLIENT_ID: 'none' }
   // A takes no orders (a channel nobody publishes to): every order it serves was written by B.

@@ -135,7 +135,7 @@ describe('order-service with HTTP_PORT lost at listen time', () => {
     const other = await occupyPort()
     try {
       const config = loadConfig({ HTTP_PORT: String(other.port) })
-      const endpoints = { databaseUrl: svc.db.url, stanServers: [svc.broker.url], stanClusterId: svc.broker.clusterId }
+      const endpoints = { databaseUrl: svc.db.url, stanServers: [svc.broker!.url], stanClusterId: svc.broker!.clusterId, natsServers: [] }
       const failure = await startService(config, endpoints, pino({ level: 'silent' })).then(
         async (started) => {
           await started.stop()

@@ -11,7 +11,13 @@ export async function publishOrders(
 ): Promise<PublishReport> {
   const child = spawnNode(cleanup, {
     script: new URL('./publish-process.ts', import.meta.url).pathname,
-    env: { STAN_URL: broker.url, STAN_CLUSTER_ID: broker.clusterId, CHANNEL: options.channel, COUNT: String(options.count), SEED: String(options.seed) },
+    env: {
+      // A broker without a cluster id is nats-server (bench/lib/nats-server.ts): JetStream.
+      ...(broker.clusterId === '' ? { NATS_URL: broker.url } : { STAN_URL: broker.url, STAN_CLUSTER_ID: broker.clusterId }),
+      CHANNEL: options.channel,
+      COUNT: String(options.count),
+      SEED: String(options.seed),
+    },
   })
   const report = await child.firstMessage<PublishReport>()
   await child.stop()

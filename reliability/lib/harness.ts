@@ -2,9 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { seededRandom, type Random } from '../../src/publisher/seeded-random.js'
 import type { Sql } from '../../src/store/db.js'
 import { accountServed, accountStored, type ServedAccount } from './accounting.js'
-import type { BrokerProcess } from './broker.js'
 import type { FreezingProxy } from './freezing-proxy.js'
-import { pendingOnDurable, type DurableProbe } from './durable.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
 import type { PostgresCluster } from './postgres.js'
@@ -12,6 +10,7 @@ import { publish, type PublishOptions } from './publisher.js'
 import type { ScenarioResult } from './report.js'
 import type { ServiceProcess } from './service-process.js'
 import type { Sizes } from './sizes.js'
+import type { ScenarioBroker, TransportName } from './transport.js'
 
 /** The service's settings that the checks need to know too. */
 export interface ServiceSettings {
@@ -52,7 +51,7 @@ export class ScenarioContext {
     readonly seed: number,
     readonly settings: ServiceSettings,
     readonly pg: PostgresCluster,
-    readonly broker: BrokerProcess,
+    readonly broker: ScenarioBroker,
     readonly service: ServiceProcess,
     /** A pool on the scenario's database, for the accounting and for faults such as a held lock. */
     readonly sql: Sql,
@@ -87,7 +86,7 @@ export class ScenarioContext {
   }
 
   publish(messages: readonly Outgoing[], options: PublishOptions = {}): Promise<void> {
-    return publish({ url: this.broker.url, clusterId: this.broker.clusterId, channel: this.settings.channel }, this.ledger, messages, options)
+    return publish(this.broker, this.settings, this.ledger, messages, options)
   }
 
   /**
@@ -192,7 +191,7 @@ export async function finish(ctx: ScenarioContext, started: number): Promise<Sce
     ctx.check(`the service never exited on its own${which}`, crashes.length === 0, crashes.map((c) => `pid ${c.pid}: code ${c.status.code} signal ${c.status.signal}`).join('; '))
   }
   const stored = await accountStored(ctx.sql, ctx.ledger)
-  const probe = await pendingOnDurable(durableProbe(ctx))
+  const probe = await ctx.broker.pending(ctx.settings)
   const pending = 'pending' in probe ? probe.pending : -1
   if ('error' in probe) ctx.check('durable check', false, probe.error)
   else ctx.check('nothing pending on the durable', probe.pending === 0, probe.pending > 0 ? `sequences ${probe.sequences.join(', ')}` : '')
@@ -239,19 +238,12 @@ export interface Scenario {
   summary: string
   /** The service reaches PostgreSQL and the broker through freezing proxies (ctx.proxies); the accounting does not. */
   proxied?: boolean
+  /**
+   * The transports it runs on (default: both). A scenario written against what one broker alone can do declares
+   * it here rather than being forked per transport.
+   */
+  transports?: readonly TransportName[]
+  /** JetStream on three clustered nodes with an R3 stream instead of one node. */
+  cluster?: boolean
   run(ctx: ScenarioContext): Promise<void>
-}
-
-/** The service's place on the broker, as the pending check opens it (the service must be stopped). */
-export function durableProbe(ctx: ScenarioContext): DurableProbe {
-  const { settings } = ctx
-  return {
-    url: ctx.broker.url,
-    clusterId: ctx.broker.clusterId,
-    clientId: settings.clientId,
-    channel: settings.channel,
-    durableName: settings.durable,
-    queueGroup: settings.queueGroup,
-    ackWaitMs: settings.ackWaitMs,
-  }
 }

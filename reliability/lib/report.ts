@@ -28,6 +28,8 @@ export interface ScenarioResult {
 
 export interface RunReport {
   mode: 'quick' | 'full'
+  /** The broker the service ran on (absent in reports from before JetStream: NATS Streaming). */
+  transport?: 'stan' | 'jetstream'
   seed: number
   startedAt: string
   seconds: number
@@ -73,7 +75,7 @@ export function kindTable(results: readonly ScenarioResult[]): string {
 
 export function renderMarkdown(report: RunReport): string {
   const lines = [
-    `# Reliability run (${report.mode})`,
+    `# Reliability run (${report.mode}${report.transport === 'jetstream' ? ', JetStream' : ''})`,
     '',
     `${report.startedAt}, seed ${report.seed}, Node ${report.node}, ${report.seconds} s: **${report.ok ? 'all scenarios pass' : 'FAILURES'}**.`,
     '',

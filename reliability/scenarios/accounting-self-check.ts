@@ -1,6 +1,5 @@
 import { accountStored } from '../lib/accounting.js'
-import { durableProbe, type Scenario } from '../lib/harness.js'
-import { pendingOnDurable } from '../lib/durable.js'
+import type { Scenario } from '../lib/harness.js'
 import { validOrder } from '../lib/messages.js'
 
 class RollBack extends Error {}
@@ -41,7 +40,7 @@ export const accountingSelfCheck: Scenario = {
 
     await ctx.service.terminate()
     await ctx.publish([validOrder(ctx.seed, 1_000_000)])
-    const probe = await pendingOnDurable(durableProbe(ctx))
+    const probe = await ctx.broker.pending(ctx.settings)
     ctx.check('a message published while the service was stopped is seen as pending', 'pending' in probe && probe.pending === 1, JSON.stringify(probe))
     // The accounting that follows starts the service again, which consumes it.
   },

@@ -46,7 +46,7 @@ export const allTogether: Scenario = {
 
     await ctx.pause(0, 300)
     await ctx.broker.kill()
-    ctx.fault('SIGKILL broker')
+    ctx.fault(ctx.broker.crashName)
     await sleep(1_000)
     await ctx.broker.start()
     await ctx.service.waitReady(30_000)

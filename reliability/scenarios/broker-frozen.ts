@@ -7,6 +7,8 @@ import { freezeMidIngest } from '../lib/stall-watch.js'
  */
 export const brokerFrozen: Scenario = {
   name: 'broker-frozen',
+  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
+  transports: ['stan'],
   summary: "the service's broker connection frozen mid-ingest (no FIN, no RST; new connections pass)",
   proxied: true,
   run: (ctx) =>

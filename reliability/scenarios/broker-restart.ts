@@ -16,7 +16,7 @@ export const brokerRestart: Scenario = {
       await ctx.publish(ctx.mix(Math.floor(ctx.sizes.valid / rounds), Math.floor(ctx.sizes.hostile / rounds)))
       await ctx.pause(0, 300)
       await ctx.broker.kill()
-      ctx.fault('SIGKILL broker')
+      ctx.fault(ctx.broker.crashName)
       await sleep(ctx.random.int(500, 2_000))
       await ctx.broker.start()
       await ctx.service.waitReady(30_000)

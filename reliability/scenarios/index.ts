@@ -3,6 +3,7 @@ import { accountingSelfCheck } from './accounting-self-check.js'
 import { allTogether } from './all-together.js'
 import { brokerFrozen } from './broker-frozen.js'
 import { brokerRestart } from './broker-restart.js'
+import { clusterLeaderKill } from './cluster-leader-kill.js'
 import { gateFuzz } from './gate-fuzz.js'
 import { hostileInput } from './hostile-input.js'
 import { instancesSigkill } from './instances-sigkill.js'
@@ -39,6 +40,7 @@ export const SCENARIOS: readonly Scenario[] = [
   serverAddressGone,
   instancesSigkill,
   readAcrossInstances,
+  clusterLeaderKill,
   httpAbuse,
   allTogether,
 ]

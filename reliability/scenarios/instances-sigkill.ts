@@ -7,6 +7,8 @@ import type { Scenario } from '../lib/harness.js'
  */
 export const instancesSigkill: Scenario = {
   name: 'instances-sigkill',
+  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
+  transports: ['stan'],
   summary: 'three instances sharing the channel, random ones SIGKILLed and restarted during ingest',
   async run(ctx) {
     await ctx.addInstance()

@@ -16,6 +16,8 @@ const SAMPLE = 20
  */
 export const readAcrossInstances: Scenario = {
   name: 'read-across-instances',
+  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
+  transports: ['stan'],
   summary: 'an order written through one instance read through the other right after its commit (no stale 404 past a second)',
   async run(ctx) {
     const other = await ctx.addInstance()

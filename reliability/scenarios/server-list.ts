@@ -6,6 +6,8 @@ import type { Scenario } from '../lib/harness.js'
 /** A server list whose first server refuses connections: the service takes the next one, at start and after. */
 export const serverListRefusing: Scenario = {
   name: 'server-list-refusing',
+  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
+  transports: ['stan'],
   summary: 'STAN_URL lists a server that refuses connections first, then the broker; the service SIGKILLed and restarted twice',
   async run(ctx) {
     ctx.service.setEnv({ STAN_URL: `nats://127.0.0.1:${await refusingPort()},${ctx.broker.url}` })
@@ -30,6 +32,8 @@ export const serverListRefusing: Scenario = {
  */
 export const serverAddressGone: Scenario = {
   name: 'server-address-gone',
+  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
+  transports: ['stan'],
   summary: 'the broker address the service is connected to goes away mid-ingest (two TCP proxies, one closed, then the other)',
   async run(ctx) {
     const target = { host: '127.0.0.1', port: Number(new URL(ctx.broker.url).port) }

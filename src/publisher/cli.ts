@@ -4,7 +4,9 @@ import { loadDotEnv } from '../config.js'
 import { planMessages, splitFileMessages } from './message-plan.js'
 import { formatSummary, startProgress, type Counts, type ProgressStream } from './progress-report.js'
 import { parsePublishArgs, USAGE } from './publish-args.js'
-import { close, connect, publishAll } from './stan-publisher.js'
+import * as jetStream from './jetstream-publisher.js'
+import type { PublishPlan, PublishTally } from './publish-loop.js'
+import * as stan from './stan-publisher.js'
 
 export interface CliIo {
   env: Record<string, string | undefined>
@@ -44,30 +46,38 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const seed = args.seed ?? randomInt(0, 0xffffffff)
   const plan = planMessages({ fromFile, count: args.count, garbage: args.garbage, seed, maxMessageBytes: args.maxMessageBytes })
 
-  // A fresh client id per run: the broker refuses a second connection under an id that is still registered.
-  const clientId = `publish-${randomBytes(6).toString('hex')}`
-  const connected = await connect({ servers: args.servers, clusterId: args.clusterId, clientId })
-  if (!connected.ok) {
-    io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')} (cluster ${args.clusterId}): ${connected.error}\n`)
-    return EXIT_NOT_ALL_ACKED
-  }
-
   let latest: Counts = { published: 0, acked: 0, failed: 0 }
-  const progress = startProgress(plan.total, () => latest, io.stderr)
+  const loop: PublishPlan = { inFlight: args.inFlight, rate: args.rate, signal: io.signal, onAck: (counts) => (latest = counts) }
   const started = performance.now()
-  const tally = await publishAll(connected.client, plan.messages, {
-    channel: args.channel,
-    inFlight: args.inFlight,
-    rate: args.rate,
-    signal: io.signal,
-    onAck: (counts) => (latest = counts),
-  })
+  const target = args.broker === 'jetstream' ? args.subject : args.channel
+  let tally: PublishTally
+  if (args.broker === 'jetstream') {
+    const connected = await jetStream.connect({ servers: args.servers, name: `publish-${randomBytes(6).toString('hex')}` })
+    if (!connected.ok) {
+      io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')}: ${connected.error}\n`)
+      return EXIT_NOT_ALL_ACKED
+    }
+    const progress = startProgress(plan.total, () => latest, io.stderr)
+    tally = await jetStream.publishAll(connected.js, connected.nc, plan.messages, { ...loop, subject: args.subject })
+    progress.stop()
+    await jetStream.close(connected.nc)
+  } else {
+    // A fresh client id per run: the broker refuses a second connection under an id that is still registered.
+    const clientId = `publish-${randomBytes(6).toString('hex')}`
+    const connected = await stan.connect({ servers: args.servers, clusterId: args.clusterId, clientId })
+    if (!connected.ok) {
+      io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')} (cluster ${args.clusterId}): ${connected.error}\n`)
+      return EXIT_NOT_ALL_ACKED
+    }
+    const progress = startProgress(plan.total, () => latest, io.stderr)
+    tally = await stan.publishAll(connected.client, plan.messages, { ...loop, channel: args.channel })
+    progress.stop()
+    await stan.close(connected)
+  }
   const elapsedMs = performance.now() - started
-  progress.stop()
-  await close(connected)
 
   const interrupted = io.signal?.aborted === true
-  io.stdout.write(formatSummary({ tally, elapsedMs, channel: args.channel, url: args.servers.join(','), seed, interrupted }))
+  io.stdout.write(formatSummary({ tally, elapsedMs, channel: target, url: args.servers.join(','), seed, interrupted }))
   // Compared with the plan, not with what was published: messages never sent were not acked either.
   return tally.acked === plan.total ? EXIT_OK : EXIT_NOT_ALL_ACKED
 }

@@ -1,4 +1,4 @@
-import type { PublishTally } from './stan-publisher.js'
+import type { PublishTally } from './publish-loop.js'
 
 export interface ProgressStream {
   write(text: string): unknown
@@ -63,6 +63,7 @@ export function formatSummary(facts: SummaryFacts): string {
     `published ${tally.published} to ${channel} on ${url} (seed ${seed})${interrupted ? ', interrupted' : ''}`,
     `acked ${tally.acked}, failed ${tally.failed}, elapsed ${(elapsedMs / 1000).toFixed(2)} s, ${formatRate(tally.acked, elapsedMs)}`,
   ]
+  if (tally.duplicates > 0) lines.push(`  ${tally.duplicates} acked as duplicates: the server already had a message with the same id (same bytes) and dropped them`)
   for (const [reason, times] of tally.failures) lines.push(`  failed ${times}× ${reason}`)
   for (const error of new Set(tally.connectionErrors)) lines.push(`  broker error: ${error}`)
   return `${lines.join('\n')}\n`

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js'
 
 export const USAGE = `Usage: bin/publish [options]
 
-Publishes orders to the configured NATS Streaming channel and waits for every ack.
+Publishes orders to the configured NATS Streaming channel or JetStream subject and waits for every ack.
 
   --count N        N realistic generated orders (default 10 when no --file or --garbage is given)
   --file F         a JSON order, or JSON lines (one message per line, sent as is)
@@ -12,10 +12,14 @@ Publishes orders to the configured NATS Streaming channel and waits for every ac
   --rate R         at most R messages per second (default: as fast as acks come back)
   --seed S         seed for generated orders and garbage, 0..4294967295 (default: random, printed at the end)
   --in-flight N    publishes waiting for an ack at most (default 1000)
+  --broker B       stan or jetstream (default: $BROKER, else stan)
   --url URL[,URL]  broker URL, or a comma-separated list tried in turn (default: $STAN_URL, else the embedded
-                   broker at nats://127.0.0.1:$EMBEDDED_STAN_PORT)
+                   broker at nats://127.0.0.1:$EMBEDDED_STAN_PORT); with jetstream the server list (default:
+                   $NATS_URL, else nats://127.0.0.1:$EMBEDDED_NATS_PORT)
   --cluster-id ID  cluster id (default: $STAN_CLUSTER_ID, else test-cluster)
   --channel C      channel (default: $STAN_CHANNEL, else orders)
+  --subject S      JetStream subject (default: $JETSTREAM_SUBJECT, else orders); each message carries a
+                   Nats-Msg-Id, the sha256 of its bytes, so the server drops an identical republish
   -h, --help       this text
 
 Exit status: 0 when every message was acked, 1 when any was not, 2 for bad arguments.`
@@ -27,9 +31,13 @@ export interface PublishArgs {
   rate?: number
   seed?: number
   inFlight: number
-  servers: string[]
+  broker: 'stan' | 'jetstream'
   clusterId: string
   channel: string
+  /** The broker's servers (from --url, or STAN_URL / NATS_URL by the broker), tried in turn. */
+  servers: string[]
+  /** JetStream's subject. */
+  subject: string
   /** The service's MAX_MESSAGE_BYTES, so that garbage "at the size limit" is at the limit the service uses. */
   maxMessageBytes: number
 }
@@ -58,6 +66,8 @@ export function parsePublishArgs(argv: string[], env: Record<string, string | un
         url: { type: 'string' },
         'cluster-id': { type: 'string' },
         channel: { type: 'string' },
+        broker: { type: 'string' },
+        subject: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -89,7 +99,14 @@ export function parsePublishArgs(argv: string[], env: Record<string, string | un
   }
   if (values.file === '') problems.push('--file must name a file')
 
-  const broker = brokerSettings(env, { STAN_URL: values.url, STAN_CLUSTER_ID: values['cluster-id'], STAN_CHANNEL: values.channel })
+  const jetStream = (values.broker ?? env.BROKER) === 'jetstream'
+  const broker = brokerSettings(env, {
+    BROKER: values.broker,
+    [jetStream ? 'NATS_URL' : 'STAN_URL']: values.url,
+    STAN_CLUSTER_ID: values['cluster-id'],
+    STAN_CHANNEL: values.channel,
+    JETSTREAM_SUBJECT: values.subject,
+  })
   if (!broker.ok) problems.push(...broker.problems)
   if (problems.length > 0 || !broker.ok) return { ok: false, error: problems.join('\n') }
 
@@ -100,26 +117,49 @@ export function parsePublishArgs(argv: string[], env: Record<string, string | un
   }
 }
 
-const FLAG_OF: Record<string, string> = { STAN_URL: '--url', STAN_CLUSTER_ID: '--cluster-id', STAN_CHANNEL: '--channel' }
-const BROKER_VARIABLES = ['STAN_URL', 'STAN_CLUSTER_ID', 'STAN_CHANNEL', 'EMBEDDED_STAN_PORT', 'MAX_MESSAGE_BYTES'] as const
+const FLAG_OF: Record<string, string> = {
+  BROKER: '--broker',
+  STAN_URL: '--url',
+  NATS_URL: '--url',
+  STAN_CLUSTER_ID: '--cluster-id',
+  STAN_CHANNEL: '--channel',
+  JETSTREAM_SUBJECT: '--subject',
+}
+const BROKER_VARIABLES = [
+  'BROKER',
+  'STAN_URL',
+  'STAN_CLUSTER_ID',
+  'STAN_CHANNEL',
+  'EMBEDDED_STAN_PORT',
+  'NATS_URL',
+  'JETSTREAM_SUBJECT',
+  'EMBEDDED_NATS_PORT',
+  'MAX_MESSAGE_BYTES',
+] as const
 
 type BrokerSettings =
-  | { ok: true; settings: Pick<PublishArgs, 'servers' | 'clusterId' | 'channel' | 'maxMessageBytes'> }
+  | { ok: true; settings: Pick<PublishArgs, 'broker' | 'clusterId' | 'channel' | 'servers' | 'subject' | 'maxMessageBytes'> }
   | { ok: false; problems: string[] }
 
 /** Only the variables the publisher uses are validated, so a bad DATABASE_URL in .env does not stop it. */
 function brokerSettings(env: Record<string, string | undefined>, flags: Record<string, string | undefined>): BrokerSettings {
   const picked = Object.fromEntries(BROKER_VARIABLES.map((name) => [name, flags[name] ?? env[name]]))
+  // --url names the server list of the broker in use; the other broker's variable is not read.
+  delete picked[picked.BROKER === 'jetstream' ? 'STAN_URL' : 'NATS_URL']
   try {
     const config = loadConfig(picked)
     // Port 0 means the embedded broker picks a free port at start-up, which we cannot know here.
     const embeddedPort = config.EMBEDDED_STAN_PORT === 0 ? 4222 : config.EMBEDDED_STAN_PORT
+    const servers =
+      config.BROKER === 'jetstream' ? (config.NATS_URL ?? [`nats://127.0.0.1:${config.EMBEDDED_NATS_PORT}`]) : (config.STAN_URL ?? [`nats://127.0.0.1:${embeddedPort}`])
     return {
       ok: true,
       settings: {
-        servers: config.STAN_URL ?? [`nats://127.0.0.1:${embeddedPort}`],
+        broker: config.BROKER,
         clusterId: config.STAN_CLUSTER_ID,
         channel: config.STAN_CHANNEL,
+        servers,
+        subject: config.JETSTREAM_SUBJECT,
         maxMessageBytes: config.MAX_MESSAGE_BYTES,
       },
     }

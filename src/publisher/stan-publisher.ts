@@ -1,5 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import stan from 'node-nats-streaming'
+import { emptyTally, publishEach, type PublishPlan as BasePlan, type PublishTally } from './publish-loop.js'
+
+export type { PublishTally }
 
 export interface StanTarget {
   /** Tried in turn until one answers: one server, or the nodes of a cluster. */
@@ -8,25 +10,8 @@ export interface StanTarget {
   clientId: string
 }
 
-export interface PublishPlan {
+export interface PublishPlan extends BasePlan {
   channel: string
-  /** Publishes waiting for their ack at most; the next publish waits for an ack when this many are out. */
-  inFlight: number
-  /** Messages per second; undefined publishes as fast as acks come back. */
-  rate?: number
-  onAck?: (tally: PublishTally) => void
-  /** Stops publishing new messages; those already out are still waited for. */
-  signal?: AbortSignal
-}
-
-export interface PublishTally {
-  published: number
-  acked: number
-  failed: number
-  /** Why publishes failed and how often, e.g. "stan: publish ack timeout" → 3. */
-  failures: Map<string, number>
-  /** Errors the broker connection reported while publishing. */
-  connectionErrors: string[]
 }
 
 export interface Connection {
@@ -90,7 +75,7 @@ function connectTo(server: string, target: StanTarget, ackTimeoutMs: number): Pr
  * Publishing stops early on a lost connection or an abort: `published` then says how far it got.
  */
 export async function publishAll(client: stan.Stan, messages: Iterable<Buffer>, plan: PublishPlan): Promise<PublishTally> {
-  const tally: PublishTally = { published: 0, acked: 0, failed: 0, failures: new Map(), connectionErrors: [] }
+  const tally = emptyTally()
   const onError = (error: unknown) => tally.connectionErrors.push(describe(error))
   // node-nats-streaming calls pending ack handlers *without* an error when the connection drops,
   // so an "ack" after a disconnect is no ack at all.
@@ -98,39 +83,14 @@ export async function publishAll(client: stan.Stan, messages: Iterable<Buffer>, 
   const onDisconnect = () => (disconnected = true)
   client.on('error', onError)
   client.on('disconnect', onDisconnect)
-  let waiting: (() => void) | undefined
-  const settled = () => {
-    plan.onAck?.(tally)
-    waiting?.()
-    waiting = undefined
-  }
-  const outstanding = () => tally.published - tally.acked - tally.failed
-  const nextSettle = () => new Promise<void>((resolve) => (waiting = resolve))
-
-  const started = performance.now()
-  for (const payload of messages) {
-    while (outstanding() >= plan.inFlight) await nextSettle()
-    // After a disconnect every publish would fail at once: stop, and let the caller count what was never sent.
-    if (disconnected || plan.signal?.aborted) break
-    if (plan.rate !== undefined) {
-      // Pace against the start time rather than per message, so timer slack does not add up.
-      const due = started + (tally.published * 1000) / plan.rate
-      const wait = due - performance.now()
-      if (wait > 1) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined)
-      if (plan.signal?.aborted) break
-    }
-    tally.published++
-    client.publish(plan.channel, payload, (error) => {
-      if (error || disconnected) {
-        tally.failed++
-        countFailure(tally.failures, error ? describe(error) : 'connection lost before the ack')
-      } else {
-        tally.acked++
-      }
-      settled()
-    })
-  }
-  while (outstanding() > 0) await nextSettle()
+  await publishEach(
+    messages,
+    plan,
+    (payload, settle) =>
+      client.publish(plan.channel, payload, (error) => settle(error ? describe(error) : disconnected ? 'connection lost before the ack' : undefined)),
+    () => disconnected,
+    tally,
+  )
   client.removeListener('error', onError)
   client.removeListener('disconnect', onDisconnect)
   return tally
@@ -141,10 +101,6 @@ export async function close(connection: Connection): Promise<void> {
   // Closing a client whose connection the broker already dropped would wait for a close request that cannot be sent.
   if (!connection.isClosed()) connection.client.close()
   await connection.closed
-}
-
-function countFailure(failures: Map<string, number>, message: string): void {
-  failures.set(message, (failures.get(message) ?? 0) + 1)
 }
 
 function describe(error: unknown): string {

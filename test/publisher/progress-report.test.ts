@@ -21,6 +21,7 @@ describe('formatSummary', () => {
       failed: 3,
       failures: new Map([['stan: publish ack timeout', 3]]),
       connectionErrors: ['boom', 'boom'],
+      duplicates: 0,
     }
     const text = formatSummary({ tally, elapsedMs: 2_000, channel: 'orders', url: 'nats://127.0.0.1:4222', seed: 5, interrupted: false })
     expect(text).toBe(

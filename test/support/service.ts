@@ -3,6 +3,8 @@ import stan from 'node-nats-streaming'
 import { loadConfig, type Config } from '../../src/config.js'
 import { startService, type RunningService } from '../../src/service.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
+import { publishJetStream } from './jetstream.js'
+import { startNatsNode, type TestNats } from './nats-server.js'
 import { startTestDatabase, type TestDatabase } from './postgres.js'
 
 export interface TestService {
@@ -10,9 +12,12 @@ export interface TestService {
   url: string
   config: Config
   db: TestDatabase
-  broker: StanServer
+  /** The embedded NATS Streaming server (BROKER=stan, the default). */
+  broker: StanServer | undefined
+  /** A real nats-server (BROKER=jetstream). */
+  nats: TestNats | undefined
   service: RunningService
-  /** Publishes payloads to the service's channel through node-nats-streaming; resolves when all are acked. */
+  /** Publishes payloads to the service's channel (or JetStream subject) through the broker's client; resolves when all are acked. */
   publish(payloads: readonly (string | Uint8Array)[]): Promise<void>
   /** Restarts the service alone (same database, same broker, same client id): the restart path. */
   restart(): Promise<void>
@@ -20,8 +25,9 @@ export interface TestService {
 }
 
 /**
- * The whole service with real parts: embedded PostgreSQL, the embedded broker on a free port, HTTP on a free
- * port. `env` overrides configuration (names as in the README), for example ADMIN_TOKEN or BATCH_MAX_SIZE.
+ * The whole service with real parts: embedded PostgreSQL, the broker on a free port (the embedded NATS Streaming
+ * server, or with BROKER=jetstream a real nats-server), HTTP on a free port. `env` overrides configuration
+ * (names as in the README), for example ADMIN_TOKEN or BATCH_MAX_SIZE.
  */
 export async function startTestService(
   env: Record<string, string> = {},
@@ -29,12 +35,14 @@ export async function startTestService(
   route: { database?: (url: string) => string } = {},
 ): Promise<TestService> {
   const db = await startTestDatabase()
-  const broker = await startStanServer({ port: 0 })
-  const config = loadConfig({ HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', ...env })
-  const endpoints = { databaseUrl: route.database?.(db.url) ?? db.url, stanServers: [broker.url], stanClusterId: broker.clusterId }
+  const config = loadConfig({ HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', JETSTREAM_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', ...env })
+  const jetStream = config.BROKER === 'jetstream'
+  const nats = jetStream ? await startNatsNode() : undefined
+  const broker = jetStream ? undefined : await startStanServer({ port: 0 })
+  const endpoints = { databaseUrl: route.database?.(db.url) ?? db.url, stanServers: broker === undefined ? [] : [broker.url], stanClusterId: broker?.clusterId ?? '', natsServers: nats?.urls ?? [] }
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
   let service = await startService(config, endpoints, log)
-  const publisher = await connect(broker.url, broker.clusterId)
+  const publisher = broker === undefined ? undefined : await connect(broker.url, broker.clusterId)
 
   const handle: TestService = {
     get url() {
@@ -43,21 +51,28 @@ export async function startTestService(
     config,
     db,
     broker,
+    nats,
     get service() {
       return service
     },
-    publish: (payloads) => publishAll(publisher, config.STAN_CHANNEL, payloads),
+    publish: async (payloads) => {
+      if (publisher !== undefined) await publishAll(publisher, config.STAN_CHANNEL, payloads)
+      else await publishJetStream(nats!.urls, config.JETSTREAM_SUBJECT, payloads)
+    },
     async restart() {
       await service.stop()
       service = await startService(config, endpoints, log)
     },
     async stop() {
-      await new Promise<void>((resolve) => {
-        publisher.once('close', () => resolve())
-        publisher.close()
-      })
+      if (publisher !== undefined) {
+        await new Promise<void>((resolve) => {
+          publisher.once('close', () => resolve())
+          publisher.close()
+        })
+      }
       await service.stop()
-      await broker.close()
+      await broker?.close()
+      await nats?.close()
       await db.stop()
     },
   }

@@ -1,0 +1,207 @@
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/embedded/nats-server.js'
+import * as jetStream from '../../src/publisher/jetstream-publisher.js'
+import * as stan from '../../src/publisher/stan-publisher.js'
+import type { PublishTally } from '../../src/publisher/publish-loop.js'
+import { BrokerProcess } from './broker.js'
+import type { Cleanup } from './cleanup.js'
+import { pendingOnDurable } from './durable.js'
+import type { ServiceSettings } from './harness.js'
+import { healthy } from '../../test/support/nats-server.js'
+import { freePort } from './ports.js'
+
+export type TransportName = 'stan' | 'jetstream'
+
+/** What the durable position holds that the service never acked, or why it could not be read. */
+export type PendingProbe = { pending: number; sequences: number[] } | { error: string }
+
+/**
+ * The broker of a scenario, whichever transport it is: the scenarios and the accounting are written once against
+ * this, and run unchanged on NATS Streaming and on JetStream (one node, or a 3-node cluster).
+ */
+export interface ScenarioBroker {
+  readonly transport: TransportName
+  /** The address a service is given (the first node's on a cluster), and the variable that gives it. */
+  readonly url: string
+  readonly urlVariable: 'STAN_URL' | 'NATS_URL'
+  /** What the report says was broken by kill(). */
+  readonly crashName: string
+  /** Starts what is not running (all of it at first, what kill() or stop() took down later). */
+  start(): Promise<void>
+  /** The crash: SIGKILL of the broker; on a cluster, of the node leading the stream. */
+  kill(): Promise<void>
+  stop(): Promise<void>
+  /** The service's environment for this broker. */
+  serviceEnv(settings: ServiceSettings): Record<string, string>
+  /** Publishes and waits for every ack; the tally says what the broker took. */
+  publish(payloads: readonly Buffer[], settings: ServiceSettings, rate?: number): Promise<PublishTally>
+  /** Run while the service is stopped: messages on its durable it never acked. */
+  pending(settings: ServiceSettings): Promise<PendingProbe>
+}
+
+const IN_FLIGHT = 256
+
+export interface BrokerSetup {
+  repoDir: string
+  dir: string
+  logPath: string
+  cleanup: Cleanup
+}
+
+/** The project's NATS Streaming server, its own process with a file store. */
+export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
+  const process = new BrokerProcess({ repoDir: setup.repoDir, dataDir: join(setup.dir, 'broker'), port: await freePort(), logPath: setup.logPath, cleanup: setup.cleanup })
+  return {
+    transport: 'stan',
+    url: process.url,
+    urlVariable: 'STAN_URL',
+    crashName: 'SIGKILL broker',
+    start: () => process.start(),
+    kill: () => process.kill(),
+    stop: () => process.stop(),
+    serviceEnv: (settings) => ({
+      STAN_URL: process.url,
+      STAN_CLUSTER_ID: process.clusterId,
+      STAN_CLIENT_ID: settings.clientId,
+      STAN_CHANNEL: settings.channel,
+      STAN_DURABLE: settings.durable,
+      STAN_QUEUE_GROUP: settings.queueGroup,
+      STAN_ACK_WAIT_SECONDS: String(settings.ackWaitMs / 1000),
+    }),
+    async publish(payloads, settings, rate) {
+      const connection = await stan.connect({ servers: [process.url], clusterId: process.clusterId, clientId: `reliability-publisher-${Date.now()}` })
+      if (!connection.ok) throw new Error(`publisher could not connect: ${connection.error}`)
+      try {
+        return await stan.publishAll(connection.client, payloads, { channel: settings.channel, inFlight: IN_FLIGHT, rate })
+      } finally {
+        await stan.close(connection)
+      }
+    },
+    pending: (settings) =>
+      pendingOnDurable({
+        url: process.url,
+        clusterId: process.clusterId,
+        clientId: settings.clientId,
+        channel: settings.channel,
+        durableName: settings.durable,
+        queueGroup: settings.queueGroup,
+        ackWaitMs: settings.ackWaitMs,
+      }),
+  }
+}
+
+const STREAM = 'ORDERS'
+
+/**
+ * The real nats-server with JetStream: one node, or `nodes` clustered on loopback with an R3 stream. Each node keeps
+ * its ports and its store across kills, so a restarted node rejoins where the others expect it.
+ */
+export async function jetStreamBroker(setup: BrokerSetup, nodes: 1 | 3): Promise<ScenarioBroker> {
+  const log = createWriteStream(setup.logPath, { flags: 'a' })
+  setup.cleanup.add('nats-server log', () => new Promise<void>((resolve) => log.end(resolve)))
+  const clusterPorts = await Promise.all(Array.from({ length: nodes }, () => freePort()))
+  const options: NatsServerOptions[] = []
+  for (let i = 0; i < nodes; i++) {
+    const name = `n${i + 1}`
+    options.push({
+      name,
+      port: await freePort(),
+      monitorPort: await freePort(),
+      storeDir: join(setup.dir, 'nats', name),
+      readyTimeoutMs: 30_000,
+      onLog: (line) => log.write(`${name} ${line}\n`),
+      cluster:
+        nodes > 1
+          ? { name: 'reliability', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i).map((port) => `nats://127.0.0.1:${port}`) }
+          : undefined,
+    })
+  }
+  const servers = options.map((each) => `nats://127.0.0.1:${each.port}`)
+  const running = new Map<string, NatsServer>()
+  setup.cleanup.add('nats-server', async () => {
+    for (const server of running.values()) await server.stop()
+  })
+
+  /** The node leading the stream (the only one on a single node), asked of the cluster. */
+  async function streamLeader(): Promise<string> {
+    if (nodes === 1) return options[0]!.name!
+    const nc = await connect({ servers, timeout: 5_000 })
+    try {
+      const leader = (await (await jetstreamManager(nc, { timeout: 5_000 })).streams.info(STREAM)).cluster?.leader
+      if (leader === undefined) throw new Error(`stream ${STREAM} has no leader`)
+      return leader
+    } finally {
+      await nc.close()
+    }
+  }
+
+  return {
+    transport: 'jetstream',
+    url: servers[0]!,
+    urlVariable: 'NATS_URL',
+    crashName: nodes === 1 ? 'SIGKILL nats-server' : 'SIGKILL of the stream leader (1 of 3 nodes)',
+    async start() {
+      await Promise.all(
+        options
+          .filter((each) => !running.has(each.name!))
+          .map(async (each) => {
+            const started = await startNatsServer(each)
+            if (!started.ok) throw new Error(`${each.name}: ${started.message}`)
+            running.set(each.name!, started.server)
+            // Back means JetStream current with the cluster too: a node still catching up answers "not enabled".
+            await healthy(`http://127.0.0.1:${each.monitorPort}`)
+          }),
+      )
+    },
+    async kill() {
+      const leader = await streamLeader()
+      await running.get(leader)?.kill()
+      running.delete(leader)
+    },
+    async stop() {
+      for (const [name, server] of running) {
+        await server.stop()
+        running.delete(name)
+      }
+    },
+    serviceEnv: (settings) => ({
+      BROKER: 'jetstream',
+      NATS_URL: servers.join(','),
+      JETSTREAM_STREAM: STREAM,
+      JETSTREAM_SUBJECT: settings.channel,
+      JETSTREAM_CONSUMER: settings.durable,
+      JETSTREAM_REPLICAS: String(nodes),
+      JETSTREAM_ACK_WAIT_SECONDS: String(settings.ackWaitMs / 1000),
+    }),
+    async publish(payloads, settings, rate) {
+      const connected = await jetStream.connect({ servers, name: `reliability-publisher-${Date.now()}` })
+      if (!connected.ok) throw new Error(`publisher could not connect: ${connected.error}`)
+      try {
+        // Without message ids: the ledger expects every message published once to be accounted for once, identical
+        // hostile payloads included, as on NATS Streaming. The server's deduplication by id is tested on its own
+        // (test/ingest/jetstream-publish.test.ts).
+        return await jetStream.publishAll(connected.js, connected.nc, payloads, { subject: settings.channel, inFlight: IN_FLIGHT, rate, messageIds: false })
+      } finally {
+        await jetStream.close(connected.nc)
+      }
+    },
+    /** The consumer's own count: delivered and never acked, plus never delivered. */
+    async pending(settings) {
+      try {
+        const nc = await connect({ servers, timeout: 5_000 })
+        try {
+          const info = await (await jetstreamManager(nc, { timeout: 5_000 })).consumers.info(STREAM, settings.durable)
+          const pending = info.num_pending + info.num_ack_pending
+          return { pending, sequences: pending > 0 ? [info.ack_floor.stream_seq + 1] : [] }
+        } finally {
+          await nc.close()
+        }
+      } catch (error) {
+        return { error: (error as Error).message }
+      }
+    },
+  }
+}

@@ -1,0 +1,349 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamInfo,
+} from '@nats-io/jetstream'
+import { connect, millis, nanos, type NatsConnection } from '@nats-io/transport-node'
+import type { Logger } from 'pino'
+import type { BrokerMessage, BrokerSubscription, OpenSubscription } from './transport.js'
+
+export interface JetStreamOptions {
+  /** nats:// servers; the client fails over between them (and those the cluster announces). */
+  servers: readonly string[]
+  stream: string
+  subject: string
+  /** Durable pull consumer, shared by every instance: they split the stream's messages between them. */
+  consumer: string
+  /** Used only when the stream is created here. */
+  replicas: number
+  duplicateWindowMs: number
+  /** How long the server waits for an ack before delivering again; longer than a batch takes. */
+  ackWaitMs: number
+  /** Unacked messages of the whole consumer, all instances together. */
+  maxAckPending: number
+  /** Unacked messages this instance holds at most: it pulls only what leaves it under this bound. */
+  maxInFlight: number
+  /** Client name, as the server's monitoring shows it. */
+  name: string
+  log: Pick<Logger, 'info' | 'warn'>
+  /** Waits between attempts, at start-up and after a failed pull: from initialMs, doubling, up to maxMs. */
+  retry?: { initialMs: number; maxMs: number }
+  /** How long one pull request stays open on the server; a pull that outlives it by far is abandoned. */
+  pullExpiresMs?: number
+  /** Aborts the start-up wait (a stop signal while the cluster has no leader, say). */
+  signal?: AbortSignal
+}
+
+/** Start-up problems that waiting will not fix: the operator must change the stream, the consumer or the settings. */
+export type JetStreamSetupProblem = { code: 'stream_subjects_mismatch' | 'consumer_mismatch'; message: string }
+
+export type JetStreamReady = { ok: true; open: OpenSubscription } | ({ ok: false } & JetStreamSetupProblem)
+
+const REQUEST_TIMEOUT_MS = 5_000
+const CLOSE_TIMEOUT_MS = 5_000
+
+/**
+ * Connects, makes sure the stream and the durable consumer exist, and hands back the subscription's opener.
+ * Waits with backoff while no server answers or the cluster has no JetStream leader yet; gives up only on
+ * problems waiting cannot fix (a stream without the subject, a consumer that cannot be made to fit).
+ * The only place in the service that imports the JetStream client (the JetStream transport).
+ */
+export async function prepareJetStream(options: JetStreamOptions): Promise<JetStreamReady> {
+  const { log, signal } = options
+  const retry = options.retry ?? { initialMs: 250, maxMs: 5_000 }
+  let nc: NatsConnection | undefined
+  for (let delay = retry.initialMs; ; delay = Math.min(delay * 2, retry.maxMs)) {
+    signal?.throwIfAborted()
+    try {
+      nc ??= await connect({
+        servers: [...options.servers],
+        name: options.name,
+        timeout: REQUEST_TIMEOUT_MS,
+        // Once connected, the client reconnects by itself, forever, to any server of the list or the cluster.
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        pingInterval: 10_000,
+        maxPingOut: 2,
+      })
+      const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS })
+      const problem = (await ensureStream(jsm, options)) ?? (await ensureConsumer(jsm, options))
+      if (problem !== undefined) {
+        await nc.close()
+        return { ok: false, ...problem }
+      }
+      const connection = nc
+      return { ok: true, open: (onMessage) => subscribe(connection, options, onMessage) }
+    } catch (error) {
+      if (signal?.aborted) {
+        await nc?.close()
+        throw error
+      }
+      log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'JetStream not available yet')
+      await sleep(delay, undefined, { signal }).catch(async (aborted: unknown) => {
+        await nc?.close()
+        throw aborted
+      })
+    }
+  }
+}
+
+/** The stream as it is, or created when missing; an existing one is never altered, only reported when it differs. */
+async function ensureStream(jsm: JetStreamManager, options: JetStreamOptions): Promise<JetStreamSetupProblem | undefined> {
+  let info = await streamInfo(jsm, options.stream)
+  if (info === undefined) {
+    try {
+      info = await jsm.streams.add({
+        name: options.stream,
+        subjects: [options.subject],
+        storage: StorageType.File,
+        num_replicas: options.replicas,
+        duplicate_window: nanos(options.duplicateWindowMs),
+      })
+      options.log.info({ stream: options.stream, subject: options.subject, replicas: options.replicas }, 'JetStream stream created')
+    } catch (error) {
+      // Another instance created it first (with the same or another configuration): use theirs.
+      info = await streamInfo(jsm, options.stream)
+      if (info === undefined) throw error
+    }
+  }
+  const subjects = info.config.subjects ?? []
+  if (!subjects.some((pattern) => subjectMatches(pattern, options.subject))) {
+    return {
+      code: 'stream_subjects_mismatch',
+      message: `JetStream stream ${options.stream} takes subjects ${JSON.stringify(subjects)}, which do not include ${options.subject}: set JETSTREAM_SUBJECT to one of them, or JETSTREAM_STREAM to another stream`,
+    }
+  }
+  const differences = [
+    info.config.storage !== StorageType.File && `storage ${info.config.storage} (file expected)`,
+    info.config.num_replicas !== options.replicas && `${info.config.num_replicas} replicas (JETSTREAM_REPLICAS=${options.replicas})`,
+  ].filter(Boolean)
+  if (differences.length > 0) options.log.warn({ stream: options.stream, differences }, 'JetStream stream used as it is, unlike the configuration')
+  return undefined
+}
+
+/**
+ * The durable pull consumer, created when missing. An existing one with other settings is updated where
+ * JetStream allows it (ack wait, max ack pending, max deliver); what it does not allow (ack policy, deliver
+ * policy, filter subject, a push consumer) is a start-up problem naming the consumer to delete or rename.
+ */
+async function ensureConsumer(jsm: JetStreamManager, options: JetStreamOptions): Promise<JetStreamSetupProblem | undefined> {
+  const wanted = {
+    ack_wait: nanos(options.ackWaitMs),
+    max_ack_pending: options.maxAckPending,
+    // Never dropped after N deliveries: a message the service cannot store is dead-lettered and acked instead.
+    max_deliver: -1,
+  } satisfies Partial<ConsumerConfig>
+  let info = await consumerInfo(jsm, options)
+  if (info === undefined) {
+    try {
+      info = await jsm.consumers.add(options.stream, {
+        durable_name: options.consumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: options.subject,
+        ...wanted,
+      })
+      options.log.info({ stream: options.stream, consumer: options.consumer }, 'JetStream consumer created')
+      return undefined
+    } catch (error) {
+      info = await consumerInfo(jsm, options)
+      if (info === undefined) throw error
+    }
+  }
+  const config = info.config
+  const fixed = [
+    config.ack_policy !== AckPolicy.Explicit && `ack policy ${config.ack_policy} (explicit needed)`,
+    config.deliver_policy !== DeliverPolicy.All && `deliver policy ${config.deliver_policy} (all needed)`,
+    config.deliver_subject !== undefined && config.deliver_subject !== '' && 'a push consumer (pull needed)',
+    (config.filter_subject ?? '') !== options.subject && `filter subject "${config.filter_subject ?? ''}" (${options.subject} needed)`,
+  ].filter((difference): difference is string => typeof difference === 'string')
+  if (fixed.length > 0) {
+    return {
+      code: 'consumer_mismatch',
+      message: `JetStream consumer ${options.consumer} on stream ${options.stream} has ${fixed.join(', ')}, which JetStream cannot update: delete it, or set JETSTREAM_CONSUMER to another name`,
+    }
+  }
+  const changes = (Object.keys(wanted) as (keyof typeof wanted)[]).filter((key) => config[key] !== wanted[key])
+  if (changes.length > 0) {
+    await jsm.consumers.update(options.stream, options.consumer, wanted)
+    options.log.info(
+      {
+        consumer: options.consumer,
+        changed: Object.fromEntries(changes.map((key) => [key, { from: shown(key, config[key]), to: shown(key, wanted[key]) }])),
+      },
+      'JetStream consumer updated to the configuration',
+    )
+  }
+  return undefined
+}
+
+const shown = (key: string, value: number | undefined) => (key === 'ack_wait' && value !== undefined ? `${millis(value) / 1000}s` : value)
+
+async function streamInfo(jsm: JetStreamManager, stream: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(stream)
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
+}
+
+async function consumerInfo(jsm: JetStreamManager, options: JetStreamOptions): Promise<ConsumerInfo | undefined> {
+  try {
+    return await jsm.consumers.info(options.stream, options.consumer)
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return code === 10059 || code === 10014 // stream not found, consumer not found
+}
+
+/** Whether a stream subject (which may hold `*` and `>` wildcards) takes messages published on `subject`. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const wanted = pattern.split('.')
+  const tokens = subject.split('.')
+  for (let i = 0; i < wanted.length; i++) {
+    if (wanted[i] === '>') return tokens.length > i
+    if (i >= tokens.length || (wanted[i] !== '*' && wanted[i] !== tokens[i])) return false
+  }
+  return wanted.length === tokens.length
+}
+
+/**
+ * The pull loop: asks for as many messages as leave this instance under maxInFlight unacked, delivers them,
+ * and asks again. A pull lives at most pullExpiresMs on the server (heartbeats tell a dead one early); a failed
+ * pull (disconnect, no JetStream leader during a fail-over, consumer briefly unknown) is retried with backoff on
+ * the same connection, which the client re-establishes by itself.
+ */
+function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
+  const { log } = options
+  const retry = options.retry ?? { initialMs: 250, maxMs: 5_000 }
+  const expires = options.pullExpiresMs ?? 5_000
+  const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS })
+  /** Messages delivered to the service and not acked yet, by stream sequence: what this instance holds. */
+  const held = new Map<number, JsMsg>()
+  /** Pull again once this much room is free, so a trickle of acks does not make a trickle of tiny pulls. */
+  const refill = Math.max(1, Math.floor(options.maxInFlight / 4))
+  let wake: (() => void) | undefined
+  let pulling: ConsumerMessages | undefined
+  let pulled = false
+  let connected = true
+  let closing = false
+  const stopped = new AbortController()
+
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') connected = false
+      else if (status.type === 'reconnect') connected = true
+    }
+  })()
+
+  const released = (sequence: number) => {
+    held.delete(sequence)
+    if (options.maxInFlight - held.size >= refill) wake?.()
+  }
+
+  const deliver = (message: JsMsg) => {
+    const sequence = message.info.streamSequence
+    held.set(sequence, message)
+    onMessage({
+      data: Buffer.from(message.data),
+      sequence,
+      redelivered: message.redelivered,
+      ack: () => {
+        released(sequence)
+        try {
+          message.ack()
+        } catch {
+          // The connection is gone: the server delivers the message again, and the store takes it as a duplicate.
+        }
+      },
+    })
+  }
+
+  const loop = (async () => {
+    let delay = retry.initialMs
+    while (!closing) {
+      const room = options.maxInFlight - held.size
+      if (room < refill) {
+        // Bounded, so a stop is noticed even when no ack ever frees room (the database is down).
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, 1_000)
+        })
+        wake = undefined
+        continue
+      }
+      let abandon: NodeJS.Timeout | undefined
+      try {
+        const consumer = await js.consumers.get(options.stream, options.consumer)
+        const batch = await consumer.fetch({ max_messages: room, expires })
+        pulling = batch
+        pulled = true
+        if (closing) batch.stop()
+        // The client ends a pull on expiry or missed heartbeats; this is the bound should both fail to come.
+        abandon = setTimeout(() => batch.stop(), expires * 2 + 5_000)
+        for await (const message of batch) deliver(message)
+        delay = retry.initialMs
+      } catch (error) {
+        pulled = false
+        if (closing) break
+        log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'JetStream pull failed: pulling again')
+        await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
+        delay = Math.min(delay * 2, retry.maxMs)
+      } finally {
+        clearTimeout(abandon)
+        pulling = undefined
+      }
+    }
+  })()
+
+  log.info({ stream: options.stream, consumer: options.consumer }, 'subscribed')
+
+  return {
+    isLive: () => pulled && connected && !closing && !nc.isClosed(),
+
+    async close(): Promise<void> {
+      if (closing) return
+      closing = true
+      stopped.abort()
+      wake?.()
+      pulling?.stop()
+      await withTimeout(loop)
+      // The service stops after its writer: what is still held will not be acked here. Handing it back now lets
+      // another instance (or the next run) have it at once instead of after the ack wait.
+      for (const message of held.values()) {
+        try {
+          message.nak()
+        } catch {
+          // The connection is gone: the ack wait hands it back instead.
+        }
+      }
+      held.clear()
+      // Acks sent just before are flushed by close; the durable keeps its position for the next run.
+      await withTimeout(nc.close())
+    },
+  }
+}
+
+function withTimeout(promise: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    promise.then(() => undefined, () => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+  ]).finally(() => clearTimeout(timer))
+}

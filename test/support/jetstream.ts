@@ -1,0 +1,57 @@
+import { jetstream, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import pino from 'pino'
+import { prepareJetStream, type JetStreamOptions } from '../../src/ingest/jetstream-subscription.js'
+import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
+
+export const silent = pino({ level: 'silent' })
+
+/** Transport options for a test: its own stream and subject on the given servers, short waits. */
+export function jetStreamOptions(servers: readonly string[], name: string, overrides: Partial<JetStreamOptions> = {}): JetStreamOptions {
+  return {
+    servers,
+    stream: `S_${name}`,
+    subject: `orders.${name}`,
+    consumer: 'order-service',
+    replicas: 1,
+    duplicateWindowMs: 120_000,
+    ackWaitMs: 5_000,
+    maxAckPending: 10_000,
+    maxInFlight: 256,
+    name: `test-${name}`,
+    log: silent,
+    retry: { initialMs: 50, maxMs: 500 },
+    pullExpiresMs: 2_000,
+    ...overrides,
+  }
+}
+
+/** Prepares and opens the subscription; a setup problem fails the test with its message. */
+export async function openJetStream(options: JetStreamOptions, onMessage: (message: BrokerMessage) => void): Promise<BrokerSubscription> {
+  const ready = await prepareJetStream(options)
+  if (!ready.ok) throw new Error(`${ready.code}: ${ready.message}`)
+  return ready.open(onMessage)
+}
+
+/** Publishes with the official client, as any producer would; resolves when the stream has stored every message. */
+export async function publishJetStream(servers: readonly string[], subject: string, payloads: readonly (string | Uint8Array)[]): Promise<number[]> {
+  const nc = await connect({ servers: [...servers] })
+  try {
+    const js = jetstream(nc)
+    const sequences: number[] = []
+    for (const payload of payloads) sequences.push((await js.publish(subject, payload)).seq)
+    return sequences
+  } finally {
+    await nc.close()
+  }
+}
+
+/** The consumer's state as the server reports it. */
+export async function consumerState(servers: readonly string[], stream: string, consumer: string): Promise<ConsumerInfo> {
+  const nc = await connect({ servers: [...servers] })
+  try {
+    return await (await jetstreamManager(nc)).consumers.info(stream, consumer)
+  } finally {
+    await nc.close()
+  }
+}

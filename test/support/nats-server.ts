@@ -1,0 +1,108 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/embedded/nats-server.js'
+import { restartablePort } from './ports.js'
+
+/** One real nats-server process with JetStream, on loopback ports of its own and a temporary store. */
+export interface TestNatsNode {
+  name: string
+  url: string
+  monitorUrl: string
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>
+  /** Graceful stop. */
+  stop(): Promise<void>
+  /** Starts again on the same ports with the same store (after kill or stop). */
+  start(): Promise<void>
+}
+
+export interface TestNats {
+  nodes: TestNatsNode[]
+  /** Every node's client URL: the server list the service is given. */
+  urls: string[]
+  /** Stops every node and removes the stores. */
+  close(): Promise<void>
+}
+
+const READY_TIMEOUT_MS = 30_000
+
+/** A single JetStream server. */
+export function startNatsNode(): Promise<TestNats> {
+  return startNats(1)
+}
+
+/**
+ * A cluster of `size` nodes routed to each other on loopback; resolves once every node's /healthz says
+ * JetStream is ready (a meta leader is elected), so tests start from a working cluster.
+ */
+export function startNatsCluster(size = 3): Promise<TestNats> {
+  return startNats(size)
+}
+
+async function startNats(size: number): Promise<TestNats> {
+  const root = await mkdtemp(join(tmpdir(), 'nats-test-'))
+  const clusterPorts = await Promise.all(Array.from({ length: size }, () => restartablePort()))
+  const nodes: TestNatsNode[] = []
+  try {
+    for (let i = 0; i < size; i++) {
+      const options: NatsServerOptions = {
+        name: `n${i + 1}`,
+        port: await restartablePort(),
+        monitorPort: await restartablePort(),
+        storeDir: join(root, `n${i + 1}`),
+        readyTimeoutMs: READY_TIMEOUT_MS,
+        cluster:
+          size > 1
+            ? { name: 'test-cluster', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i).map((port) => `nats://127.0.0.1:${port}`) }
+            : undefined,
+      }
+      nodes.push(await node(options))
+    }
+    await Promise.all(nodes.map((each) => healthy(each.monitorUrl)))
+  } catch (error) {
+    for (const each of nodes) await each.stop()
+    await rm(root, { recursive: true, force: true })
+    throw error
+  }
+  return {
+    nodes,
+    urls: nodes.map((each) => each.url),
+    async close() {
+      for (const each of nodes) await each.stop()
+      await rm(root, { recursive: true, force: true })
+    },
+  }
+}
+
+async function node(options: NatsServerOptions): Promise<TestNatsNode> {
+  let server: NatsServer | undefined
+  const start = async () => {
+    const started = await startNatsServer(options)
+    if (!started.ok) throw new Error(started.message)
+    server = started.server
+  }
+  await start()
+  return {
+    name: options.name!,
+    url: `nats://127.0.0.1:${options.port}`,
+    monitorUrl: `http://127.0.0.1:${options.monitorPort}`,
+    kill: async () => server?.kill(),
+    stop: async () => server?.stop(),
+    start,
+  }
+}
+
+/** Waits for the node's /healthz to answer 200: up, and in a cluster, its JetStream current with the meta leader. */
+export async function healthy(monitorUrl: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const status = await fetch(`${monitorUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+      (response) => response.status,
+      () => 0,
+    )
+    if (status === 200) return
+    if (Date.now() > deadline) throw new Error(`${monitorUrl}/healthz not 200 within ${timeoutMs} ms (last: ${status})`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
