@@ -5,7 +5,8 @@
  * `--ingest-only` measures just the ingest ceiling and the service's end-to-end ingest, alternately
  * `--rounds N` times (default 3), and writes no report: the loop for working on the ingest path; each
  * `--env 'NAME=value …'` adds a service run with those settings to every round, and `--baseline REF` one of the
- * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run.
+ * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run;
+ * `--instances N` adds a run of N service processes sharing the channel in one queue group to every round.
  * Starts its own embedded PostgreSQL in a temp dir, builds the service into another, runs the broker and the service as processes of their own, measures each
  * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
  * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       env: { type: 'string', multiple: true, default: [] },
       baseline: { type: 'string' },
+      instances: { type: 'string', default: '1' },
     },
   })
   const mode: Report['mode'] = values.quick ? 'quick' : 'full'
@@ -169,7 +171,7 @@ async function main(): Promise<void> {
     if (values['ingest-only']) {
       const variants: IngestVariant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
       if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
-      await measureIngestOnly(bench, Number(values.rounds), variants)
+      await measureIngestOnly(bench, Number(values.rounds), variants, Number(values.instances))
       return
     }
 
@@ -293,6 +295,16 @@ async function measureServiceIngest(bench: Bench): Promise<void> {
     const result = await ingest(batch)
     add({ group: 'ingest', name: `service end to end, BATCH_MAX_SIZE ${batch}`, value: result.rate, unit: 'orders/s', note: describe(result, batch) })
   }
+  // Two instances in one queue group beside one (the rounds below): on two cores they share the same CPU.
+  const two = await serviceIngestRate(bench.cleanup, bench.db, bench.build, bench.broker, {
+    channel: ORDERS_CHANNEL,
+    count: set.orders.length,
+    durable: 'ingest-two-instances',
+    instances: 2,
+    nodeFlags: bench.serviceFlags,
+  })
+  add({ group: 'ingest', name: `two service instances in one queue group, default BATCH_MAX_SIZE ${CEILING_BATCH}`, value: two.rate, unit: 'orders/s', note: instancesNote(two) })
+
   // The target: the service at its defaults beside the ceiling, alternately, each pair seconds apart, so the
   // ratio holds on a machine whose speed drifts; the default batch size runs last, leaving every order stored.
   const pairs: { ceiling: number; result: ServiceIngestResult }[] = []
@@ -327,7 +339,7 @@ interface IngestVariant {
  * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
  * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
  */
-async function measureIngestOnly(bench: Bench, rounds: number, variants: IngestVariant[]): Promise<void> {
+async function measureIngestOnly(bench: Bench, rounds: number, variants: IngestVariant[], instances: number): Promise<void> {
   const { db, set, add } = bench
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
   await rawInsertRowsPerSecond(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
@@ -351,7 +363,23 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: IngestV
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result)}`,
       })
     }
+    if (instances > 1) {
+      const result = await serviceIngestRate(bench.cleanup, db, bench.build, bench.broker, {
+        channel: ORDERS_CHANNEL,
+        count: set.orders.length,
+        durable: `ingest-round-${round}-instances`,
+        instances,
+        nodeFlags: bench.serviceFlags,
+      })
+      const name = `round ${round}: ${instances} service instances in one queue group`
+      add({ group: 'ingest', name, value: result.rate, unit: 'orders/s', note: `${ratio(result.rate, ceiling)} of ceiling; ${instancesNote(result)}` })
+    }
   }
+}
+
+/** Mean batch, each instance's share and the CPU per order of a multi-instance run. */
+function instancesNote(result: ServiceIngestResult): string {
+  return `mean batch ${Math.round(result.meanBatch)}; stored per instance ${result.storedBy.join(' / ')}; ${cpuNote(result)} (the instances together)`
 }
 
 /** CPU per order of each process of the pipeline, in microseconds. */
