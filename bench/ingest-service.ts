@@ -27,6 +27,11 @@ export interface ServiceIngestOptions {
   durable: string
   env?: Record<string, string>
   nodeFlags?: string[]
+  /**
+   * Service processes sharing the channel in one durable queue group (default 1). They are spawned together; the
+   * first to subscribe takes messages alone until the others join, a fraction of a second later.
+   */
+  instances?: number
 }
 
 export interface ServiceIngestResult {
@@ -36,10 +41,12 @@ export interface ServiceIngestResult {
   transactions: number
   /** From spawning the service to the last order counted stored (within 100 ms): start-up included. */
   totalMs: number
-  /** Mean messages per committed batch, from the service's order_batch_size histogram. */
+  /** Mean messages per committed batch, from the services' order_batch_size histograms. */
   meanBatch: number
+  /** Orders each instance stored. */
+  storedBy: number[]
   /**
-   * CPU time per order (user + system, microseconds) of the service, the broker and PostgreSQL (all its
+   * CPU time per order (user + system, microseconds) of the service (all its instances), the broker and PostgreSQL (all its
    * processes), from the first poll that saw orders stored to the last: what each part costs, which on a shared
    * machine varies far less than a rate does.
    */
@@ -72,28 +79,33 @@ export async function serviceIngestRate(
 ): Promise<ServiceIngestResult> {
   await db.reset()
   const spawned = performance.now()
-  const service = await startService(cleanup, build, {
-    databaseUrl: db.url,
-    broker,
-    channel: options.channel,
-    durable: options.durable,
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
-  })
-  // Done when the service counts every order stored: its /metrics, every 100 ms, costs it well under 1%.
+  const services = await Promise.all(
+    Array.from({ length: options.instances ?? 1 }, () =>
+      startService(cleanup, build, {
+        databaseUrl: db.url,
+        broker,
+        channel: options.channel,
+        durable: options.durable,
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
+      }),
+    ),
+  )
+  // Done when the services count every order stored: /metrics, every 100 ms, costs each well under 1%.
   let last = { at: performance.now(), stored: -1 }
-  let metrics = ''
+  let metrics: string[] = []
+  const storedIn = (texts: string[]) => texts.reduce((sum, text) => sum + sampleSum(text, 'order_messages_total', { outcome: 'stored' }), 0)
   let firstCpu: CpuReading | undefined
   let lastCpu: CpuReading | undefined
   const readCpu = async (stored: number): Promise<CpuReading> => ({
     stored,
-    service: await readCpuSeconds(service.pid),
+    service: (await Promise.all(services.map((service) => readCpuSeconds(service.pid)))).reduce((a, b) => a + b, 0),
     broker: await readCpuSeconds(broker.pid),
     postgres: await readCpuSecondsByName('postgres'),
   })
   for (;;) {
-    metrics = await service.metrics()
-    const stored = sampleSum(metrics, 'order_messages_total', { outcome: 'stored' })
+    metrics = await Promise.all(services.map((service) => service.metrics()))
+    const stored = storedIn(metrics)
     if (stored > 0 && firstCpu === undefined) firstCpu = await readCpu(stored)
     if (stored >= options.count) {
       lastCpu = await readCpu(stored)
@@ -105,19 +117,24 @@ export async function serviceIngestRate(
     await sleep(POLL_MS)
   }
   const totalMs = performance.now() - spawned
-  await service.stop()
+  await Promise.all(services.map((service) => service.stop()))
   await db.expectOrders(options.count)
-  const stored = sampleSum(metrics, 'order_messages_total', { outcome: 'stored' })
-  if (stored !== options.count) throw new Error(`the service counted ${stored} stored orders, expected ${options.count}`)
+  const stored = storedIn(metrics)
+  if (stored !== options.count) throw new Error(`the services counted ${stored} stored orders, expected ${options.count}`)
   const span = await transactionSpan(db)
   if (span.transactions < 3) throw new Error(`the orders were stored in ${span.transactions} transactions: too few to time`)
   return {
     rate: (span.beforeLast * 1000) / span.ms,
     transactions: span.transactions,
     totalMs,
-    meanBatch: sampleSum(metrics, 'order_batch_size_sum') / sampleSum(metrics, 'order_batch_size_count'),
+    meanBatch: sum(metrics, 'order_batch_size_sum') / sum(metrics, 'order_batch_size_count'),
+    storedBy: metrics.map((text) => sampleSum(text, 'order_messages_total', { outcome: 'stored' })),
     cpuPerOrder: cpuPerOrder(firstCpu, lastCpu),
   }
+}
+
+function sum(texts: string[], name: string): number {
+  return texts.reduce((total, text) => total + sampleSum(text, name), 0)
 }
 
 function cpuPerOrder(first: CpuReading | undefined, last: CpuReading | undefined): CpuPerOrder {

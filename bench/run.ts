@@ -10,6 +10,7 @@
  * the same service on NATS Streaming and the ceiling.
  * `--read-only` is the same loop for the read path: the bare server and the service (and the --env and
  * --baseline variants), all on the same cached orders, alternately `--rounds N` times; no report either.
+ * `--instances N` adds a run of N service processes sharing the channel in one queue group to every round.
  * Starts its own embedded PostgreSQL in a temp dir, builds the service into another, runs the broker and the service as processes of their own, measures each
  * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
  * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
       env: { type: 'string', multiple: true, default: [] },
       baseline: { type: 'string' },
       jetstream: { type: 'boolean', default: false },
+      instances: { type: 'string', default: '1' },
     },
   })
   const mode: Report['mode'] = values.quick ? 'quick' : 'full'
@@ -179,7 +181,7 @@ async function main(): Promise<void> {
       if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
       const nats = values.jetstream && !values['read-only'] ? await startBenchNats(cleanup) : undefined
       if (values['read-only']) await measureReadOnly(bench, Number(values.rounds), variants)
-      else await measureIngestOnly(bench, Number(values.rounds), variants, nats)
+      else await measureIngestOnly(bench, Number(values.rounds), variants, nats, Number(values.instances))
       return
     }
 
@@ -303,6 +305,16 @@ async function measureServiceIngest(bench: Bench): Promise<void> {
     const result = await ingest(batch)
     add({ group: 'ingest', name: `service end to end, BATCH_MAX_SIZE ${batch}`, value: result.rate, unit: 'orders/s', note: describe(result, batch) })
   }
+  // Two instances in one queue group beside one (the rounds below): on two cores they share the same CPU.
+  const two = await serviceIngestRate(bench.cleanup, bench.db, bench.build, bench.broker, {
+    channel: ORDERS_CHANNEL,
+    count: set.orders.length,
+    durable: 'ingest-two-instances',
+    instances: 2,
+    nodeFlags: bench.serviceFlags,
+  })
+  add({ group: 'ingest', name: `two service instances in one queue group, default BATCH_MAX_SIZE ${CEILING_BATCH}`, value: two.rate, unit: 'orders/s', note: instancesNote(two) })
+
   // The target: the service at its defaults beside the ceiling, alternately, each pair seconds apart, so the
   // ratio holds on a machine whose speed drifts; the default batch size runs last, leaving every order stored.
   const pairs: { ceiling: number; result: ServiceIngestResult }[] = []
@@ -337,7 +349,7 @@ interface Variant {
  * The ingest loop: the raw INSERT ceiling and the service end to end, alternately, so each ratio compares two
  * figures taken seconds apart. Each service round uses a new durable, so it takes the channel from its start.
  */
-async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant[], nats: BenchBroker | undefined): Promise<void> {
+async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant[], nats: BenchBroker | undefined, instances: number): Promise<void> {
   const { db, set, add } = bench
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
   await rawInsertRowsPerSecond(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
@@ -362,6 +374,17 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant
         unit: 'orders/s',
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result)}`,
       })
+    }
+    if (instances > 1) {
+      const result = await serviceIngestRate(bench.cleanup, db, bench.build, bench.broker, {
+        channel: ORDERS_CHANNEL,
+        count: set.orders.length,
+        durable: `ingest-round-${round}-instances`,
+        instances,
+        nodeFlags: bench.serviceFlags,
+      })
+      const name = `round ${round}: ${instances} service instances in one queue group`
+      add({ group: 'ingest', name, value: result.rate, unit: 'orders/s', note: `${ratio(result.rate, ceiling)} of ceiling; ${instancesNote(result)}` })
     }
     if (nats !== undefined) {
       const durable = `ingest-round-${round}`
@@ -425,6 +448,11 @@ async function measureReadOnly(bench: Bench, rounds: number, variants: Variant[]
       })
     }
   }
+}
+
+/** Mean batch, each instance's share and the CPU per order of a multi-instance run. */
+function instancesNote(result: ServiceIngestResult): string {
+  return `mean batch ${Math.round(result.meanBatch)}; stored per instance ${result.storedBy.join(' / ')}; ${cpuNote(result)} (the instances together)`
 }
 
 /** CPU per order of each process of the pipeline, in microseconds. */

@@ -61,6 +61,8 @@ export async function startService(cleanup: Cleanup, build: ServiceBuild, option
     STAN_CLIENT_ID: `bench-service-${randomBytes(4).toString('hex')}`,
     STAN_CHANNEL: options.channel,
     STAN_DURABLE: options.durable,
+    // No single-instance durable to remove: its connection would only add to what is measured.
+    STAN_LEGACY_CLIENT_ID: 'none',
     DATA_DIR: build.dir,
     LOG_LEVEL: 'info',
     ...options.env,

@@ -30,7 +30,7 @@ const SCRAPE_EVERY_MS = 250
 /**
  * The built service (`node dist/src/main.js`) as a child process, started, killed and restarted by the scenarios,
  * always with the same environment (same client id, durable, port). Its /metrics are scraped while it runs, so the
- * duplicates it absorbed are known even for a life ended by SIGKILL (up to the last scrape).
+ * duplicates it absorbed (and the orders it stored) are known even for a life ended by SIGKILL (up to the last scrape).
  */
 export class ServiceProcess {
   readonly port: number
@@ -39,8 +39,8 @@ export class ServiceProcess {
   #expectingExit = false
   #scraper: NodeJS.Timeout | undefined
   /** Counters of lives that ended, and the latest scrape of the current one. */
-  #finished = { duplicates: 0 }
-  #current = { duplicates: 0 }
+  #finished = { duplicates: 0, stored: 0 }
+  #current = { duplicates: 0, stored: 0 }
   #options: ServiceProcessOptions
 
   constructor(options: ServiceProcessOptions) {
@@ -71,12 +71,13 @@ export class ServiceProcess {
     const child = spawnChild(process.execPath, [join(repoDir, 'dist/src/main.js')], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, logPath })
     this.#child = child
     this.#expectingExit = false
-    this.#current = { duplicates: 0 }
+    this.#current = { duplicates: 0, stored: 0 }
     this.#scraper = setInterval(() => void this.scrape(), SCRAPE_EVERY_MS)
     void child.exited.then((status) => {
       clearInterval(this.#scraper)
       this.#finished.duplicates += this.#current.duplicates
-      this.#current = { duplicates: 0 }
+      this.#finished.stored += this.#current.stored
+      this.#current = { duplicates: 0, stored: 0 }
       if (!this.#expectingExit) this.lives.push({ pid: child.pid, endedBy: 'crash', status })
     })
   }
@@ -124,6 +125,11 @@ export class ServiceProcess {
     return this.#finished.duplicates + this.#current.duplicates
   }
 
+  /** Orders stored (order_messages_total{outcome="stored"}) over every life so far, as far as scraped. */
+  ordersStored(): number {
+    return this.#finished.stored + this.#current.stored
+  }
+
   crashes(): Life[] {
     return this.lives.filter((life) => life.endedBy === 'crash')
   }
@@ -140,5 +146,6 @@ export class ServiceProcess {
     const text = result.body.toString('utf8')
     // Counters only grow within a life: a late, older scrape must not lower what is known.
     this.#current.duplicates = Math.max(this.#current.duplicates, counterSum(text, 'order_messages_total', { outcome: 'duplicate' }))
+    this.#current.stored = Math.max(this.#current.stored, counterSum(text, 'order_messages_total', { outcome: 'stored' }))
   }
 }

@@ -30,6 +30,11 @@ export const instancesSigkill: Scenario = {
     }
     await publishing.done
     await Promise.all(instances.map((instance) => instance.waitReady()))
-    ctx.note(`${duringIngest} of ${kills} kills while messages were still arriving or being written`)
+    await ctx.waitForDrain()
+    await Promise.all(instances.map((instance) => instance.scrape()))
+    // Up to the last scrape of each life: a SIGKILL can take the final few hundred milliseconds of a life's count.
+    const shares = instances.map((instance) => instance.ordersStored())
+    ctx.check('every instance stored a share of the orders', shares.every((share) => share > 0), `stored per instance (as scraped) ${shares.join(' / ')}`)
+    ctx.note(`${duringIngest} of ${kills} kills while messages were still arriving or being written; orders stored per instance (as scraped) ${shares.join(' / ')}`)
   },
 }

@@ -46,6 +46,8 @@ interface StanMessage {
 interface Session {
   connection: Connection
   server: string
+  /** Gives up on a server that has not answered in time (node-nats-streaming passes no connect timeout on). */
+  connectTimer: NodeJS.Timeout
   subscription?: Subscription
   /** Set once this session failed: its late events are ignored, a new session takes over. */
   over: boolean
@@ -59,6 +61,8 @@ interface AnnouncingClient {
 
 const CLOSE_TIMEOUT_MS = 5_000
 const RETIRE_TIMEOUT_MS = 10_000
+/** From connecting to one server to the streaming session's answer: TCP, the NATS handshake, the connect request. */
+const CONNECT_TIMEOUT_MS = 5_000
 
 /**
  * How a connection that stops answering without closing (no FIN, no RST) is noticed: by pings, on two levels.
@@ -95,11 +99,15 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
     if (closing) return
     const server = servers.next()
     const connection = stan.connect(options.clusterId, options.clientId, connectOptions(server, options.clientId))
-    const session: Session = { connection, server, over: false }
+    // A node whose host is gone drops the SYN, and a stuck one may accept and say nothing: without this bound the
+    // walk would wait on it for minutes (the kernel's connect timeout) or for ever before trying the next server.
+    const connectTimer = setTimeout(() => failed(session, `connect: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined), CONNECT_TIMEOUT_MS)
+    const session: Session = { connection, server, connectTimer, over: false }
     current = session
     const fail = (what: string) => (error?: unknown) => failed(session, what, error)
     // Listeners stay attached for the connection's whole life: an 'error' without one would crash the process.
     connection.on('connect', () => {
+      clearTimeout(connectTimer)
       learnServers(session)
       subscribe(session)
     })
@@ -160,6 +168,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
     if (session.over || closing) return
     session.over = true
     live = false
+    clearTimeout(session.connectTimer)
     try {
       session.connection.close()
     } catch {
@@ -222,6 +231,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       const session = current
       if (session === undefined || session.over) return
       session.over = true
+      clearTimeout(session.connectTimer)
       const subscription = session.subscription
       if (subscription !== undefined && !subscription.isClosed()) {
         await settle(subscription, ['closed', 'error', 'timeout'], () => subscription.close())

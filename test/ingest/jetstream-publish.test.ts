@@ -62,6 +62,6 @@ it('When the same file is published twice with --broker jetstream, then the serv
 it('When the JetStream server list or subject is invalid, then the flag is named', async () => {
   const run = await publish(['--broker', 'jetstream', '--url', 'nats://a:4222,http://b', '--subject', 'orders.>'])
   expect(run.code).toBe(EXIT_USAGE)
-  expect(run.stderr).toContain('--url: "http://b" is not a nats://host:port URL')
+  expect(run.stderr).toContain('--url: must start with nats:// and name a host, each of a comma-separated list; not "http://b"')
   expect(run.stderr).toContain('--subject: must be a subject without wildcards')
 })

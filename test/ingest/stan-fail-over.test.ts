@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net'
 import stan from 'node-nats-streaming'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -81,6 +82,22 @@ describe('server list', () => {
     await publish('list-refused', orders('refused', 10))
     await vi.waitFor(() => expect(service.acked).toHaveLength(10))
     expect(await outcomes(service.metrics)).toEqual({ stored: 10 })
+  })
+
+  it('When the first server accepts connections and never answers, then the subscription gives up on it and takes the next', async () => {
+    const silent = createServer(() => {})
+    const held = new Set<Socket>()
+    silent.on('connection', (socket) => held.add(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()))
+    cleanups.push(async () => {
+      for (const socket of held) socket.destroy()
+      await new Promise<void>((resolve) => silent.close(() => resolve()))
+    })
+    const service = instance({ servers: [`nats://127.0.0.1:${(silent.address() as { port: number }).port}`, broker.url], clientId: 'list-silent', channel: 'list-silent' })
+    await vi.waitFor(() => expect(service.subscription.isLive()).toBe(true), { timeout: 15_000 })
+    expect(held.size).toBe(1)
+    await publish('list-silent', orders('silent', 5))
+    await vi.waitFor(() => expect(service.acked).toHaveLength(5))
   })
 
   it('When the address it is connected to goes away mid-ingest, then it moves to the next server and nothing is lost or doubled', async () => {

@@ -101,6 +101,12 @@ describe('bin/publish against the embedded broker', () => {
     expect(received.map((payload) => JSON.parse(payload.toString()))).toEqual([...generateOrders(5, 9)])
   })
 
+  it('When --url lists a refusing server first, then it publishes through the next one', async () => {
+    const run = await publish(['--count', '3', '--seed', '5', '--url', `nats://127.0.0.1:${await closedPort()}, ${server.url}`, '--channel', 'listed'])
+    expect(run.code).toBe(EXIT_OK)
+    expect(await receive(server, 'listed', 3)).toHaveLength(3)
+  })
+
   it('When the channel and URL come from the environment, then they are used', async () => {
     const run = await publish(['--count', '2', '--seed', '3'], { STAN_URL: server.url, STAN_CHANNEL: 'from-env', STAN_CLUSTER_ID: server.clusterId })
     expect(run.code).toBe(EXIT_OK)
