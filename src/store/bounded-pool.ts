@@ -6,8 +6,8 @@ import type { OrderPages } from './orders.js'
 /** Database work that did not finish within its bound: its connections were abandoned. */
 export class DatabaseTimeoutError extends Error {
   readonly code = 'DATABASE_TIMEOUT'
-  constructor(readonly pool: string, readonly boundMs: number) {
-    super(`${pool}: no answer from PostgreSQL within ${boundMs} ms; its connections were abandoned`)
+  constructor(readonly pool: string, readonly boundMs: number, options?: ErrorOptions) {
+    super(`${pool}: no answer from PostgreSQL within ${boundMs} ms; its connections were abandoned`, options)
     this.name = 'DatabaseTimeoutError'
   }
 }
@@ -120,7 +120,14 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
         reject(new DatabaseTimeoutError(options.name, boundMs))
       }, boundMs)
     })
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+    // Work cut off because other work on its generation passed the bound fails as that work did.
+    const answered = Promise.resolve(work).catch((error: unknown) => {
+      if (generation !== current && (error as { code?: unknown } | null)?.code === 'CONNECTION_DESTROYED') {
+        throw new DatabaseTimeoutError(options.name, boundMs, { cause: error })
+      }
+      throw error
+    })
+    return Promise.race([answered, timeout]).finally(() => clearTimeout(timer))
   }
 
   const run: BoundedPool['run'] = async (work, runOptions = {}) => {
