@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import type postgres from 'postgres'
-import { connectDatabase, type Sql } from './db.js'
+import { CONNECT_TIMEOUT_MS, connectDatabase, type Sql } from './db.js'
 import type { OrderPages } from './orders.js'
 
 /** Database work that did not finish within its bound: its connections were abandoned. */
 export class DatabaseTimeoutError extends Error {
   readonly code = 'DATABASE_TIMEOUT'
-  constructor(readonly pool: string, readonly boundMs: number) {
-    super(`${pool}: no answer from PostgreSQL within ${boundMs} ms; its connections were abandoned`)
+  constructor(readonly pool: string, readonly boundMs: number, options?: ErrorOptions) {
+    super(`${pool}: no answer from PostgreSQL within ${boundMs} ms; its connections were abandoned`, options)
     this.name = 'DatabaseTimeoutError'
   }
 }
@@ -38,8 +38,8 @@ export interface BoundedPoolOptions {
  *
  * A frozen connection's backend may still be alive in PostgreSQL, holding the locks of its open transaction (the
  * server cannot tell its client is gone). Each generation has its own application_name; the next generation's
- * first work ends the abandoned backends by that name (pg_terminate_backend) before it starts, so a retry of the
- * same rows does not block on them. The server-side timeouts above end them too should that first work fail.
+ * first round trip ends the abandoned backends by that name (pg_terminate_backend) before any work on it, so a
+ * retry of the same rows does not block on them. The server-side timeouts above end them too should that fail.
  */
 export interface BoundedPool {
   /** Routes to the current generation. Queries made directly on it are bounded only under `run` or `bound`. */
@@ -58,6 +58,8 @@ export interface BoundedPool {
 interface Generation {
   sql: Sql
   applicationName: string
+  /** Its first round trip, done before any bounded work: see prepare. */
+  ready?: Promise<void>
 }
 
 export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
@@ -91,9 +93,20 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     void generation.sql.end({ timeout: 0 }).catch(() => {})
   }
 
-  /** Ends the backends of abandoned generations, from the current one. */
+  /**
+   * A generation's first round trip: it opens a connection and ends the backends of abandoned generations, under
+   * a bound of its own that allows for connecting, so a bound shorter than a slow connect still lets work through.
+   */
+  function prepare(generation: Generation): Promise<void> {
+    generation.ready ??= within(generation, endAbandonedBackends(generation.sql), options.boundMs + CONNECT_TIMEOUT_MS).catch((error: unknown) => {
+      // Tried again by the next work, on this generation if it was not abandoned meanwhile.
+      generation.ready = undefined
+      throw error
+    })
+    return generation.ready
+  }
+
   async function endAbandonedBackends(sql: Sql): Promise<void> {
-    if (toEnd.size === 0) return
     const names = [...toEnd]
     await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = any(${names}::text[])`
     for (const name of names) toEnd.delete(name)
@@ -107,16 +120,20 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
         reject(new DatabaseTimeoutError(options.name, boundMs))
       }, boundMs)
     })
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+    // Work cut off because other work on its generation passed the bound fails as that work did.
+    const answered = Promise.resolve(work).catch((error: unknown) => {
+      if (generation !== current && (error as { code?: unknown } | null)?.code === 'CONNECTION_DESTROYED') {
+        throw new DatabaseTimeoutError(options.name, boundMs, { cause: error })
+      }
+      throw error
+    })
+    return Promise.race([answered, timeout]).finally(() => clearTimeout(timer))
   }
 
-  const run: BoundedPool['run'] = (work, runOptions = {}) => {
+  const run: BoundedPool['run'] = async (work, runOptions = {}) => {
     const generation = current
-    const started = (async () => {
-      await endAbandonedBackends(generation.sql)
-      return work(generation.sql)
-    })()
-    return within(generation, started, runOptions.boundMs ?? options.boundMs)
+    await prepare(generation)
+    return within(generation, work(generation.sql), runOptions.boundMs ?? options.boundMs)
   }
 
   // Calls and property reads go to the generation of the moment: stores built once keep working across replacements.

@@ -14,13 +14,17 @@ export interface DatabaseOptions {
   connection?: Partial<postgres.ConnectionParameters>
 }
 
+/** How long opening a connection may take, up to PostgreSQL's ready-for-query. */
+export const CONNECT_TIMEOUT_MS = 5_000
+
 /** One pool for the process, built by the composition root and passed to every store. */
 export function connectDatabase(url: string, options: DatabaseOptions = {}): Sql {
+  dropOrphanedDriverRejections()
   return postgres(url, {
     max: options.max ?? 10,
     onnotice: options.onNotice ?? (() => {}),
     // Fail a connection attempt quickly so an outage surfaces as an error the writer can retry, not a hang.
-    connect_timeout: 5,
+    connect_timeout: CONNECT_TIMEOUT_MS / 1000,
     idle_timeout: 60,
     ...(options.connection === undefined ? {} : { connection: options.connection }),
     // Large ids (bigint) come back as strings: they are never used as numbers here.
@@ -36,4 +40,22 @@ export async function isReachable(pool: Pick<BoundedPool, 'sql' | 'bound'>): Pro
   } catch {
     return false
   }
+}
+
+let dropping = false
+
+/**
+ * postgres.js 3.4.9 reads the array types on each new connection in a promise nobody awaits: a connection
+ * destroyed meanwhile (an abandoned pool, src/store/bounded-pool.ts) rejects it unhandled, which would end the
+ * process. The queries waiting on that connection get the same error through the driver's own path, so this
+ * rejection is dropped; any other unhandled rejection is thrown as before. Installed once per process.
+ */
+function dropOrphanedDriverRejections(): void {
+  if (dropping) return
+  dropping = true
+  process.on('unhandledRejection', (reason) => {
+    const code = (reason as { code?: unknown } | null)?.code
+    if (code === 'CONNECTION_DESTROYED' || code === 'CONNECTION_CLOSED') return
+    throw reason
+  })
 }

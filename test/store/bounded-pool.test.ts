@@ -100,4 +100,17 @@ describe('bounded pool', () => {
     proxy.freeze()
     await expect(pages.next()).rejects.toBeInstanceOf(DatabaseTimeoutError)
   })
+  it('When work on a pool is cut off because other work on it passed the bound, then it fails with the same timeout error', async () => {
+    const pool = await poolThroughProxy()
+    const orders = boundedStore(pool, createOrderStore(pool.sql))
+    await pool.run((sql) => sql`select 1`)
+    proxy.freeze({ newConnections: 'freeze' })
+    const first = orders.count()
+    // On a connection of its own, frozen too, with a bound of its own far off: cut off when the first passes its bound.
+    const second = pool.run((sql) => createOrderStore(sql).findBody('any'), { boundMs: 10_000 })
+    await proxy.accepted(2)
+    await expect(first).rejects.toBeInstanceOf(DatabaseTimeoutError)
+    await expect(second).rejects.toBeInstanceOf(DatabaseTimeoutError)
+    expect(pool.abandoned).toBe(1)
+  })
 })
