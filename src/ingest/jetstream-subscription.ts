@@ -5,6 +5,7 @@ import {
   jetstream,
   jetstreamManager,
   StorageType,
+  type Consumer,
   type ConsumerConfig,
   type ConsumerInfo,
   type ConsumerMessages,
@@ -37,7 +38,7 @@ export interface JetStreamOptions {
   log: Pick<Logger, 'info' | 'warn'>
   /** Waits between attempts, at start-up and after a failed pull: from initialMs, doubling, up to maxMs. */
   retry?: { initialMs: number; maxMs: number }
-  /** How long one pull request stays open on the server; a pull that outlives it by far is abandoned. */
+  /** How long one pull request stays open on the server (PULL_EXPIRES_MS); a pull that outlives it by far is abandoned. */
   pullExpiresMs?: number
   /** Aborts the start-up wait (a stop signal while the cluster has no leader, say). */
   signal?: AbortSignal
@@ -50,6 +51,24 @@ export type JetStreamReady = { ok: true; open: OpenSubscription } | ({ ok: false
 
 const REQUEST_TIMEOUT_MS = 5_000
 const CLOSE_TIMEOUT_MS = 5_000
+
+/**
+ * How a connection that stops answering without closing (no FIN, no RST) is noticed: the client pings every 2 s
+ * and, with 2 pings unanswered, ends the connection as stale at the next tick: more than 2 s and at most 6 s after
+ * the last answer. It then reconnects as after any loss (another server of the list or of the cluster at once, the
+ * same one after 0.5 s) and the pull in progress is made again on the fresh connection. The default (2 min × 2)
+ * left ingest stalled for up to 6 min; a ping is a few bytes every 2 s, nothing beside the messages.
+ */
+export const PINGS = { pingInterval: 2_000, maxPingOut: 2 } as const
+
+/**
+ * How long a pull stays open on the server: one ping interval. The server does not know a frozen connection is
+ * dead and hands its open pull whatever arrives, which then comes again only after the ack wait; a pull that
+ * expires before the client can notice the freeze (> 2 s) means only what arrived in the 2 s after the freeze
+ * waits for the ack wait, and everything published once the connection is replaced flows at once. Idle, that is
+ * one pull every 2 s.
+ */
+export const PULL_EXPIRES_MS = PINGS.pingInterval
 
 /**
  * Connects, makes sure the stream and the durable consumer exist, and hands back the subscription's opener.
@@ -72,8 +91,7 @@ export async function prepareJetStream(options: JetStreamOptions): Promise<JetSt
         reconnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
-        pingInterval: 10_000,
-        maxPingOut: 2,
+        ...PINGS,
       })
       const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS })
       const problem = (await ensureStream(jsm, options)) ?? (await ensureConsumer(jsm, options))
@@ -232,7 +250,7 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
   const { log } = options
   const retry = options.retry ?? { initialMs: 250, maxMs: 5_000 }
-  const expires = options.pullExpiresMs ?? 5_000
+  const expires = options.pullExpiresMs ?? PULL_EXPIRES_MS
   const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS })
   /** Messages delivered to the service and not acked yet, by stream sequence: what this instance holds. */
   const held = new Map<number, JsMsg>()
@@ -240,6 +258,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   const refill = Math.max(1, Math.floor(options.maxInFlight / 4))
   let wake: (() => void) | undefined
   let pulling: ConsumerMessages | undefined
+  let consumer: Consumer | undefined
   let pulled = false
   let connected = true
   let closing = false
@@ -290,7 +309,9 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       }
       let abandon: NodeJS.Timeout | undefined
       try {
-        const consumer = await js.consumers.get(options.stream, options.consumer)
+        // Looked up once: a lookup is a request, and one sent into a frozen connection waits out its timeout even
+        // after the connection is replaced, while the client makes a pull in progress again on the fresh connection.
+        consumer ??= await js.consumers.get(options.stream, options.consumer)
         const batch = await consumer.fetch({ max_messages: room, expires })
         pulling = batch
         pulled = true
