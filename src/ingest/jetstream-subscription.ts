@@ -259,7 +259,12 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   let wake: (() => void) | undefined
   let pulling: ConsumerMessages | undefined
   let consumer: Consumer | undefined
-  let pulled = false
+  /**
+   * Whether the server answers the pull loop: false from a failed pull (missed heartbeats, say, on a connection
+   * that stopped answering) until a pull delivers or ends on its expiry. A new pull alone proves nothing: it is
+   * sent without an answer, into a frozen connection as readily as into a live one.
+   */
+  let answered = true
   let connected = true
   let closing = false
   const stopped = new AbortController()
@@ -314,14 +319,17 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
         consumer ??= await js.consumers.get(options.stream, options.consumer)
         const batch = await consumer.fetch({ max_messages: room, expires })
         pulling = batch
-        pulled = true
         if (closing) batch.stop()
         // The client ends a pull on expiry or missed heartbeats; this is the bound should both fail to come.
-        abandon = setTimeout(() => batch.stop(), expires * 2 + 5_000)
-        for await (const message of batch) deliver(message)
+        abandon = setTimeout(() => batch.stop(new Error('pull outlived its expiry: abandoned')), expires * 2 + 5_000)
+        for await (const message of batch) {
+          answered = true
+          deliver(message)
+        }
+        answered = true
         delay = retry.initialMs
       } catch (error) {
-        pulled = false
+        answered = false
         if (closing) break
         log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'JetStream pull failed: pulling again')
         await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
@@ -336,7 +344,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   log.info({ stream: options.stream, consumer: options.consumer }, 'subscribed')
 
   return {
-    isLive: () => pulled && connected && !closing && !nc.isClosed(),
+    isLive: () => answered && connected && !closing && !nc.isClosed(),
 
     async close(): Promise<void> {
       if (closing) return
