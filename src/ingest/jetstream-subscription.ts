@@ -50,13 +50,19 @@ export type JetStreamSetupProblem = { code: 'stream_subjects_mismatch' | 'consum
 export type JetStreamReady = { ok: true; open: OpenSubscription } | ({ ok: false } & JetStreamSetupProblem)
 
 const REQUEST_TIMEOUT_MS = 5_000
+/**
+ * A server that has not answered a new connection within this is given up on for the next of the list. After a
+ * stale connection the client tries its server again first: when that server itself hangs, fail-over to another
+ * takes this much on top of the pings' 6 s. As on NATS Streaming (src/ingest/stan-subscription.ts).
+ */
+export const CONNECT_TIMEOUT_MS = 5_000
 const CLOSE_TIMEOUT_MS = 5_000
 
 /**
  * How a connection that stops answering without closing (no FIN, no RST) is noticed: the client pings every 2 s
  * and, with 2 pings unanswered, ends the connection as stale at the next tick: more than 2 s and at most 6 s after
- * the last answer. It then reconnects as after any loss (another server of the list or of the cluster at once, the
- * same one after 0.5 s) and the pull in progress is made again on the fresh connection. The default (2 min × 2)
+ * the last answer. It then reconnects as after any loss (the same server first, then the others of the list and of
+ * the cluster in turn) and the pull in progress is made again on the fresh connection. The default (2 min × 2)
  * left ingest stalled for up to 6 min; a ping is a few bytes every 2 s, nothing beside the messages.
  */
 export const PINGS = { pingInterval: 2_000, maxPingOut: 2 } as const
@@ -86,7 +92,7 @@ export async function prepareJetStream(options: JetStreamOptions): Promise<JetSt
       nc ??= await connect({
         servers: [...options.servers],
         name: options.name,
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: CONNECT_TIMEOUT_MS,
         // Once connected, the client reconnects by itself, forever, to any server of the list or the cluster.
         reconnect: true,
         maxReconnectAttempts: -1,
@@ -271,8 +277,15 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
 
   void (async () => {
     for await (const status of nc.status()) {
-      if (status.type === 'disconnect') connected = false
-      else if (status.type === 'reconnect') connected = true
+      if (closing) continue
+      if (status.type === 'staleConnection') log.warn('JetStream connection stopped answering (pings unanswered): replacing it')
+      else if (status.type === 'disconnect') {
+        connected = false
+        log.warn({ server: status.server }, 'JetStream connection lost: reconnecting')
+      } else if (status.type === 'reconnect') {
+        connected = true
+        log.info({ server: status.server }, 'JetStream connected again')
+      }
     }
   })()
 
