@@ -3,12 +3,12 @@ import { freezeMidIngest } from '../lib/stall-watch.js'
 
 /**
  * The service's broker connection stops answering without closing, mid-ingest (a freezing proxy; new connections
- * pass): its pings notice within 8 s (src/ingest/stan-subscription.ts), it connects again and resumes the durable.
+ * pass): its pings notice, it connects again and resumes: the durable within 8 s on NATS Streaming
+ * (src/ingest/stan-subscription.ts), the pull loop within 6 s on JetStream (src/ingest/jetstream-subscription.ts),
+ * where what the frozen connection's last pull took comes again after the ack wait.
  */
 export const brokerFrozen: Scenario = {
   name: 'broker-frozen',
-  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
-  transports: ['stan'],
   summary: "the service's broker connection frozen mid-ingest (no FIN, no RST; new connections pass)",
   proxied: true,
   run: (ctx) =>
@@ -17,7 +17,8 @@ export const brokerFrozen: Scenario = {
       fault: 'broker connection frozen',
       secondsPerFreeze: 15,
       deadlineMs: 30_000,
-      // Pings: noticed within 8 s; then a new connection, the broker's check of the old client, the durable again.
+      // Pings: noticed within 8 s (6 s on JetStream); then a new connection, on NATS Streaming the broker's check of
+      // the old client, and the durable or the pull again.
       resumeWithinMs: 12_000,
     }),
 }

@@ -1,14 +1,13 @@
 import type { Scenario } from '../lib/harness.js'
 
 /**
- * Three instances share the channel in one durable queue group while random ones are SIGKILLed and started again
- * (same client id each, as a restarted container keeps its host name): what a killed instance held goes to the
- * others, or back to it when the broker replaces its dead connection. Every order is then served by all three.
+ * Three instances share the channel (one durable queue group on NATS Streaming, one durable pull consumer on
+ * JetStream) while random ones are SIGKILLed and started again: what a killed instance held goes to the others,
+ * or back to it: on NATS Streaming when the broker replaces its dead connection (same client id each, as a
+ * restarted container keeps its host name), on JetStream after the ack wait. Every order is then served by all three.
  */
 export const instancesSigkill: Scenario = {
   name: 'instances-sigkill',
-  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
-  transports: ['stan'],
   summary: 'three instances sharing the channel, random ones SIGKILLed and restarted during ingest',
   async run(ctx) {
     await ctx.addInstance()

@@ -10,14 +10,12 @@ const POLL_EVERY_MS = 50
 const SAMPLE = 20
 
 /**
- * Two instances share the channel; a sample of the orders is asked for, through both, from before it is published
- * until both serve it. Whichever instance wrote an order, the other must serve it within a second (it may have
+ * Two instances share the channel (or the JetStream consumer); a sample of the orders is asked for, through both,
+ * from before it is published until both serve it. Whichever instance wrote an order, the other must serve it within a second (it may have
  * remembered the id as unknown a moment before: the commit notification makes it forget).
  */
 export const readAcrossInstances: Scenario = {
   name: 'read-across-instances',
-  // NATS Streaming's own client behaviour (server lists, client ids, queue groups, pings); JetStream's is tested in test/ingest/jetstream-*.
-  transports: ['stan'],
   summary: 'an order written through one instance read through the other right after its commit (no stale 404 past a second)',
   async run(ctx) {
     const other = await ctx.addInstance()

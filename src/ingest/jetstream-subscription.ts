@@ -5,6 +5,7 @@ import {
   jetstream,
   jetstreamManager,
   StorageType,
+  type Consumer,
   type ConsumerConfig,
   type ConsumerInfo,
   type ConsumerMessages,
@@ -37,7 +38,7 @@ export interface JetStreamOptions {
   log: Pick<Logger, 'info' | 'warn'>
   /** Waits between attempts, at start-up and after a failed pull: from initialMs, doubling, up to maxMs. */
   retry?: { initialMs: number; maxMs: number }
-  /** How long one pull request stays open on the server; a pull that outlives it by far is abandoned. */
+  /** How long one pull request stays open on the server (PULL_EXPIRES_MS); a pull that outlives it by far is abandoned. */
   pullExpiresMs?: number
   /** Aborts the start-up wait (a stop signal while the cluster has no leader, say). */
   signal?: AbortSignal
@@ -49,7 +50,31 @@ export type JetStreamSetupProblem = { code: 'stream_subjects_mismatch' | 'consum
 export type JetStreamReady = { ok: true; open: OpenSubscription } | ({ ok: false } & JetStreamSetupProblem)
 
 const REQUEST_TIMEOUT_MS = 5_000
+/**
+ * A server that has not answered a new connection within this is given up on for the next of the list. After a
+ * stale connection the client tries its server again first: when that server itself hangs, fail-over to another
+ * takes this much on top of the pings' 6 s. As on NATS Streaming (src/ingest/stan-subscription.ts).
+ */
+export const CONNECT_TIMEOUT_MS = 5_000
 const CLOSE_TIMEOUT_MS = 5_000
+
+/**
+ * How a connection that stops answering without closing (no FIN, no RST) is noticed: the client pings every 2 s
+ * and, with 2 pings unanswered, ends the connection as stale at the next tick: more than 2 s and at most 6 s after
+ * the last answer. It then reconnects as after any loss (the same server first, then the others of the list and of
+ * the cluster in turn) and the pull in progress is made again on the fresh connection. The default (2 min × 2)
+ * left ingest stalled for up to 6 min; a ping is a few bytes every 2 s, nothing beside the messages.
+ */
+export const PINGS = { pingInterval: 2_000, maxPingOut: 2 } as const
+
+/**
+ * How long a pull stays open on the server: one ping interval. The server does not know a frozen connection is
+ * dead and hands its open pull whatever arrives, which then comes again only after the ack wait; a pull that
+ * expires before the client can notice the freeze (> 2 s) means only what arrived in the 2 s after the freeze
+ * waits for the ack wait, and everything published once the connection is replaced flows at once. Idle, that is
+ * one pull every 2 s.
+ */
+export const PULL_EXPIRES_MS = PINGS.pingInterval
 
 /**
  * Connects, makes sure the stream and the durable consumer exist, and hands back the subscription's opener.
@@ -67,13 +92,12 @@ export async function prepareJetStream(options: JetStreamOptions): Promise<JetSt
       nc ??= await connect({
         servers: [...options.servers],
         name: options.name,
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: CONNECT_TIMEOUT_MS,
         // Once connected, the client reconnects by itself, forever, to any server of the list or the cluster.
         reconnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
-        pingInterval: 10_000,
-        maxPingOut: 2,
+        ...PINGS,
       })
       const jsm = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS })
       const problem = (await ensureStream(jsm, options)) ?? (await ensureConsumer(jsm, options))
@@ -232,7 +256,7 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
   const { log } = options
   const retry = options.retry ?? { initialMs: 250, maxMs: 5_000 }
-  const expires = options.pullExpiresMs ?? 5_000
+  const expires = options.pullExpiresMs ?? PULL_EXPIRES_MS
   const js = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS })
   /** Messages delivered to the service and not acked yet, by stream sequence: what this instance holds. */
   const held = new Map<number, JsMsg>()
@@ -240,15 +264,28 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   const refill = Math.max(1, Math.floor(options.maxInFlight / 4))
   let wake: (() => void) | undefined
   let pulling: ConsumerMessages | undefined
-  let pulled = false
+  let consumer: Consumer | undefined
+  /**
+   * Whether the server answers the pull loop: false from a failed pull (missed heartbeats, say, on a connection
+   * that stopped answering) until a pull delivers or ends on its expiry. A new pull alone proves nothing: it is
+   * sent without an answer, into a frozen connection as readily as into a live one.
+   */
+  let answered = true
   let connected = true
   let closing = false
   const stopped = new AbortController()
 
   void (async () => {
     for await (const status of nc.status()) {
-      if (status.type === 'disconnect') connected = false
-      else if (status.type === 'reconnect') connected = true
+      if (closing) continue
+      if (status.type === 'staleConnection') log.warn('JetStream connection stopped answering (pings unanswered): replacing it')
+      else if (status.type === 'disconnect') {
+        connected = false
+        log.warn({ server: status.server }, 'JetStream connection lost: reconnecting')
+      } else if (status.type === 'reconnect') {
+        connected = true
+        log.info({ server: status.server }, 'JetStream connected again')
+      }
     }
   })()
 
@@ -290,17 +327,22 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       }
       let abandon: NodeJS.Timeout | undefined
       try {
-        const consumer = await js.consumers.get(options.stream, options.consumer)
+        // Looked up once: a lookup is a request, and one sent into a frozen connection waits out its timeout even
+        // after the connection is replaced, while the client makes a pull in progress again on the fresh connection.
+        consumer ??= await js.consumers.get(options.stream, options.consumer)
         const batch = await consumer.fetch({ max_messages: room, expires })
         pulling = batch
-        pulled = true
         if (closing) batch.stop()
         // The client ends a pull on expiry or missed heartbeats; this is the bound should both fail to come.
-        abandon = setTimeout(() => batch.stop(), expires * 2 + 5_000)
-        for await (const message of batch) deliver(message)
+        abandon = setTimeout(() => batch.stop(new Error('pull outlived its expiry: abandoned')), expires * 2 + 5_000)
+        for await (const message of batch) {
+          answered = true
+          deliver(message)
+        }
+        answered = true
         delay = retry.initialMs
       } catch (error) {
-        pulled = false
+        answered = false
         if (closing) break
         log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'JetStream pull failed: pulling again')
         await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
@@ -315,7 +357,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   log.info({ stream: options.stream, consumer: options.consumer }, 'subscribed')
 
   return {
-    isLive: () => pulled && connected && !closing && !nc.isClosed(),
+    isLive: () => answered && connected && !closing && !nc.isClosed(),
 
     async close(): Promise<void> {
       if (closing) return
