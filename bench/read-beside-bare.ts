@@ -5,8 +5,8 @@
  * over the rounds.
  */
 import { startBareServer } from './lib/bare-server.js'
-import type { Cleanup } from './lib/cleanup.js'
-import { readRssBytes } from './lib/proc.js'
+import type { Cleanup } from '../test/support/cleanup.js'
+import { readRssBytes } from '../test/support/proc.js'
 import type { RunningService } from './lib/service.js'
 import { runWrk, type LoadResult } from './lib/wrk.js'
 import { measureServiceRead, type ServiceReadResult } from './read-service.js'

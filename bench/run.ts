@@ -31,14 +31,14 @@ import { storeInsertRowsPerSecond } from './ingest-store-batches.js'
 import { startBroker, type BenchBroker } from './lib/broker.js'
 import { startBareServer } from './lib/bare-server.js'
 import { BENCH_SUBJECT, jetStreamEnv, startBenchNats } from './lib/nats-server.js'
-import { Cleanup } from './lib/cleanup.js'
+import { Cleanup } from '../test/support/cleanup.js'
 import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
 import { orderSet, ordersBetween, type OrderSet } from './lib/orders.js'
 import { startBenchDatabase, type BenchDatabase } from './lib/postgres.js'
 import { publishOrders } from './lib/publish.js'
 import { describeMachine, formatTable, writeReport, type Report, type Row } from './lib/report.js'
-import { readRssBytes } from './lib/proc.js'
+import { readRssBytes } from '../test/support/proc.js'
 import { buildService, type ServiceBuild } from './lib/service-build.js'
 import { startService, type RunningService } from './lib/service.js'
 import { expectWrk, runWrk, type LoadResult } from './lib/wrk.js'
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     // Interrupted: the connections were closed under the running measurement; that is not a failure to report.
     if (!cleanup.started) throw error
   } finally {
-    await cleanup.runAll()
+    await cleanup.run()
   }
 }
 

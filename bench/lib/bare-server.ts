@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toCachedOrder } from '../../src/cache/order-cache.js'
 import { SECURITY_HEADERS } from '../../src/http/middleware/security-headers.js'
-import { spawnNode } from './child.js'
-import type { Cleanup } from './cleanup.js'
+import { spawnNode } from './node-script.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
 
 export interface BareServer {
