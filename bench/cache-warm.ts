@@ -1,11 +1,11 @@
 /**
- * Cache restore: the time OrderCache.warm() takes to fill the cache from every stored order at start-up, beside
- * the raw read of the same rows, and the memory the filled cache retains; measured in a fresh child process
- * (lib/cache-warm-process.ts) so the harness's heap is neither counted nor in the way.
+ * The ceiling of cache restore (the raw read of every stored order) and the memory the cache retains once
+ * OrderCache.warm() has filled it from them; measured in a fresh child process (lib/cache-warm-process.ts) so the
+ * harness's heap is neither counted nor in the way.
  */
-import { spawnNode } from './lib/child.js'
+import { spawnNode } from './lib/node-script.js'
 import type { CacheWarmReport } from './lib/cache-warm-process.js'
-import type { Cleanup } from './lib/cleanup.js'
+import type { Cleanup } from '../test/support/cleanup.js'
 import type { BenchDatabase } from './lib/postgres.js'
 
 export async function measureCacheWarm(cleanup: Cleanup, db: BenchDatabase, expected: number): Promise<CacheWarmReport> {

@@ -12,9 +12,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BenchBroker } from './lib/broker.js'
-import type { Cleanup } from './lib/cleanup.js'
+import type { Cleanup } from '../test/support/cleanup.js'
 import type { BenchDatabase } from './lib/postgres.js'
-import { readCpuSeconds, readCpuSecondsByName } from './lib/proc.js'
+import { readCpuSeconds, readCpuSecondsByName } from '../test/support/proc.js'
 import { sampleSum } from './lib/prometheus-text.js'
 import type { ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'

@@ -5,8 +5,8 @@
  * over the rounds.
  */
 import { startBareServer } from './lib/bare-server.js'
-import type { Cleanup } from './lib/cleanup.js'
-import { readRssBytes } from './lib/proc.js'
+import { median } from './lib/median.js'
+import type { Cleanup } from '../test/support/cleanup.js'
 import type { RunningService } from './lib/service.js'
 import { runWrk, type LoadResult } from './lib/wrk.js'
 import { measureServiceRead, type ServiceReadResult } from './read-service.js'
@@ -16,8 +16,6 @@ export interface ReadPair {
   service: LoadResult
   /** Every round's service lookups added up: all must be cache hits. */
   lookups: ServiceReadResult['lookups']
-  /** Resident memory of the bare server after the load: what an almost empty Node HTTP process costs. */
-  bareRssBytes: number
 }
 
 export async function readBesideBare(
@@ -42,24 +40,19 @@ export async function readBesideBare(
   for (const run of bareRuns) {
     if (run.non2xx > 0 || run.socketErrors > 0) throw new Error(`bare server: ${run.non2xx} error statuses, ${run.socketErrors} socket errors`)
   }
-  const bareRssBytes = await readRssBytes(bare.pid)
   await bare.stop()
   const lookups = { hit: 0, miss: 0, absent: 0 }
   for (const run of serviceRuns) for (const key of ['hit', 'miss', 'absent'] as const) lookups[key] += run.lookups[key]
-  return { bare: medianLoad(bareRuns), service: medianLoad(serviceRuns.map((run) => run.load)), lookups, bareRssBytes }
+  return { bare: medianLoad(bareRuns), service: medianLoad(serviceRuns.map((run) => run.load)), lookups }
 }
 
 /** Each figure's median over the runs, taken separately. */
 function medianLoad(runs: LoadResult[]): LoadResult {
-  const median = (pick: (run: LoadResult) => number) => {
-    const values = runs.map(pick).sort((a, b) => a - b)
-    const mid = Math.floor(values.length / 2)
-    return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2
-  }
+  const of = (pick: (run: LoadResult) => number) => median(runs.map(pick))
   return {
-    rps: median((run) => run.rps),
-    p50Ms: median((run) => run.p50Ms),
-    p99Ms: median((run) => run.p99Ms),
+    rps: of((run) => run.rps),
+    p50Ms: of((run) => run.p50Ms),
+    p99Ms: of((run) => run.p99Ms),
     maxMs: Math.max(...runs.map((run) => run.maxMs)),
     requests: runs.reduce((sum, run) => sum + run.requests, 0),
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),

@@ -3,7 +3,7 @@
  * random /order/<id> paths. The service's own metrics say how the requests were answered (status, and cache
  * hit, read-through or absent), so a rate is never reported for answers other than the ones it claims to be.
  */
-import type { Cleanup } from './lib/cleanup.js'
+import type { Cleanup } from '../test/support/cleanup.js'
 import { sampleSum } from './lib/prometheus-text.js'
 import type { RunningService } from './lib/service.js'
 import { runWrk, type LoadResult } from './lib/wrk.js'

@@ -31,14 +31,14 @@ import { storeInsertRowsPerSecond } from './ingest-store-batches.js'
 import { startBroker, type BenchBroker } from './lib/broker.js'
 import { startBareServer } from './lib/bare-server.js'
 import { BENCH_SUBJECT, jetStreamEnv, startBenchNats } from './lib/nats-server.js'
-import { Cleanup } from './lib/cleanup.js'
+import { Cleanup } from '../test/support/cleanup.js'
 import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
 import { orderSet, ordersBetween, type OrderSet } from './lib/orders.js'
 import { startBenchDatabase, type BenchDatabase } from './lib/postgres.js'
 import { publishOrders } from './lib/publish.js'
 import { describeMachine, formatTable, writeReport, type Report, type Row } from './lib/report.js'
-import { readRssBytes } from './lib/proc.js'
+import { readRssBytes } from '../test/support/proc.js'
 import { buildService, type ServiceBuild } from './lib/service-build.js'
 import { startService, type RunningService } from './lib/service.js'
 import { expectWrk, runWrk, type LoadResult } from './lib/wrk.js'
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
     await measureIngest(db, set.orders, plan, add)
     const emptyRss = await measureSmallTables(bench)
     await measureServiceIngest(bench)
-    await measureRestoreAndMemory(bench, emptyRss)
+    await measureRestoreMemoryAndReads(bench, emptyRss)
     if (plan.largeTable > 0) await measureLargeTable(bench, emptyRss)
 
     const report: Report = {
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     // Interrupted: the connections were closed under the running measurement; that is not a failure to report.
     if (!cleanup.started) throw error
   } finally {
-    await cleanup.runAll()
+    await cleanup.run()
   }
 }
 
@@ -476,12 +476,11 @@ function parseEnv(text: string): Record<string, string> {
  * them at start-up, its memory with all of them cached, and its reads (cached, unknown ids, read-through) beside
  * the bare server's, measured the same way.
  */
-async function measureRestoreAndMemory(bench: Bench, emptyRss: number): Promise<void> {
+async function measureRestoreMemoryAndReads(bench: Bench, emptyRss: number): Promise<void> {
   const { cleanup, db, set, plan, add } = bench
   const n = count(set.orders.length)
   const warm = await measureCacheWarm(cleanup, db, set.orders.length)
   add({ group: 'restore', name: 'raw read of all rows (ceiling)', value: warm.rawReadMs, unit: 'ms', note: `${n} rows, one query` })
-  add({ group: 'restore', name: 'OrderCache.warm from the table', value: warm.warmMs, unit: 'ms', note: `${ratio(warm.warmMs, warm.rawReadMs)} x raw read; in a bare process` })
 
   const jsonPerOrder = set.jsonBytes / set.orders.length
   const retainedPerOrder = warm.retainedBytes / warm.entries
@@ -525,25 +524,13 @@ async function measureRestoreAndMemory(bench: Bench, emptyRss: number): Promise<
     note: `${ofBare.toFixed(2)} of bare; ${rounds}`,
     target: `≥ ${TARGETS.readOfBare} of bare: ${verdict(ofBare >= TARGETS.readOfBare)}`,
   })
-  add({ group: 'read', name: 'bare node:http p50', value: pair.bare.p50Ms, unit: 'ms' })
-  add({ group: 'read', name: `service p50, ${n} cached`, value: pair.service.p50Ms, unit: 'ms' })
-  add({ group: 'read', name: 'bare node:http p99', value: pair.bare.p99Ms, unit: 'ms' })
   add({
     group: 'read',
     name: `service p99, ${n} cached`,
     value: pair.service.p99Ms,
     unit: 'ms',
-    note: `max ${pair.service.maxMs.toFixed(0)} ms (bare ${pair.bare.maxMs.toFixed(0)} ms)`,
+    note: `p50 ${pair.service.p50Ms.toFixed(2)} ms, max ${pair.service.maxMs.toFixed(0)} ms (bare: p99 ${pair.bare.p99Ms.toFixed(2)} ms, max ${pair.bare.maxMs.toFixed(0)} ms)`,
     target: `< ${TARGETS.readP99Ms} ms: ${verdict(pair.service.p99Ms < TARGETS.readP99Ms)}`,
-  })
-  add({ group: 'memory', name: 'RSS of the bare server after load', value: pair.bareRssBytes / 2 ** 20, unit: 'MiB', note: 'plain node' })
-  const afterLoad = await readRssBytes(service.pid)
-  add({
-    group: 'memory',
-    name: `service RSS after the read load, ${n} cached`,
-    value: afterLoad / 2 ** 20,
-    unit: 'MiB',
-    note: `${Math.round((afterLoad - emptyRss) / set.orders.length)} B per order above the empty service's RSS`,
   })
 
   // Ids of the right form that no order has: each is looked up in PostgreSQL once, then remembered as absent for 2 s.

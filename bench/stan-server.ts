@@ -6,14 +6,13 @@
  *
  * node --import tsx bench/stan-server.ts [--count 100000]
  */
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import stan from 'node-nats-streaming'
+import { startBrokerProcess } from '../test/support/broker-process.js'
 
 type Stan = ReturnType<typeof stan.connect>
 
@@ -21,33 +20,6 @@ const PAYLOAD = Buffer.alloc(1024, 'x')
 const ACKS_IN_FLIGHT = 4000
 const DELIVER_MAX_IN_FLIGHT = 16_384
 const CLUSTER = 'bench-cluster'
-const bin = fileURLToPath(new URL('../bin/nats-streaming', import.meta.url))
-
-interface Broker {
-  url: string
-  stop(): Promise<void>
-}
-
-async function startBroker(args: string[]): Promise<Broker> {
-  const child = spawn(process.execPath, [bin, '--port', '0', '--cluster_id', CLUSTER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = once(child, 'exit')
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /listening on (nats:\/\/\S+)/.exec(output)
-      if (match) resolve(match[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${output}`)))
-  })
-  return {
-    url,
-    async stop() {
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
 
 async function connect(url: string, clientId: string): Promise<Stan> {
   const sc = stan.connect(CLUSTER, clientId, { url, maxPubAcksInflight: ACKS_IN_FLIGHT * 2 })
@@ -94,7 +66,7 @@ function deliverWithAck(sc: Stan, channel: string, count: number): Promise<numbe
 }
 
 async function measure(store: string, args: string[], count: number): Promise<{ store: string; publish: number; deliver: number }> {
-  const broker = await startBroker(args)
+  const broker = await startBrokerProcess(['--port', '0', ...args], CLUSTER)
   try {
     const sc = await connect(broker.url, `bench-${store}`)
     await publishWithAck(sc, 'warmup', 5000)
@@ -104,7 +76,7 @@ async function measure(store: string, args: string[], count: number): Promise<{ 
     await once(sc, 'close')
     return { store, publish, deliver }
   } finally {
-    await broker.stop()
+    await broker.kill('SIGTERM')
   }
 }
 

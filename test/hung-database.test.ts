@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFreezingProxy, type FreezingProxy } from '../reliability/lib/freezing-proxy.js'
 import { generateOrder } from '../src/publisher/generate-orders.js'
+import { acks } from './support/events.js'
 import { eventually, startTestService, type TestService } from './support/service.js'
 
 /**
@@ -72,21 +73,25 @@ function watchReadiness() {
 describe('a PostgreSQL that stops answering', () => {
   it('When the connections freeze mid-stream, then the next batch is stored within the write bound on a fresh connection, cached orders are served, /readyz says not ready and then ready again', async () => {
     const before = order(1)
+    const beforeAcked = acks(svc.service.events, 1)
     await svc.publish([before.json])
-    await eventually(async () => ((await stored(before.uid)) ? true : undefined))
+    await beforeAcked
     await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined))
     const readiness = watchReadiness()
 
     proxy.freeze({ newConnections: 'pass' })
     const frozenAt = performance.now()
     const after = order(2)
+    const afterAcked = acks(svc.service.events, 1)
     await svc.publish([after.json])
     expect((await get(`/order/${before.uid}`)).status).toBe(200)
     expect((await get('/healthz')).status).toBe(200)
 
     // The write: its bound, then the usual backoff (100 ms first), then a commit on a fresh connection.
-    await eventually(async () => ((await stored(after.uid)) ? true : undefined), WRITE_TIMEOUT_MS + 3_000)
+    await afterAcked
     expect(performance.now() - frozenAt).toBeGreaterThanOrEqual(WRITE_TIMEOUT_MS - 50)
+    expect(performance.now() - frozenAt).toBeLessThan(WRITE_TIMEOUT_MS + 3_000)
+    expect(await stored(after.uid)).toBe(true)
     expect(await abandoned('writer')).toBe(1)
     expect((await get(`/order/${after.uid}`)).status).toBe(200)
 

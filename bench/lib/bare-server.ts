@@ -2,13 +2,12 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toCachedOrder } from '../../src/cache/order-cache.js'
 import { SECURITY_HEADERS } from '../../src/http/middleware/security-headers.js'
-import { spawnNode } from './child.js'
-import type { Cleanup } from './cleanup.js'
+import { spawnNode } from './node-script.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
 
 export interface BareServer {
   baseUrl: string
-  pid: number
   stop(): Promise<void>
 }
 
@@ -27,5 +26,5 @@ export async function startBareServer(cleanup: Cleanup, body: string): Promise<B
   await writeFile(responseFile, JSON.stringify({ headers, body }))
   const child = spawnNode(cleanup, { script: new URL('./bare-server-process.mjs', import.meta.url).pathname, args: [responseFile], loader: 'none' })
   const { port } = await child.firstMessage<{ port: number }>()
-  return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop() }
+  return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.stop() }
 }

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import type { Cleanup } from './cleanup.js'
+import { listeningUrl } from '../../test/support/broker-process.js'
+import { spawnProcess } from '../../test/support/child-process.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import type { ServiceBuild } from './service-build.js'
 
 export interface BenchBroker {
@@ -10,6 +10,8 @@ export interface BenchBroker {
 }
 
 const CLUSTER_ID = 'bench-cluster'
+/** Its start-up is a second or two; a minute means it is stuck. */
+const LISTEN_TIMEOUT_MS = 60_000
 const ENTRY = new URL('./broker-entry.mjs', import.meta.url).pathname
 
 /**
@@ -17,31 +19,12 @@ const ENTRY = new URL('./broker-entry.mjs', import.meta.url).pathname
  * what is measured; its memory store keeps the published orders for as many ingest runs as needed).
  */
 export async function startBroker(cleanup: Cleanup, build: ServiceBuild, nodeFlags: string[] = []): Promise<BenchBroker> {
-  const child = spawn(process.execPath, [...nodeFlags, ENTRY, build.brokerCli, '--port', '0', '--cluster_id', CLUSTER_ID, '--store', 'memory'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const child = spawnProcess(process.execPath, [...nodeFlags, ENTRY, build.brokerCli, '--port', '0', '--cluster_id', CLUSTER_ID, '--store', 'memory'], {
+    output: 'inherit',
+    killOnExit: true,
   })
-  if (child.pid === undefined) throw new Error('could not start the broker')
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  const exited = once(child, 'exit').finally(() => process.off('exit', killOnExit))
-  cleanup.defer('stop the broker', async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = ''
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk
-      const match = /listening on (nats:\/\/\S+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`the broker exited (${code}) before listening: ${output}`)))
-  })
-  // Its later output (shutdown lines) is not needed; keep the pipe drained.
-  child.stdout.resume()
+  if (child.pid === -1) throw new Error('could not start the broker')
+  cleanup.add('stop the broker', () => child.stop('SIGTERM', 5000))
+  const url = await listeningUrl(child, LISTEN_TIMEOUT_MS)
   return { url, clusterId: CLUSTER_ID, pid: child.pid }
 }

@@ -1,7 +1,7 @@
 /**
  * Child process for bench/cache-warm.ts: a fresh Node process (run with --expose-gc) that reads the whole orders
- * table raw, then warms an OrderCache from it the way the service does at start-up, and reports over IPC both
- * times and how much memory the filled cache holds. Both reads run in this one process, so neither pays for
+ * table raw, then warms an OrderCache from it the way the service does at start-up, and reports over IPC the raw
+ * read's time and how much memory the filled cache holds (the service's own restore time is read from its log). Both reads run in this one process, so neither pays for
  * the harness's heap.
  *   EXPECTED_ORDERS=100000 DATABASE_URL=... node --expose-gc --import tsx bench/lib/cache-warm-process.ts
  */
@@ -13,12 +13,10 @@ import { rawReadMs } from '../raw-read.js'
 export interface CacheWarmReport {
   rawReadMs: number
   entries: number
-  warmMs: number
   /** Growth of V8 heap plus Buffer memory across the warm-up, after full collections: what the cache keeps. */
   retainedBytes: number
   /** The cache's own accounting (CACHE_MAX_BYTES is checked against this). */
   accountedBytes: number
-  rssBytes: number
 }
 
 const url = process.env.DATABASE_URL
@@ -47,18 +45,14 @@ const held = async () => {
   return usage.heapUsed + usage.external
 }
 const before = await held()
-const start = performance.now()
 const entries = await cache.warm(orders.newestFirst())
-const warmMs = performance.now() - start
 const retainedBytes = (await held()) - before
 
 const report: CacheWarmReport = {
   rawReadMs: raw,
   entries,
-  warmMs,
   retainedBytes,
   accountedBytes: cache.stats().bytes,
-  rssBytes: process.memoryUsage().rss,
 }
 await sql.end({ timeout: 5 })
 process.send?.(report)

@@ -5,8 +5,12 @@
 export async function medianOf(times: number, measure: () => Promise<number>): Promise<{ median: number; min: number; max: number }> {
   const values: number[] = []
   for (let i = 0; i < times; i++) values.push(await measure())
-  values.sort((a, b) => a - b)
-  const mid = Math.floor(values.length / 2)
-  const median = values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2
-  return { median, min: values[0]!, max: values[values.length - 1]! }
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) }
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = values.toSorted((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }

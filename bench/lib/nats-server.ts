@@ -3,7 +3,7 @@ import { connect } from '@nats-io/transport-node'
 import { startNatsServer } from '../../src/embedded/nats-server.js'
 import { restartablePort } from '../../test/support/ports.js'
 import type { BenchBroker } from './broker.js'
-import type { Cleanup } from './cleanup.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
 
 export const BENCH_STREAM = 'BENCH'
@@ -16,7 +16,7 @@ export const BENCH_SUBJECT = 'bench-orders'
 export async function startBenchNats(cleanup: Cleanup): Promise<BenchBroker> {
   const started = await startNatsServer({ port: await restartablePort(), storeDir: await tempDir(cleanup, 'nats') })
   if (!started.ok) throw new Error(started.message)
-  cleanup.defer('stop nats-server', started.server.stop)
+  cleanup.add('stop nats-server', started.server.stop)
   const nc = await connect({ servers: started.server.url })
   try {
     const jsm = await jetstreamManager(nc)

@@ -1,8 +1,6 @@
-import { startEmbeddedPostgres } from '../../src/embedded/postgres.js'
-import { connectDatabase, type Sql } from '../../src/store/db.js'
-import { migrate } from '../../src/store/migrate.js'
-import { freePort } from '../../test/support/postgres.js'
-import type { Cleanup } from './cleanup.js'
+import type { Sql } from '../../src/store/db.js'
+import { startTestDatabase } from '../../test/support/postgres.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
 
 export interface BenchDatabase {
@@ -22,15 +20,12 @@ export interface BenchDatabase {
 
 /** The service's own embedded PostgreSQL in a temp dir on a free port, migrated; stopped and removed at cleanup. */
 export async function startBenchDatabase(cleanup: Cleanup): Promise<BenchDatabase> {
-  const dir = await tempDir(cleanup, 'pg')
-  const server = await startEmbeddedPostgres({ dir, port: await freePort() })
-  cleanup.defer('stop PostgreSQL', () => server.stop())
-  const sql = connectDatabase(server.url, { max: 4 })
-  cleanup.defer('close the pool', () => sql.end({ timeout: 5 }))
-  await migrate(sql)
+  const db = await startTestDatabase({ dir: await tempDir(cleanup, 'pg') })
+  cleanup.add('stop PostgreSQL', () => db.stop())
+  const { sql } = db
   const [row] = await sql<{ version: string }[]>`select current_setting('server_version') as version`
   return {
-    url: server.url,
+    url: db.url,
     sql,
     reset: async () => {
       await sql`truncate orders, dead_letters restart identity`

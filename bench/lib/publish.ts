@@ -1,6 +1,6 @@
 import type { BenchBroker } from './broker.js'
-import { spawnNode } from './child.js'
-import type { Cleanup } from './cleanup.js'
+import { spawnNode } from './node-script.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import type { PublishReport } from './publish-process.js'
 
 /** Publishes `count` generated orders into `channel` from a child process; throws unless the broker acked them all. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { Cleanup } from './cleanup.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
 
 const run = promisify(execFile)

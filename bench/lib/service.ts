@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { spawnProcess, type ExitStatus } from '../../test/support/child-process.js'
 import type { BenchBroker } from './broker.js'
-import type { Cleanup } from './cleanup.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import type { ServiceBuild } from './service-build.js'
 
 export interface ServiceOptions {
@@ -67,24 +65,9 @@ export async function startService(cleanup: Cleanup, build: ServiceBuild, option
     LOG_LEVEL: 'info',
     ...options.env,
   }
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), build.main], { cwd: build.dir, env, stdio: ['ignore', 'pipe', 'inherit'] })
-  if (child.pid === undefined) throw new Error('could not start the service')
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  const exited = once(child, 'exit').finally(() => process.off('exit', killOnExit))
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
-  }
-  cleanup.defer('stop the service', stop)
-
   let url: string | undefined
   let warmed: RunningService['warmed'] | undefined
-  const lines = createInterface({ input: child.stdout })
-  lines.on('line', (text) => {
+  const onLine = (text: string) => {
     let line: LogLine
     try {
       line = JSON.parse(text) as LogLine
@@ -95,13 +78,19 @@ export async function startService(cleanup: Cleanup, build: ServiceBuild, option
     if (line.msg === 'cache warmed') warmed = { orders: line.orders ?? 0, bytes: line.bytes ?? 0, ms: line.ms ?? NaN }
     // Warnings and errors are worth seeing: a benchmark of a failing service measures the failure.
     if ((line.level ?? 0) >= 40) console.error(`  service: ${text}`)
-  })
+  }
+  const child = spawnProcess(process.execPath, [...(options.nodeFlags ?? []), build.main], { cwd: build.dir, env, output: 'inherit', onLine, killOnExit: true })
+  if (child.pid === -1) throw new Error('could not start the service')
+  const stop = async () => {
+    await child.stop('SIGTERM', 10_000)
+  }
+  cleanup.add('stop the service', stop)
 
-  let exitedEarly = false
-  void exited.then(() => (exitedEarly = true))
+  let exited: ExitStatus | undefined
+  void child.exited.then((status) => (exited = status))
   // The "cache warmed" line comes before readiness; waiting for both also covers a line still in the pipe.
   while (url === undefined || warmed === undefined || !(await isReady(url))) {
-    if (exitedEarly) throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before it was ready`)
+    if (exited !== undefined) throw new Error(`the service exited (${exited.code ?? exited.signal}) before it was ready`)
     if (performance.now() - started > READY_TIMEOUT_MS) throw new Error('the service was not ready within 2 minutes')
     await sleep(url === undefined ? 20 : 10)
   }

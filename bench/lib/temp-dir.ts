@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Cleanup } from './cleanup.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 
 /** A fresh directory under the OS temp dir, removed at cleanup. */
 export async function tempDir(cleanup: Cleanup, prefix: string): Promise<string> {
@@ -18,7 +18,7 @@ export async function tempDir(cleanup: Cleanup, prefix: string): Promise<string>
     }
   }
   process.once('exit', removeOnExit)
-  cleanup.defer(`remove ${dir}`, async () => {
+  cleanup.add(`remove ${dir}`, async () => {
     await rm(dir, { recursive: true, force: true })
     process.off('exit', removeOnExit)
   })

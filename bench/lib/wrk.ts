@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { Cleanup } from './cleanup.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
 
 const run = promisify(execFile)

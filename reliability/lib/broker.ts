@@ -1,6 +1,7 @@
 import { join } from 'node:path'
-import { spawnChild, stopChild, type Child } from './child.js'
-import type { Cleanup } from './cleanup.js'
+import { listeningUrl } from '../../test/support/broker-process.js'
+import { spawnProcess, type Child } from '../../test/support/child-process.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 
 export interface BrokerOptions {
   repoDir: string
@@ -31,31 +32,26 @@ export class BrokerProcess {
 
   async start(): Promise<void> {
     const { repoDir, dataDir, port, logPath } = this.#options
-    let listening: () => void = () => {}
-    const ready = new Promise<void>((resolve) => (listening = resolve))
-    const child = spawnChild(
+    const child = spawnProcess(
       process.execPath,
       [join(repoDir, 'bin/nats-streaming'), '--port', String(port), '--store', 'file', '--dir', dataDir, '--cid', CLUSTER_ID],
-      { cwd: repoDir, env: { ...process.env } as Record<string, string>, logPath, onLine: (line) => line.includes('listening on') && listening() },
+      { cwd: repoDir, env: { ...process.env }, output: { logPath } },
     )
     this.#child = child
-    const outcome = await Promise.race([
-      ready.then(() => 'ready' as const),
-      child.exited.then(() => 'exited' as const),
-      new Promise<'timeout'>((resolve) => setTimeout(resolve, 20_000, 'timeout')),
-    ])
-    if (outcome !== 'ready') {
+    try {
+      await listeningUrl(child, 20_000)
+    } catch (error) {
       child.signal('SIGKILL')
-      throw new Error(`the broker did not start (${outcome}); see ${logPath}`)
+      throw new Error(`the broker did not start (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); see ${logPath}`)
     }
   }
 
   /** The crash: no chance to write anything more to its store. */
   async kill(): Promise<void> {
-    if (this.#child !== undefined) await stopChild(this.#child, 'SIGKILL', 5_000)
+    await this.#child?.stop('SIGKILL', 5_000)
   }
 
   async stop(): Promise<void> {
-    if (this.#child !== undefined) await stopChild(this.#child, 'SIGTERM', 5_000)
+    await this.#child?.stop('SIGTERM', 5_000)
   }
 }

@@ -5,7 +5,7 @@ import { accountServed, accountStored, type ServedAccount } from './accounting.j
 import type { FreezingProxy } from './freezing-proxy.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
-import type { PostgresCluster } from './postgres.js'
+import type { PostgresCluster } from '../../test/support/postgres.js'
 import { publish, type PublishOptions } from './publisher.js'
 import type { ScenarioResult } from './report.js'
 import type { ServiceProcess } from './service-process.js'

@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { residentBytes, spawnChild, stopChild, type Child, type ExitStatus } from './child.js'
-import type { Cleanup } from './cleanup.js'
+import { spawnProcess, type Child, type ExitStatus } from '../../test/support/child-process.js'
+import { readRssBytes } from '../../test/support/proc.js'
+import type { Cleanup } from '../../test/support/cleanup.js'
 import { counterSum, httpGet } from './http.js'
 
 export interface ServiceProcessOptions {
@@ -47,7 +48,7 @@ export class ServiceProcess {
     this.#options = options
     this.port = options.port
     options.cleanup.add('service', async () => {
-      if (this.#child !== undefined) await stopChild(this.#child, 'SIGKILL', 5_000)
+      await this.#child?.stop('SIGKILL', 5_000)
     })
   }
 
@@ -68,7 +69,7 @@ export class ServiceProcess {
   start(): void {
     if (this.isRunning()) throw new Error('the service is already running')
     const { repoDir, cwd, env, logPath } = this.#options
-    const child = spawnChild(process.execPath, [join(repoDir, 'dist/src/main.js')], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, logPath })
+    const child = spawnProcess(process.execPath, [join(repoDir, 'dist/src/main.js')], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, output: { logPath } })
     this.#child = child
     this.#expectingExit = false
     this.#current = { duplicates: 0, stored: 0 }
@@ -104,7 +105,7 @@ export class ServiceProcess {
     const child = this.#child
     if (child === undefined || !child.isRunning()) return
     this.#expectingExit = true
-    const status = await stopChild(child, 'SIGKILL', 5_000)
+    const status = await child.stop('SIGKILL', 5_000)
     this.lives.push({ pid: child.pid, endedBy: 'SIGKILL', status })
   }
 
@@ -114,7 +115,7 @@ export class ServiceProcess {
     if (child === undefined || !child.isRunning()) return undefined
     await this.scrape()
     this.#expectingExit = true
-    const { forced, ms, ...status } = await stopChild(child, 'SIGTERM', graceMs)
+    const { forced, ms, ...status } = await child.stop('SIGTERM', graceMs)
     const life: Life = { pid: child.pid, endedBy: 'SIGTERM', status, stopMs: ms, forced }
     this.lives.push(life)
     return life
@@ -136,7 +137,8 @@ export class ServiceProcess {
 
   async residentBytes(): Promise<number | undefined> {
     const pid = this.pid
-    return pid === undefined ? undefined : residentBytes(pid)
+    // Undefined once it is gone.
+    return pid === undefined ? undefined : readRssBytes(pid).catch(() => undefined)
   }
 
   async scrape(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { eventually, startTestService, type TestService } from '../support/service.js'
+import { acks } from '../support/events.js'
+import { startTestService, type TestService } from '../support/service.js'
 import { waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
@@ -10,11 +11,9 @@ const token = 'x'.repeat(24)
 async function startWithDeadLetter(): Promise<TestService> {
   const svc = await startTestService({ ADMIN_TOKEN: token })
   try {
+    const acked = acks(svc.service.events, 1)
     await svc.publish(['{"truncated": '])
-    await eventually(async () => {
-      const [row] = await svc.db.sql<{ n: number }[]>`select count(*)::int as n from dead_letters`
-      return row && row.n > 0 ? true : undefined
-    })
+    await acked
     return svc
   } catch (error) {
     await svc.stop()

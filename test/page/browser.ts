@@ -1,6 +1,7 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { generateOrder, type Order } from '../../src/publisher/generate-orders.js'
-import { eventually, type TestService } from '../support/service.js'
+import { acks } from '../support/events.js'
+import type { TestService } from '../support/service.js'
 
 /** Debian's Chromium (CI installs it with apt-get); playwright-core brings no browser of its own. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -69,12 +70,11 @@ export async function lookUp(page: Page, id: string): Promise<void> {
 
 export const textOf = async (page: Page, testid: string): Promise<string> => (await page.getByTestId(testid).first().textContent()) ?? ''
 
-/** Publishes orders on the channel and waits until the service serves each of them by id. */
+/** Publishes orders on the channel and waits until the service has acked each: acked after the commit and the cache, so served by id. */
 export async function publishOrders(svc: TestService, orders: readonly Order[]): Promise<void> {
+  const acked = acks(svc.service.events, orders.length)
   await svc.publish(orders.map((order) => JSON.stringify(order)))
-  for (const order of orders) {
-    await eventually(async () => ((await fetch(new URL(`/order/${order.order_uid}`, svc.url))).status === 200 ? true : undefined))
-  }
+  await acked
 }
 
 /** Generated orders with their realistic values, `count` of them from `first`. */

@@ -3,7 +3,8 @@ import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
 import type { RejectReason } from '../../src/ingest/verdict.js'
-import { eventually, startTestService } from '../support/service.js'
+import { acks } from '../support/events.js'
+import { startTestService } from '../support/service.js'
 import { holdFirstAnswer, textOf, waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
@@ -17,18 +18,14 @@ beforeEach(() => {
 
 /** Publishes messages and waits for the service to dead-letter them all; returns the last one's dead-letter id. */
 async function publishRejected(...payloads: string[]): Promise<string> {
+  const acked = acks(ui.svc.service.events, payloads.length)
   await ui.svc.publish(payloads)
-  const ids: string[] = []
-  for (const payload of payloads) {
-    const bytes = Buffer.from(payload)
-    ids.push(
-      await eventually(async () => {
-        const [row] = await ui.svc.db.sql<{ id: string }[]>`select id::text as id from dead_letters where payload = ${bytes}`
-        return row?.id
-      }),
-    )
-  }
-  return ids.at(-1) as string
+  await acked
+  // Acked after the commit that wrote their dead letters.
+  const bytes = Buffer.from(payloads.at(-1)!)
+  const [row] = await ui.svc.db.sql<{ id: string }[]>`select id::text as id from dead_letters where payload = ${bytes}`
+  expect(row, 'the last payload is dead-lettered').toBeDefined()
+  return row!.id
 }
 
 /** Stores a dead letter as the writer would have left it, without going through the gate; returns its id. */

@@ -5,7 +5,8 @@ import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Browser } from 'playwright-core'
 import { generateOrder, type Order } from '../../src/publisher/generate-orders.js'
-import { eventually, startTestService, type TestService } from '../support/service.js'
+import { acks } from '../support/events.js'
+import { startTestService, type TestService } from '../support/service.js'
 import { DESKTOP, PHONE, launchChromium, ordersFrom, publishOrders, waitForState } from './browser.js'
 
 const OUT_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
@@ -49,11 +50,10 @@ async function publishRejects(svc: TestService, stored: Order): Promise<void> {
     JSON.stringify(conflict),
   ]
   // One at a time: the list then reads in the order they were sent.
+  const acked = acks(svc.service.events, rejects.length)
   for (const payload of rejects) await svc.publish([payload])
-  const ids = await eventually(async () => {
-    const rows = await svc.db.sql<{ id: string }[]>`select id::text as id from dead_letters order by id`
-    return rows.length >= rejects.length ? rows.map((row) => row.id) : undefined
-  })
+  await acked
+  const ids = (await svc.db.sql<{ id: string }[]>`select id::text as id from dead_letters order by id`).map((row) => row.id)
   // Replay the first one, so the picture also shows a replay's outcome.
   await fetch(new URL(`/dead-letters/${ids[0]}/replay`, svc.url), { method: 'POST' })
 }

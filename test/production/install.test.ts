@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/embedded/postgres.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
-import { runProcess, startProcess, type Running } from '../support/child-process.js'
+import { runProcess, spawnProcess, type Child } from '../support/child-process.js'
 import { restartablePort } from '../support/ports.js'
 import { eventually } from '../support/service.js'
 import { copyArgs, envArgs, execForm, readDockerfile, type Stage } from './dockerfile.js'
@@ -43,7 +43,7 @@ let app: string
 let image: Image
 let postgres: RunningPostgres | undefined
 let broker: StanServer | undefined
-let service: Running | undefined
+let service: Child | undefined
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'order-service-production-'))
@@ -84,7 +84,7 @@ describe('the production install (the Dockerfile without Docker)', () => {
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),
       }
-      service = startProcess(image.cmd, { cwd: app, env })
+      service = spawnProcess(image.cmd[0]!, image.cmd.slice(1), { cwd: app, env })
       await service.line((line) => line.includes('order-service ready'), STEP_MS)
 
       // The sample order, through the image's own bin/publish (the compose file's publisher runs it).
@@ -103,8 +103,9 @@ describe('the production install (the Dockerfile without Docker)', () => {
       expect(elsewhere.code).not.toBe(0)
 
       const stopped = await service.stop('SIGTERM', 30_000)
+      const printed = service.output()
       service = undefined
-      expect(stopped).toEqual({ code: 0, signal: null })
+      expect(stopped, printed).toMatchObject({ code: 0, signal: null, forced: false })
     },
     3 * STEP_MS,
   )

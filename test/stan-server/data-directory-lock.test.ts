@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DirectoryLockedError, startStanServer } from '../../src/stan-server/index.js'
-import { startBrokerProcess, type BrokerProcess } from './conformance/broker-process.js'
+import { startBrokerProcess, type BrokerProcess } from '../support/broker-process.js'
 import { close, connect, publish, subscribe, unique } from './conformance/broker.js'
 
 const bin = fileURLToPath(new URL('../../bin/nats-streaming', import.meta.url))

@@ -1,67 +1,148 @@
 import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+
+/** The child-process spawner of the tests, the benchmarks and the reliability suite. */
 
 export type ExitStatus = { code: number | null; signal: NodeJS.Signals | null }
 
-export interface Running {
+export interface Stopped extends ExitStatus {
+  /** True when it was still there after the grace and got SIGKILL. */
+  forced: boolean
+  ms: number
+}
+
+export interface ChildOptions {
+  cwd?: string
+  /** The child's whole environment; this process's when not given. */
+  env?: NodeJS.ProcessEnv
+  /**
+   * Where its output goes. 'keep' (the default): stdout and stderr kept for output(), for failure messages.
+   * `{ logPath }`: both appended to that file, for diagnosis after a run. 'inherit': stderr is this process's,
+   * stdout is read for its lines only (a benchmark's children report on stdout or IPC, and warn on stderr).
+   */
+  output?: 'keep' | 'inherit' | { logPath: string }
+  /** Opens an IPC channel: the child reports with process.send, read with message(). */
+  ipc?: boolean
+  /** Called with each stdout line. */
+  onLine?: (line: string) => void
+  /** SIGKILLs it if this process exits first: a harness that dies without its cleanup leaves nothing behind. */
+  killOnExit?: boolean
+}
+
+export interface Child {
+  pid: number
+  /** Settles when the process has exited, however. */
   exited: Promise<ExitStatus>
-  /** Everything printed so far, stdout and stderr. */
+  isRunning(): boolean
+  signal(signal: NodeJS.Signals): void
+  /** Everything printed so far, stdout and stderr (output 'keep'). */
   output(): string
   /** Resolves at the first stdout line that `matches`; fails if the process exits first or the time runs out. */
   line(matches: (line: string) => boolean, timeoutMs: number): Promise<string>
-  /** Sends `signal` and waits for the exit; SIGKILL past `timeoutMs`, and fails. */
-  stop(signal: NodeJS.Signals, timeoutMs: number): Promise<ExitStatus>
+  /** The first IPC message from now (ipc), e.g. a readiness report; rejects if the child exits first. */
+  message<T>(): Promise<T>
+  /** Sends `signal`, and SIGKILL if the process is still there after `graceMs`; resolves at the exit. */
+  stop(signal: NodeJS.Signals, graceMs: number): Promise<Stopped>
 }
 
-/** Starts a command, `node` being this process's Node (the runtime under test); its output is kept for failure messages. */
-export function startProcess(command: string[], options: { cwd: string; env: Record<string, string> }): Running {
-  const [file, ...args] = command
-  const child = spawn(file === 'node' ? process.execPath : file!, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  let partial = ''
-  const listeners: ((line: string) => void)[] = []
-  child.stdout.on('data', (chunk: Buffer) => {
-    const text = chunk.toString('utf8')
-    output += text
-    const lines = (partial + text).split('\n')
-    partial = lines.pop() ?? ''
-    for (const line of lines) for (const listener of listeners) listener(line)
+/** Starts `command`, `node` being this process's Node (the runtime under test). */
+export function spawnProcess(command: string, args: readonly string[], options: ChildOptions = {}): Child {
+  const output = options.output ?? 'keep'
+  const log = typeof output === 'object' ? createWriteStream(output.logPath, { flags: 'a' }) : undefined
+  const child = spawn(command === 'node' ? process.execPath : command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', output === 'inherit' ? 'inherit' : 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
   })
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  const name = [command, ...args].join(' ')
+  let kept = ''
+  const write = (text: Buffer | string) => {
+    if (log !== undefined) log.write(text)
+    else if (output === 'keep') kept += text.toString()
+  }
+  let running = true
+  const killOnExit = () => child.kill('SIGKILL')
+  if (options.killOnExit) process.once('exit', killOnExit)
   const exited = new Promise<ExitStatus>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
+    child.once('exit', (code, signal) => {
+      running = false
+      log?.write(`--- exited: code ${code} signal ${signal}\n`)
+      resolve({ code, signal })
+    })
     child.once('error', (error) => {
-      output += `could not start: ${error.message}\n`
+      running = false
+      write(`--- could not start: ${error.message}\n`)
       resolve({ code: -1, signal: null })
     })
   })
-  const name = command.join(' ')
+  void exited.then(() => {
+    process.off('exit', killOnExit)
+    if (log !== undefined) setTimeout(() => log.end(), 50)
+  })
+
+  const listeners = new Set<(line: string) => void>()
+  if (options.onLine !== undefined) listeners.add(options.onLine)
+  let partial = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    write(chunk)
+    const lines = (partial + chunk.toString('utf8')).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) for (const listener of listeners) listener(line)
+  })
+  child.stderr?.on('data', write)
+
+  const signal = (which: NodeJS.Signals) => {
+    if (running) child.kill(which)
+  }
   return {
+    pid: child.pid ?? -1,
     exited,
-    output: () => output,
-    line: (matches, timeoutMs) =>
-      within(
-        Promise.race([
-          new Promise<string>((resolve) => listeners.push((line) => matches(line) && resolve(line))),
-          exited.then((status) => Promise.reject(new Error(`${name} exited (${status.code ?? status.signal}):\n${output}`))),
-        ]),
+    isRunning: () => running,
+    signal,
+    output: () => kept,
+    line: (matches, timeoutMs) => {
+      let listener!: (line: string) => void
+      const found = new Promise<string>((resolve) => {
+        listener = (line) => {
+          if (matches(line)) resolve(line)
+        }
+        listeners.add(listener)
+      })
+      return within(
+        Promise.race([found, exited.then((status) => Promise.reject(new Error(`${name} exited (${status.code ?? status.signal}):\n${kept}`)))]),
         timeoutMs,
-        () => `no such line from ${name}:\n${output}`,
-      ),
-    stop: async (signal, timeoutMs) => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-      try {
-        return await within(exited, timeoutMs, () => `${name} did not stop on ${signal}:\n${output}`)
-      } catch (error) {
-        child.kill('SIGKILL')
-        throw error
-      }
+        () => `no such line from ${name}:\n${kept}`,
+      ).finally(() => listeners.delete(listener))
+    },
+    message: <T>() =>
+      new Promise<T>((resolve, reject) => {
+        const onExit = (code: number | null, signal: string | null) => reject(new Error(`${name} exited (${signal ?? code}) before reporting`))
+        child.once('exit', onExit)
+        child.once('message', (message) => {
+          child.off('exit', onExit)
+          resolve(message as T)
+        })
+      }),
+    stop: async (which, graceMs) => {
+      const started = performance.now()
+      if (!running) return { ...(await exited), forced: false, ms: 0 }
+      signal(which)
+      let forced = false
+      const timer = setTimeout(() => {
+        forced = true
+        signal('SIGKILL')
+      }, graceMs)
+      const status = await exited
+      clearTimeout(timer)
+      return { ...status, forced, ms: Math.round(performance.now() - started) }
     },
   }
 }
 
 /** Runs a command to its end: its exit code and everything it printed; killed (and failed) past `timeoutMs`. */
 export async function runProcess(command: string[], options: { cwd: string; env: Record<string, string> }, timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  const running = startProcess(command, options)
+  const [file, ...args] = command
+  const running = spawnProcess(file!, args, options)
   try {
     const status = await within(running.exited, timeoutMs, () => `${command.join(' ')} did not finish:\n${running.output()}`)
     return { code: status.code, output: running.output() }

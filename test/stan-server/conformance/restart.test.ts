@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { restartablePort } from '../../support/ports.js'
-import { startBrokerProcess, type BrokerProcess } from './broker-process.js'
+import { startBrokerProcess, type BrokerProcess } from '../../support/broker-process.js'
 import { close, connect, publish, publishAll, roundTrip, subscribe, unique, type Stan } from './broker.js'
 
 const external = (process.env['STAN_URL'] ?? '') !== ''
