@@ -19,7 +19,6 @@ export const CONNECT_TIMEOUT_MS = 5_000
 
 /** One pool for the process, built by the composition root and passed to every store. */
 export function connectDatabase(url: string, options: DatabaseOptions = {}): Sql {
-  dropOrphanedDriverRejections()
   return postgres(url, {
     max: options.max ?? 10,
     onnotice: options.onNotice ?? (() => {}),
@@ -40,22 +39,4 @@ export async function isReachable(pool: Pick<BoundedPool, 'sql' | 'bound'>): Pro
   } catch {
     return false
   }
-}
-
-let dropping = false
-
-/**
- * postgres.js 3.4.9 reads the array types on each new connection in a promise nobody awaits: a connection
- * destroyed meanwhile (an abandoned pool, src/store/bounded-pool.ts) rejects it unhandled, which would end the
- * process. The queries waiting on that connection get the same error through the driver's own path, so this
- * rejection is dropped; any other unhandled rejection is thrown as before. Installed once per process.
- */
-function dropOrphanedDriverRejections(): void {
-  if (dropping) return
-  dropping = true
-  process.on('unhandledRejection', (reason) => {
-    const code = (reason as { code?: unknown } | null)?.code
-    if (code === 'CONNECTION_DESTROYED' || code === 'CONNECTION_CLOSED') return
-    throw reason
-  })
 }

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js'
 import { generateOrder } from '../../src/publisher/generate-orders.js'
 import { startService } from '../../src/service.js'
 import { StartupError } from '../../src/errors.js'
+import { acks } from '../support/events.js'
 import { consumerState, silent } from '../support/jetstream.js'
 import { eventually, startTestService, type TestService } from '../support/service.js'
 
@@ -33,8 +34,9 @@ const nothingPending = async () => {
 describe('order-service end to end on JetStream', () => {
   it('When an order is published, then it is stored once, served by id, and nothing is left pending on the consumer', async () => {
     const { uid, json } = orderJson(1)
+    const acked = acks(svc.service.events, 1)
     await svc.publish([json])
-    await eventually(() => stored(uid))
+    await acked
     expect(await (await get(`/order/${uid}`)).json()).toEqual(JSON.parse(json))
     await eventually(nothingPending)
     await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined))
@@ -43,14 +45,14 @@ describe('order-service end to end on JetStream', () => {
   it('When the same order comes again and a different document under its id, then one is a duplicate and the other a conflict dead letter naming the stream', async () => {
     const { uid, json } = orderJson(2)
     const conflicting = orderJson(2, (order) => (order.track_number = 'CHANGED'))
+    const stored = acks(svc.service.events, 1)
     await svc.publish([json])
-    await eventually(() => stored(uid))
+    await stored
+    const absorbed = acks(svc.service.events, 3)
     await svc.publish([json, conflicting.json, 'not json'])
-    const letters = await eventually(async () => {
-      const found = await svc.db.sql<{ reason: string; channel: string; seq: number }[]>`
-        select reason, channel, broker_seq::int as seq from dead_letters order by broker_seq`
-      return found.length === 2 ? found : undefined
-    })
+    await absorbed
+    const letters = await svc.db.sql<{ reason: string; channel: string; seq: number }[]>`
+      select reason, channel, broker_seq::int as seq from dead_letters order by broker_seq`
     expect(letters.map((letter) => [letter.reason, letter.channel])).toEqual([
       ['conflict', 'ORDERS'],
       ['not_json', 'ORDERS'],
