@@ -125,6 +125,9 @@ const ConfigSchema = v.pipe(
   ),
 )
 
+/** Every variable the service reads, by name (docs and deployment files are checked against it). */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(Settings.entries))
+
 export type Config = Readonly<Omit<v.InferOutput<typeof ConfigSchema>, 'STAN_CLIENT_ID'> & { STAN_CLIENT_ID: string }>
 
 /**
