@@ -9,6 +9,9 @@ export const postgresFrozenAtStart: Scenario = {
   name: 'postgres-frozen-at-start',
   summary: 'the first PostgreSQL connection frozen during start-up (migrations): retried on a fresh one',
   proxied: true,
+  // It publishes before the service has come up; on JetStream the service creates the stream only after the
+  // database answered, so there is nowhere to publish yet (as for postgres-down-at-start).
+  transports: ['stan'],
   async run(ctx) {
     const proxy = ctx.proxies!.postgres
     // Orders wait at the broker meanwhile.
