@@ -63,9 +63,12 @@ export async function watchStall(
       rows = now
       rowsChangedAt = performance.now()
     } else if (performance.now() - rowsChangedAt > stallMs) stalled = true
-    if (seen.readyAgainMs !== undefined && seen.resumedMs !== undefined) break
+    // Ingest that never stopped has nothing to resume: with two batches in flight, one may go through a fresh
+    // connection while the other waits out its bound on the frozen one.
+    if (seen.readyAgainMs !== undefined && (seen.resumedMs !== undefined || !stalled)) break
     await sleep(100)
   }
+  if (!stalled) seen.resumedMs ??= 0
   return seen
 }
 
