@@ -3,32 +3,66 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { PortInUseError } from '../src/errors.js'
 import { generateOrder } from '../src/publisher/generate-orders.js'
-import { acks, nextEvent } from './support/events.js'
 import { startService } from '../src/service.js'
+import { startStanServer, type StanServer } from '../src/stan-server/index.js'
+import { acks, nextEvent } from './support/events.js'
+import { consumerState } from './support/jetstream.js'
 import { occupyPort } from './support/ports.js'
+import { startTestDatabase, type TestDatabase } from './support/postgres.js'
 import { eventually, startTestService, type TestService } from './support/service.js'
 
-/** The whole service as a user meets it: publish on the channel, read over HTTP, count rows in PostgreSQL. */
-let svc: TestService
+/**
+ * The whole service as a user meets it: publish on the broker, read over HTTP, count rows in PostgreSQL. One list
+ * of cases, run on each transport; what only one transport has is in its own describe (JetStream's own:
+ * test/ingest/jetstream-service.test.ts).
+ */
+interface Transport {
+  name: 'stan' | 'jetstream'
+  env: Record<string, string>
+  /** What dead letters name as their origin: the STAN channel, or the JetStream stream. */
+  deadLetterChannel: string
+  /**
+   * Resolves once the broker holds nothing the service has not acked, as the broker itself reports it. Only
+   * JetStream's consumer tells this to a bystander; NATS Streaming's durable can only be probed by joining it.
+   */
+  drained?: (svc: TestService, timeoutMs?: number) => Promise<unknown>
+}
+
+const transports: Transport[] = [
+  { name: 'stan', env: {}, deadLetterChannel: 'orders' },
+  {
+    name: 'jetstream',
+    env: { BROKER: 'jetstream' },
+    deadLetterChannel: 'ORDERS',
+    drained: (svc, timeoutMs) =>
+      eventually(async () => {
+        const state = await consumerState(svc.nats!.urls, svc.config.JETSTREAM_STREAM, svc.config.JETSTREAM_CONSUMER)
+        return state.num_pending + state.num_ack_pending === 0 ? true : undefined
+      }, timeoutMs),
+  },
+]
+
 const seed = 7
-
-beforeAll(async () => {
-  svc = await startTestService()
-})
-afterAll(() => svc?.stop())
-
 const orderJson = (index: number, change: (order: Record<string, unknown>) => void = () => {}) => {
   const order = generateOrder(seed, index) as unknown as Record<string, unknown>
   change(order)
   return { uid: order.order_uid as string, json: JSON.stringify(order) }
 }
 
-const get = (path: string, init?: RequestInit) => fetch(new URL(path, svc.url), init)
-const rows = async (uid: string) => (await svc.db.sql`select count(*)::int as n from orders where order_uid = ${uid}`)[0]!.n as number
-const deadLetterReasons = async () =>
-  (await svc.db.sql<{ reason: string }[]>`select reason from dead_letters order by id`).map((row) => row.reason)
+describe.each(transports)('order-service end to end on $name', (transport) => {
+  let svc: TestService
+  beforeAll(async () => {
+    svc = await startTestService(transport.env)
+  })
+  afterAll(() => svc?.stop())
 
-describe('order-service end to end', () => {
+  const get = (path: string, init?: RequestInit) => fetch(new URL(path, svc.url), init)
+  const ready = async () => ((await get('/readyz')).status === 200 ? true : undefined)
+  const rows = async (uid: string) => (await svc.db.sql`select count(*)::int as n from orders where order_uid = ${uid}`)[0]!.n as number
+  const deadLetterReasons = async () =>
+    (await svc.db.sql<{ reason: string }[]>`select reason from dead_letters order by id`).map((row) => row.reason)
+  const drained = (timeoutMs?: number) => transport.drained?.(svc, timeoutMs)
+
   it('When an order is published, then it is stored once and served by id with an ETag', async () => {
     const { uid, json } = orderJson(1)
     const acked = acks(svc.service.events, 1)
@@ -41,23 +75,32 @@ describe('order-service end to end', () => {
     const etag = response.headers.get('etag')!
     expect((await get(`/order/${uid}`, { headers: { 'if-none-match': etag } })).status).toBe(304)
     expect(await rows(uid)).toBe(1)
+    await drained()
+    await eventually(ready)
   })
 
-  it('When the same order is published again, then it is absorbed as a duplicate; a different document under its id is dead-lettered', async () => {
+  it('When the same order comes again and a different document under its id, then the one is a duplicate and the other a conflict dead letter naming its channel or stream', async () => {
     const { uid, json } = orderJson(2)
     const conflicting = orderJson(2, (order) => (order.track_number = 'CHANGED'))
     const stored = acks(svc.service.events, 1)
     await svc.publish([json])
     await stored
-    const absorbed = acks(svc.service.events, 3)
-    await svc.publish([json, json, conflicting.json])
+    const absorbed = acks(svc.service.events, 4)
+    await svc.publish([json, json, conflicting.json, 'not json'])
     await absorbed
-    expect(await deadLetterReasons()).toContain('conflict')
+    const letters = await svc.db.sql<{ reason: string; channel: string; seq: number }[]>`
+      select reason, channel, broker_seq::int as seq from dead_letters order by broker_seq`
+    expect(letters.map((letter) => [letter.reason, letter.channel])).toEqual([
+      ['conflict', transport.deadLetterChannel],
+      ['not_json', transport.deadLetterChannel],
+    ])
+    expect(letters[1]!.seq).toBe(letters[0]!.seq + 1)
     expect(await rows(uid)).toBe(1)
     const served = (await (await get(`/order/${uid}`)).json()) as { track_number: string }
     expect(served.track_number).not.toBe('CHANGED')
     const metrics = await (await get('/metrics')).text()
     expect(metrics).toMatch(/order_messages_total\{outcome="duplicate"[^}]*\} 2/)
+    await drained()
   })
 
   it('When garbage is published, then each message is dead-lettered with its reason and the channel keeps flowing', async () => {
@@ -68,26 +111,36 @@ describe('order-service end to end', () => {
     await acked
     expect(await rows(uid)).toBe(1)
     expect((await deadLetterReasons()).slice(before).sort()).toEqual(['empty', 'not_json', 'not_utf8', 'schema'])
+    await drained()
   })
 
-  it('When the service restarts, then its cache is filled from the table before it is ready and the durable resumes', async () => {
+  it('When the service restarts, then its cache is filled from the table before it is ready and the durable resumes with what was published meanwhile', async () => {
     const { uid, json } = orderJson(4)
     const stored = acks(svc.service.events, 1)
     await svc.publish([json])
     await stored
+    await svc.service.stop()
+    // Published while nobody listens, taken when the durable resumes.
+    const meanwhile = orderJson(5)
+    await svc.publish([meanwhile.json])
     await svc.restart()
-    // startService resolves once the cache is filled; the subscription comes up just after.
+    // Before any delivery: startService resolves once the cache is filled; the subscription comes up just after.
+    const resumed = acks(svc.service.events, 1)
     expect(((await (await get('/readyz')).json()) as { checks: unknown }).checks).toMatchObject({ database: true, cache: true })
-    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined))
+    await eventually(ready)
     const metrics = await (await get('/metrics')).text()
     expect(Number(/order_cache_entries (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(4)
     expect((await get(`/order/${uid}`)).status).toBe(200)
-    // Published while nobody listens, taken when the durable resumes.
-    const later = orderJson(5)
-    const resumed = acks(svc.service.events, 1)
-    await svc.publish([later.json])
     await resumed
+    expect(await rows(meanwhile.uid)).toBe(1)
+    expect((await get(`/order/${meanwhile.uid}`)).status).toBe(200)
+    // And what comes after the restart.
+    const later = orderJson(6)
+    const taken = acks(svc.service.events, 1)
+    await svc.publish([later.json])
+    await taken
     expect((await get(`/order/${later.uid}`)).status).toBe(200)
+    await drained()
   })
 
   it('When PostgreSQL stops in the middle of a stream and starts again, then nothing is lost and nothing is doubled', async () => {
@@ -98,8 +151,8 @@ describe('order-service end to end', () => {
     await svc.publish(first.map((order) => order.json))
     await svc.db.stopServer()
     await svc.publish(second.map((order) => order.json))
-    await eventually(async () => ((await (await get('/readyz')).status) === 503 ? true : undefined))
-    await new Promise((resolve) => setTimeout(resolve, 2_500)) // longer than ackWait: the broker redelivers meanwhile
+    await eventually(async () => ((await get('/readyz')).status === 503 ? true : undefined))
+    await new Promise((resolve) => setTimeout(resolve, 2_500)) // longer than the ack wait: the broker redelivers meanwhile
     await svc.db.startServer()
     const all = [...first, ...second]
     await allStored
@@ -108,7 +161,8 @@ describe('order-service end to end', () => {
     const [doubled] = await svc.db.sql`select count(*)::int as n from (select order_uid from orders group by 1 having count(*) > 1) d`
     expect(doubled!.n).toBe(0)
     for (const order of [all[0]!, all[99]!]) expect((await get(`/order/${order.uid}`)).status).toBe(200)
-    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined), 15_000)
+    await eventually(ready, 15_000)
+    await drained(15_000)
   }, 60_000)
 })
 
@@ -131,11 +185,22 @@ describe('order-service with GATE_THREAD=off', () => {
 })
 
 describe('order-service with HTTP_PORT lost at listen time', () => {
+  let db: TestDatabase
+  let broker: StanServer
+  beforeAll(async () => {
+    db = await startTestDatabase()
+    broker = await startStanServer({ port: 0 })
+  })
+  afterAll(async () => {
+    await broker?.close()
+    await db?.stop()
+  })
+
   it('When another program listens on HTTP_PORT, then the start fails with port_in_use naming HTTP_PORT', async () => {
     const other = await occupyPort()
     try {
       const config = loadConfig({ HTTP_PORT: String(other.port) })
-      const endpoints = { databaseUrl: svc.db.url, stanServers: [svc.broker!.url], stanClusterId: svc.broker!.clusterId, natsServers: [] }
+      const endpoints = { databaseUrl: db.url, stanServers: [broker.url], stanClusterId: broker.clusterId, natsServers: [] }
       const failure = await startService(config, endpoints, pino({ level: 'silent' })).then(
         async (started) => {
           await started.stop()
