@@ -1,15 +1,14 @@
 import { createServer, type Socket } from 'node:net'
 import stan from 'node-nats-streaming'
-import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { openStanSubscription, ServerRing, type StanSubscriptionOptions } from '../../src/ingest/stan-subscription.js'
+import { openStanSubscription, ServerRing } from '../../src/ingest/stan-subscription.js'
 import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
 import { refusingPort } from '../support/ports.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
-import { orderJson, outcomes, writerFor } from './support.js'
+import { orderJson, outcomes, stanOptions, writerFor, type StanSettings } from './support.js'
 
 let db: TestDatabase
 let broker: StanServer
@@ -26,27 +25,14 @@ afterAll(async () => {
 })
 beforeEach(() => db.truncate())
 
-type Settings = Pick<StanSubscriptionOptions, 'servers' | 'clientId' | 'channel'> & Partial<StanSubscriptionOptions>
-
-function subscribe(settings: Settings, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
-  const subscription = openStanSubscription(
-    {
-      clusterId: broker.clusterId,
-      durableName: 'order-service',
-      maxInFlight: 64,
-      ackWaitMs: 5_000,
-      log: pino({ level: 'silent' }),
-      retry: { initialMs: 50, maxMs: 500 },
-      ...settings,
-    },
-    onMessage,
-  )
+function subscribe(settings: StanSettings, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
+  const subscription = openStanSubscription(stanOptions(broker, settings), onMessage)
   cleanups.push(() => subscription.close())
   return subscription
 }
 
 /** An instance of the service's ingest path: subscription → batch writer → PostgreSQL, acks recorded. */
-function instance(settings: Settings) {
+function instance(settings: StanSettings) {
   const service = writerFor(db.sql, { maxWaitMs: 5 })
   cleanups.push(() => service.writer.stop())
   const subscription = subscribe(settings, (message) => service.writer.add({ ...message, ack: () => (service.acked.push(message.sequence), message.ack()) }))

@@ -5,6 +5,7 @@ import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/fr
 import { openStanSubscription, type StanSubscriptionOptions } from '../../src/ingest/stan-subscription.js'
 import type { BrokerSubscription } from '../../src/ingest/transport.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
+import { stanOptions } from './support.js'
 
 /** src/ingest/stan-subscription.ts's pings notice a frozen connection within 8 s (the streaming level; NATS's within 6 s). */
 const NOTICED_WITHIN_MS = 8_000
@@ -34,18 +35,14 @@ it('When the broker connection stops answering without closing, then it is notic
   const received = new EventEmitter()
   const liveness: boolean[] = []
   subscription = openStanSubscription(
-    {
+    stanOptions(broker, {
       servers: [`nats://127.0.0.1:${proxy.port}`],
-      clusterId: broker.clusterId,
       clientId: 'service-hung',
       channel: 'hung',
-      durableName: 'order-service',
-      maxInFlight: 64,
       ackWaitMs: 30_000,
       // Subscribed (info), lost (warn): the subscription's liveness as it logs it.
       log: { info: () => void liveness.push(true), warn: () => void liveness.push(false) } as unknown as StanSubscriptionOptions['log'],
-      retry: { initialMs: 50, maxMs: 500 },
-    },
+    }),
     (message) => {
       message.ack()
       received.emit(message.data.toString())

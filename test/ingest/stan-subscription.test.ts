@@ -1,5 +1,4 @@
 import stan from 'node-nats-streaming'
-import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest'
 import { openStanSubscription } from '../../src/ingest/stan-subscription.js'
 import type { BrokerSubscription } from '../../src/ingest/transport.js'
@@ -7,7 +6,7 @@ import { createOrderStore } from '../../src/store/orders.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
 import { acks } from '../support/events.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { orderJson, outcomes, writerFor } from './support.js'
+import { orderJson, outcomes, stanOptions, writerFor } from './support.js'
 
 let db: TestDatabase
 let broker: StanServer
@@ -27,17 +26,7 @@ beforeEach(() => db.truncate())
 /** The path of the service: subscription → batch writer → PostgreSQL; the acks sent to the broker are recorded. */
 function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>): BrokerSubscription {
   const subscription = openStanSubscription(
-    {
-      servers: [broker.url],
-      clusterId: broker.clusterId,
-      clientId: `service-${channel}`,
-      channel,
-      durableName: 'order-service',
-      maxInFlight: 64,
-      ackWaitMs: 5_000,
-      log: pino({ level: 'silent' }),
-      retry: { initialMs: 50, maxMs: 500 },
-    },
+    stanOptions(broker, { clientId: `service-${channel}`, channel }),
     (message) => writer.add({ ...message, ack: () => (acked.push(message.sequence), message.ack()) }),
   )
   open.push(subscription)

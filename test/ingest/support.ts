@@ -1,10 +1,12 @@
 import pino from 'pino'
 import { createBatchWriter, type BatchWriterOptions } from '../../src/ingest/batch-writer.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
+import type { StanSubscriptionOptions } from '../../src/ingest/stan-subscription.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import type { Sql } from '../../src/store/db.js'
+import type { StanServer } from '../../src/stan-server/index.js'
 
 export { orderJson } from '../support/orders.js'
 
@@ -13,6 +15,23 @@ export class RecordingCache {
   readonly bodies = new Map<string, string>()
   set(orderUid: string, body: string): void {
     this.bodies.set(orderUid, body)
+  }
+}
+
+/** What a test names of a NATS Streaming subscription; the rest comes from stanOptions. */
+export type StanSettings = Pick<StanSubscriptionOptions, 'clientId' | 'channel'> & Partial<StanSubscriptionOptions>
+
+/** Subscription options for a test: the given broker, the service's durable name, short waits, silent. */
+export function stanOptions(broker: Pick<StanServer, 'url' | 'clusterId'>, settings: StanSettings): StanSubscriptionOptions {
+  return {
+    servers: [broker.url],
+    clusterId: broker.clusterId,
+    durableName: 'order-service',
+    maxInFlight: 64,
+    ackWaitMs: 5_000,
+    log: pino({ level: 'silent' }),
+    retry: { initialMs: 50, maxMs: 500 },
+    ...settings,
   }
 }
 
