@@ -1,12 +1,12 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect, nanos } from '@nats-io/transport-node'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { prepareJetStream, subjectMatches } from '../../src/ingest/jetstream-subscription.js'
+import { prepareJetStream, PULL_GRACE_MS, subjectMatches } from '../../src/ingest/jetstream-subscription.js'
 import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startNatsNode, type TestNats } from '../support/nats-server.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { consumerState, jetStreamOptions, openJetStream, publishJetStream } from '../support/jetstream.js'
+import { consumerState, jetStreamOptions, openJetStream, publishJetStream, publishSteadily } from '../support/jetstream.js'
 import { orderJson, outcomes, writerFor } from './support.js'
 
 let db: TestDatabase
@@ -136,6 +136,27 @@ describe('ingest on JetStream', () => {
     expect(await createOrderStore(db.sql).count()).toBe(3)
     const state = await consumerState(nats.urls, 'S_e2e', 'order-service')
     expect(state.num_pending + state.num_ack_pending).toBe(0)
+  })
+
+  it('When messages keep coming across many pulls, then delivery never pauses: a pull the server drops unsaid at its expiry is made again', async () => {
+    // nats-server 2.9.10 ends a pull that expires while delivering without its 408, about one pull in six here;
+    // waiting for the missed heartbeats instead paused delivery 1 to 1.5 s (1 s pulls), see PULL_GRACE_MS.
+    let received = 0
+    let last = performance.now()
+    const pauses: number[] = []
+    const subscription = await openJetStream(options('steady', { pullExpiresMs: 1_000, maxInFlight: 65_536 }), (message) => {
+      const now = performance.now()
+      if (now - last > PULL_GRACE_MS * 3) pauses.push(Math.round(now - last))
+      last = now
+      received++
+      message.ack()
+    })
+    open.push(subscription)
+    last = performance.now()
+    const published = await publishSteadily(nats.urls, 'orders.steady', 12_000)
+    await vi.waitFor(() => expect(received).toBe(published))
+    expect(pauses).toEqual([])
+    await subscription.close()
   })
 
   it('When a delivery is not acked within the ack wait, then the server delivers it again, marked redelivered, same sequence', async () => {

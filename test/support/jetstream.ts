@@ -46,6 +46,21 @@ export async function publishJetStream(servers: readonly string[], subject: stri
   }
 }
 
+/** Publishes for `ms` as fast as the server stores, 50 messages at a time; resolves with how many were stored. */
+export async function publishSteadily(servers: readonly string[], subject: string, ms: number): Promise<number> {
+  const nc = await connect({ servers: [...servers] })
+  try {
+    const js = jetstream(nc)
+    let published = 0
+    for (const end = performance.now() + ms; performance.now() < end; published += 50) {
+      await Promise.all(Array.from({ length: 50 }, () => js.publish(subject, '{}')))
+    }
+    return published
+  } finally {
+    await nc.close()
+  }
+}
+
 /** The consumer's state as the server reports it. */
 export async function consumerState(servers: readonly string[], stream: string, consumer: string): Promise<ConsumerInfo> {
   const nc = await connect({ servers: [...servers] })
