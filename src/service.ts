@@ -154,8 +154,9 @@ export async function startService(
     await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
     state.databaseReachable = true
     const warmStarted = performance.now()
-    // A page that does not come within the bound fails start-up, as any database error here does.
-    const warmed = await cache.warm(boundedPages(pool, orders.newestFirst()))
+    // A page that does not come within the bound, or a database lost meanwhile, is waited out as at the start:
+    // the warm-up begins again on fresh connections.
+    const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, orders.newestFirst())), log, signal)
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
     openSubscription = await openTransport(config, endpoints, log.child({ component: 'subscription' }), signal)

@@ -175,12 +175,39 @@ export class OrderCache {
    * Fills the cache from pages of orders, newest first, until the budget is full; stops reading then, so the
    * rest of the table is never fetched. Bodies are packed into slabs as they are read (src/cache/body-slabs.ts).
    * Entries are inserted oldest first so the newest end up most recently used, and nothing already cached (set
-   * by the writer meanwhile) is replaced. Returns how many were added.
+   * by the writer meanwhile) is replaced. Returns how many were added. A read that fails leaves the cache as it
+   * was, the bodies read so far let go: the warm-up can be run again.
    */
   async warm(pages: OrderPages): Promise<number> {
     const slabs = this.#slabs
     const chosenUids: string[] = []
     const chosen: Entry[] = []
+    try {
+      await this.#choose(pages, chosenUids, chosen)
+    } catch (error) {
+      for (const order of chosen) slabs.release(order.body)
+      slabs.close()
+      throw error
+    }
+    slabs.close()
+    let added = 0
+    for (let i = chosen.length - 1; i >= 0; i--) {
+      const orderUid = chosenUids[i]!
+      const order = chosen[i]!
+      if (this.#orders.has(orderUid)) slabs.release(order.body)
+      else {
+        this.#orders.set(orderUid, order)
+        slabs.adopt(orderUid, order.body)
+        added++
+      }
+    }
+    this.#settle()
+    return added
+  }
+
+  /** Reads pages until the budget is full, copying each body into the slabs; what fits is pushed to the lists. */
+  async #choose(pages: OrderPages, chosenUids: string[], chosen: Entry[]): Promise<void> {
+    const slabs = this.#slabs
     let budget = this.maxBytes - this.#orders.calculatedSize - slabs.slackBytes
     reading: for await (const page of pages((body) => slabs.copy(body))) {
       for (let i = 0; i < page.length; i++) {
@@ -201,20 +228,6 @@ export class OrderCache {
         chosen.push(order)
       }
     }
-    slabs.close()
-    let added = 0
-    for (let i = chosen.length - 1; i >= 0; i--) {
-      const orderUid = chosenUids[i]!
-      const order = chosen[i]!
-      if (this.#orders.has(orderUid)) slabs.release(order.body)
-      else {
-        this.#orders.set(orderUid, order)
-        slabs.adopt(orderUid, order.body)
-        added++
-      }
-    }
-    this.#settle()
-    return added
   }
 
   /**
