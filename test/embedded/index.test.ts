@@ -6,7 +6,7 @@ import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { startInfrastructure } from '../../src/embedded/index.js'
-import { PortInUseError } from '../../src/errors.js'
+import { PortInUseError, StartupError } from '../../src/errors.js'
 import { canListen, occupyPort, restartablePort } from '../support/ports.js'
 
 /**
@@ -53,5 +53,31 @@ describe('embedded servers with a port lost at listen time', () => {
     expect(failure).toBeInstanceOf(PortInUseError)
     expect(failure).toMatchObject({ code: 'port_in_use', setting: 'EMBEDDED_POSTGRES_PORT', port: ports.EMBEDDED_POSTGRES_PORT })
     expect(existsSync(join(dataDir, 'postgres', 'pgdata', 'postmaster.pid'))).toBe(false)
+  })
+})
+
+describe('embedded PostgreSQL run as root', () => {
+  // PostgreSQL refuses root, so as root it runs as the OS user postgres; a clone under /root (700) keeps DATA_DIR there.
+  it.runIf(process.getuid?.() === 0)('When DATA_DIR lies in a folder other users cannot enter, then start-up fails in one line naming it and DATA_DIR, and starts nothing', async () => {
+    const closed = await mkdtemp(join(tmpdir(), 'order-service-closed-'))
+    cleanups.push(() => rm(closed, { recursive: true, force: true }))
+    await chmod(closed, 0o700)
+    const port = await restartablePort()
+    const config = loadConfig({ DATA_DIR: join(closed, 'data'), EMBEDDED_POSTGRES_PORT: String(port) })
+    const failure = await startInfrastructure(config, pino({ level: 'silent' })).then(
+      async (started) => {
+        await started.stop()
+        throw new Error('started in a folder closed to the postgres user')
+      },
+      (error: unknown) => error,
+    )
+    expect(failure).toBeInstanceOf(StartupError)
+    expect(failure).toMatchObject({ code: 'data_dir_unreachable' })
+    const message = (failure as Error).message
+    expect(message).toContain(`cannot enter ${closed} (mode 700)`)
+    expect(message).toContain('DATA_DIR')
+    expect(message).not.toContain('\n')
+    expect(existsSync(join(closed, 'data', 'postgres', 'pgdata'))).toBe(false)
+    expect(await canListen(port)).toBe(true)
   })
 })
