@@ -38,7 +38,7 @@ export interface JetStreamOptions {
   log: Pick<Logger, 'info' | 'warn'>
   /** Waits between attempts, at start-up and after a failed pull: from initialMs, doubling, up to maxMs. */
   retry?: { initialMs: number; maxMs: number }
-  /** How long one pull request stays open on the server (PULL_EXPIRES_MS); a pull that outlives it by far is abandoned. */
+  /** How long one pull request stays open on the server (PULL_EXPIRES_MS); one the server has not ended PULL_GRACE_MS later is ended here. */
   pullExpiresMs?: number
   /** Aborts the start-up wait (a stop signal while the cluster has no leader, say). */
   signal?: AbortSignal
