@@ -345,9 +345,12 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
         if (closing) batch.stop()
         let delivered = 0
         // Ended quietly when it delivered (the server dropped it unsaid, see PULL_GRACE_MS); a pull that got no
-        // answer at all, not even its expiry, fails as one with missed heartbeats does.
+        // answer at all, not even its expiry, fails as one with missed heartbeats does. Decided only after what
+        // has reached the socket meanwhile is read (setImmediate runs after the poll phase): a process that was
+        // busy past the bound must not cut off the 408, or messages, already waiting there. (Stopping a pull that
+        // has ended is nothing.)
         overdue = setTimeout(
-          () => batch.stop(delivered > 0 ? undefined : new Error('no answer to the pull by its expiry')),
+          () => setImmediate(() => batch.stop(delivered > 0 ? undefined : new Error('no answer to the pull by its expiry'))),
           expires + PULL_GRACE_MS,
         )
         for await (const message of batch) {

@@ -159,6 +159,23 @@ describe('ingest on JetStream', () => {
     await subscription.close()
   })
 
+  it('When the process is too busy to read past a pull\'s expiry, then the pull still ends on the server\'s answer waiting on the socket: no failed pull, still live', async () => {
+    const failures: string[] = []
+    const log = { info: () => {}, warn: (_: unknown, message?: string) => void failures.push(message ?? '') }
+    const deliveries: BrokerMessage[] = []
+    // One message a pull: the pull after a delivery is open at once, and idle, so it ends with its 408 at its expiry.
+    const subscription = await openJetStream(options('busy', { pullExpiresMs: 1_000, maxInFlight: 1, log }), (message) => (deliveries.push(message), message.ack()))
+    open.push(subscription)
+    // Blocked from the first delivery on, the next pull's expiry and grace pass while its 408 waits unread.
+    await publishJetStream(nats.urls, 'orders.busy', [orderJson('busy-1')])
+    await vi.waitFor(() => expect(deliveries).toHaveLength(1))
+    for (const end = performance.now() + 2_500; performance.now() < end; );
+    await publishJetStream(nats.urls, 'orders.busy', [orderJson('busy-2')])
+    await vi.waitFor(() => expect(deliveries).toHaveLength(2))
+    expect(failures).toEqual([])
+    expect(subscription.isLive()).toBe(true)
+  })
+
   it('When a delivery is not acked within the ack wait, then the server delivers it again, marked redelivered, same sequence', async () => {
     const deliveries: BrokerMessage[] = []
     const subscription = await openJetStream(options('redeliver', { ackWaitMs: 1_000 }), (message) => deliveries.push(message))
