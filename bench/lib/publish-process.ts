@@ -62,5 +62,5 @@ if (natsUrl) {
 }
 const ms = performance.now() - started
 const report: PublishReport = { acked: tally.acked, failed: tally.failed, bytes, ms, ...(ackedAt === undefined ? {} : { ackedAt }) }
-process.send?.(report)
-process.disconnect?.()
+// Disconnecting only once the report is written: a large one (the ack times) could otherwise be cut off.
+process.send?.(report, () => process.disconnect?.())
