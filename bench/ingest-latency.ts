@@ -37,12 +37,19 @@ export interface IngestLatencyOptions {
   nodeFlags?: string[]
 }
 
-export interface IngestLatency {
-  /** Orders counted (those published after the warm-up). */
-  orders: number
+export interface IngestLatencyRun {
+  /** Milliseconds from ack to commit heard, of each counted order (those published after the warm-up). */
+  latencies: number[]
   /** The rate the publisher kept, over the whole run: orders / time to the last ack. */
   publishedRate: number
-  /** Milliseconds from ack to commit heard, of the counted orders. */
+}
+
+/** The figures of one run's latencies, or of several runs' pooled. */
+export interface IngestLatency {
+  orders: number
+  /** The lowest rate the publisher kept of the runs summarised. */
+  publishedRate: number
+  /** Milliseconds from ack to commit heard. */
   p50: number
   p90: number
   p99: number
@@ -65,7 +72,7 @@ export async function measureIngestLatency(
   build: ServiceBuild,
   broker: BenchBroker,
   options: IngestLatencyOptions,
-): Promise<IngestLatency> {
+): Promise<IngestLatencyRun> {
   const warmup = Math.round(options.rate * options.warmupSeconds)
   const count = warmup + Math.round(options.rate * options.seconds)
   const uids = new Map(Array.from({ length: count }, (_, index) => [orderUid(options.seed, index), index]))
@@ -114,8 +121,10 @@ export async function measureIngestLatency(
       if (heard < count) throw new Error(`${count - heard} of ${count} orders not heard committed within ${DRAIN_TIMEOUT_MS / 1000} s of the last ack`)
       const ackedAt = published.ackedAt
       if (ackedAt === undefined) throw new Error('the publisher reported no ack times')
-      const latencies = ackedAt.slice(warmup).map((acked, i) => committedAt[warmup + i]! - acked!)
-      return { publishedRate: (count * 1000) / published.ms, ...summarise(latencies) }
+      return {
+        latencies: ackedAt.slice(warmup).map((acked, i) => committedAt[warmup + i]! - acked!),
+        publishedRate: (count * 1000) / published.ms,
+      }
     } finally {
       await listener.close()
     }
@@ -124,12 +133,13 @@ export async function measureIngestLatency(
   }
 }
 
-function summarise(latencies: number[]): Omit<IngestLatency, 'publishedRate'> {
-  const sorted = latencies.toSorted((a, b) => a - b)
+export function summarise(runs: IngestLatencyRun[]): IngestLatency {
+  const sorted = runs.flatMap((run) => run.latencies).sort((a, b) => a - b)
   // Nearest rank: the smallest latency at least that share of the orders had.
   const at = (share: number) => sorted[Math.max(0, Math.ceil(share * sorted.length) - 1)]!
   return {
     orders: sorted.length,
+    publishedRate: Math.min(...runs.map((run) => run.publishedRate)),
     p50: at(0.5),
     p90: at(0.9),
     p99: at(0.99),
@@ -140,20 +150,22 @@ function summarise(latencies: number[]): Omit<IngestLatency, 'publishedRate'> {
   }
 }
 
-/** One line of the table: which transport, which service build or settings, and its figures. */
+/** One line of the table: which transport, which service build or settings, which round (or 'all'), and its figures. */
 export interface LatencyRow {
   transport: string
   service: string
+  round: string
   result: IngestLatency
 }
 
 /** Fixed-width text: one line per run, milliseconds right-aligned. */
 export function formatLatencyTable(header: string[], rows: LatencyRow[]): string {
   const ms = (value: number) => value.toFixed(value >= 100 ? 0 : 1)
-  const titles = ['transport', 'service', 'orders', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 1 s', 'min ms']
-  const cells = rows.map(({ transport, service, result: r }) => [
+  const titles = ['transport', 'service', 'round', 'orders', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 1 s', 'min ms']
+  const cells = rows.map(({ transport, service, round, result: r }) => [
     transport,
     service,
+    round,
     r.orders.toLocaleString('en-US'),
     Math.round(r.publishedRate).toLocaleString('en-US'),
     ms(r.p50),
@@ -165,7 +177,7 @@ export function formatLatencyTable(header: string[], rows: LatencyRow[]): string
     ms(r.min),
   ])
   const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)))
-  const line = (cell: string[]) => cell.map((text, i) => (i < 2 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ').trimEnd()
+  const line = (cell: string[]) => cell.map((text, i) => (i < 3 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ').trimEnd()
   const rule = widths.map((width) => '-'.repeat(width)).join('  ')
   return [...header, '', line(titles), rule, ...cells.map(line)].join('\n')
 }
