@@ -437,8 +437,8 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant
 /**
  * Ingest latency under steady traffic: on NATS Streaming, then on JetStream when asked, the service (this build and
  * each variant) in rounds, taking turns going first (nats-server 2.9.10 drops a JetStream pull at random: none to four
- * of the ten or so pulls of a 20 s run were dropped here, so one run may or may not meet one; and in a fixed order
- * one build would always meet the freshly started server first). Each run has an empty table, a channel (or a purged stream) of its own and orders of its own.
+ * of the ten or so pulls of a 20 s run were dropped here, so one run may or may not meet one; and in runs of a fixed
+ * order the build that went first met more of them). Each run has an empty table, a channel (or a purged stream) of its own and orders of its own.
  * Rows: each round, then all rounds of a service pooled.
  */
 async function measureLatency(
