@@ -6,11 +6,16 @@
  * `--rounds N` times (default 3), and writes no report: the loop for working on the ingest path; each
  * `--env 'NAME=value …'` adds a service run with those settings to every round, and `--baseline REF` one of the
  * service as built from commit REF (say HEAD, before the change in the work tree), to compare them in one run;
- * `--jetstream` adds to every round the service on JetStream (the real nats-server, one node, file store), beside
- * the same service on NATS Streaming and the ceiling.
+ * `--jetstream` adds to every round the service on JetStream (the real nats-server, one node, file store), and the
+ * --env and --baseline variants there too, beside the same services on NATS Streaming and the ceiling.
  * `--read-only` is the same loop for the read path: the bare server and the service (and the --env and
  * --baseline variants), all on the same cached orders, alternately `--rounds N` times; no report either.
  * `--instances N` adds a run of N service processes sharing the channel in one queue group to every round.
+ * `--latency` measures ingest latency under steady traffic instead (bench/ingest-latency.ts): from the broker's ack of
+ * each publish to the order's commit, at `--rate N` orders/s (default 500) for `--seconds N` (default 20) after
+ * `--warmup N` seconds not counted (default 5), for the service on NATS Streaming and, with `--jetstream`, on
+ * JetStream; with `--baseline REF` (and each `--env`) beside it on each, taking turns going first, `--rounds N` times
+ * (default 3); prints a table, writes no report.
  * Starts its own embedded PostgreSQL in a temp dir, builds the service into another, runs the broker and the service as processes of their own, measures each
  * figure beside its ceiling in this same run, prints one table (with the targets of issue 6 beside the figures)
  * and writes its JSON copy to bench/results/ (latest.json, or quick.json for --quick).
@@ -26,11 +31,12 @@ import { createOrderStore } from '../src/store/orders.js'
 import { measureCacheWarm } from './cache-warm.js'
 import { rawInsertRowsPerSecond } from './ingest-raw-insert.js'
 import { rowPerTransactionRowsPerSecond } from './ingest-row-per-transaction.js'
+import { formatLatencyTable, measureIngestLatency, summarise, type IngestLatencyRun, type LatencyRow } from './ingest-latency.js'
 import { serviceIngestRate, type ServiceIngestResult } from './ingest-service.js'
 import { storeInsertRowsPerSecond } from './ingest-store-batches.js'
 import { startBroker, type BenchBroker } from './lib/broker.js'
 import { startBareServer } from './lib/bare-server.js'
-import { BENCH_SUBJECT, jetStreamEnv, startBenchNats } from './lib/nats-server.js'
+import { BENCH_SUBJECT, jetStreamEnv, purgeBenchStream, startBenchNats } from './lib/nats-server.js'
 import { Cleanup } from '../test/support/cleanup.js'
 import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
@@ -147,19 +153,22 @@ async function main(): Promise<void> {
       baseline: { type: 'string' },
       jetstream: { type: 'boolean', default: false },
       instances: { type: 'string', default: '1' },
+      latency: { type: 'boolean', default: false },
+      rate: { type: 'string', default: '500' },
+      seconds: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '5' },
     },
   })
   const mode: Report['mode'] = values.quick ? 'quick' : 'full'
   const plan = values.orders === undefined ? PLANS[mode] : { ...PLANS[mode], orders: Number(values.orders) }
   if (!Number.isInteger(plan.orders) || plan.orders < 10_000) throw new Error('--orders must be a whole number of at least 10,000')
-  if (!values['ingest-only']) await expectWrk()
+  if (!values['ingest-only'] && !values.latency) await expectWrk()
   const cleanup = new Cleanup()
   cleanup.onSignals()
   // Every child process and temp dir holds an exit hook until cleanup (last-resort kill and removal): a run has ~20.
   process.setMaxListeners(64)
   const startedAt = new Date().toISOString()
   try {
-    console.error(`${mode} run: ${plan.orders.toLocaleString('en-US')} orders`)
     const rows: Row[] = []
     const add = (row: Row) => {
       rows.push(row)
@@ -174,11 +183,30 @@ async function main(): Promise<void> {
     }
     const [db, build] = await Promise.all([startBenchDatabase(cleanup), buildService(cleanup)])
     const broker = await startBroker(cleanup, build, serviceFlags)
+    const variantsOf = async (): Promise<Variant[]> => {
+      const variants: Variant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
+      if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
+      return variants
+    }
+    if (values.latency) {
+      const steady = { rate: Number(values.rate), seconds: Number(values.seconds), warmupSeconds: Number(values.warmup) }
+      const nats = values.jetstream ? await startBenchNats(cleanup) : undefined
+      const rows = await measureLatency({ cleanup, db, build, broker, serviceFlags }, steady, Number(values.rounds), await variantsOf(), nats)
+      const m = describeMachine(db.version)
+      const header = [
+        `order-service ingest latency under steady traffic, ${startedAt}`,
+        `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.postgres}`,
+        `command: npm run bench -- ${process.argv.slice(2).join(' ')}`,
+        `${steady.rate} orders/s for ${steady.seconds} s after ${steady.warmupSeconds} s not counted, ${values.rounds} rounds; ms from the broker's ack of each publish to its commit heard (LISTEN orders_committed)`,
+      ]
+      console.log(formatLatencyTable(header, rows))
+      return
+    }
+    console.error(`${mode} run: ${plan.orders.toLocaleString('en-US')} orders`)
     const set = orderSet(plan.orders)
     const bench: Bench = { cleanup, db, build, broker, plan, set, serviceFlags, add }
     if (values['ingest-only'] || values['read-only']) {
-      const variants: Variant[] = values.env.map((text) => ({ label: `with ${text}`, build, env: parseEnv(text) }))
-      if (values.baseline !== undefined) variants.push({ label: `built from ${values.baseline}`, build: await buildService(cleanup, values.baseline), env: {} })
+      const variants = await variantsOf()
       const nats = values.jetstream && !values['read-only'] ? await startBenchNats(cleanup) : undefined
       if (values['read-only']) await measureReadOnly(bench, Number(values.rounds), variants)
       else await measureIngestOnly(bench, Number(values.rounds), variants, nats, Number(values.instances))
@@ -386,24 +414,81 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant
       const name = `round ${round}: ${instances} service instances in one queue group`
       add({ group: 'ingest', name, value: result.rate, unit: 'orders/s', note: `${ratio(result.rate, ceiling)} of ceiling; ${instancesNote(result)}` })
     }
-    if (nats !== undefined) {
-      const durable = `ingest-round-${round}`
-      const result = await serviceIngestRate(bench.cleanup, db, bench.build, nats, {
+    if (nats !== undefined) for (const [i, variant] of [{ label: '', build: bench.build, env: {} }, ...variants].entries()) {
+      const durable = `ingest-round-${round}-${i}`
+      const result = await serviceIngestRate(bench.cleanup, db, variant.build, nats, {
         channel: ORDERS_CHANNEL,
         count: set.orders.length,
         durable,
-        env: jetStreamEnv(nats, durable),
+        env: { ...variant.env, ...jetStreamEnv(nats, durable) },
         nodeFlags: bench.serviceFlags,
       })
       add({
         group: 'ingest',
-        name: `round ${round}: service end to end on JetStream (nats-server, file store)`,
+        name: `round ${round}: service end to end on JetStream (nats-server, file store)${variant.label === '' ? '' : ` ${variant.label}`}`,
         value: result.rate,
         unit: 'orders/s',
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result).replace('broker', 'nats-server')}`,
       })
     }
   }
+}
+
+/**
+ * Ingest latency under steady traffic: on NATS Streaming, then on JetStream when asked, the service (this build and
+ * each variant) in rounds, taking turns going first (nats-server 2.9.10 drops a JetStream pull at random: none to four
+ * of the ten or so pulls of a 20 s run were dropped here, so one run may or may not meet one; and in runs of a fixed
+ * order the build that went first met more of them). Each run has an empty table, a channel (or a purged stream) of its own and orders of its own.
+ * Rows: each round, then all rounds of a service pooled.
+ */
+async function measureLatency(
+  bench: Pick<Bench, 'cleanup' | 'db' | 'build' | 'broker' | 'serviceFlags'>,
+  steady: { rate: number; seconds: number; warmupSeconds: number },
+  rounds: number,
+  variants: Variant[],
+  nats: BenchBroker | undefined,
+): Promise<LatencyRow[]> {
+  const { rate, seconds, warmupSeconds } = steady
+  if (!(rate > 0) || !(seconds > 0) || !(warmupSeconds >= 0)) throw new Error('--rate and --seconds must be above 0, --warmup at least 0')
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
+  const rows: LatencyRow[] = []
+  const services = [{ label: 'this build', build: bench.build, env: {} }, ...variants]
+  const transports = [
+    { name: 'NATS Streaming (embedded broker)', broker: bench.broker },
+    ...(nats === undefined ? [] : [{ name: 'JetStream (nats-server, file store)', broker: nats }]),
+  ]
+  let run = 0
+  for (const transport of transports) {
+    const runs = new Map(services.map((service) => [service.label, [] as IngestLatencyRun[]]))
+    for (let round = 1; round <= rounds; round++) {
+      for (const variant of services.map((_, i) => services[(i + round - 1) % services.length]!)) {
+        run++
+        const durable = `latency-${run}`
+        const onJetStream = transport.broker === nats
+        if (onJetStream) await purgeBenchStream(transport.broker)
+        const result = await measureIngestLatency(bench.cleanup, bench.db, variant.build, transport.broker, {
+          channel: onJetStream ? BENCH_SUBJECT : durable,
+          serviceChannel: onJetStream ? ORDERS_CHANNEL : durable,
+          durable,
+          seed: 100 + run,
+          ...steady,
+          env: onJetStream ? { ...variant.env, ...jetStreamEnv(transport.broker, durable) } : variant.env,
+          nodeFlags: bench.serviceFlags,
+        })
+        runs.get(variant.label)!.push(result)
+        const figures = summarise([result])
+        const ms = (value: number) => `${value.toFixed(1)} ms`
+        console.error(
+          `  ${transport.name} / ${variant.label} / round ${round}: p50 ${ms(figures.p50)}, p99 ${ms(figures.p99)}, max ${ms(figures.max)}, ${figures.overOneSecond} of ${count(figures.orders)} over 1 s`,
+        )
+      }
+    }
+    for (const [service, measured] of runs) {
+      measured.forEach((one, i) => rows.push({ transport: transport.name, service, round: String(i + 1), result: summarise([one]) }))
+      if (rounds > 1) rows.push({ transport: transport.name, service, round: 'all', result: summarise(measured) })
+    }
+  }
+  return rows
 }
 
 /**

@@ -27,6 +27,19 @@ export async function startBenchNats(cleanup: Cleanup): Promise<BenchBroker> {
   return { url: started.server.url, clusterId: '', pid: started.server.pid }
 }
 
+/**
+ * Empties the stream, so a consumer made next (the service's, deliver policy all) starts with no backlog: the
+ * steady-traffic runs of bench/ingest-latency.ts each publish their own orders.
+ */
+export async function purgeBenchStream(nats: BenchBroker): Promise<void> {
+  const nc = await connect({ servers: nats.url })
+  try {
+    await (await jetstreamManager(nc)).streams.purge(BENCH_STREAM)
+  } finally {
+    await nc.close()
+  }
+}
+
 /** The service's settings for that stream, with a consumer of its own per run so each takes the stream from its start. */
 export function jetStreamEnv(nats: BenchBroker, consumer: string): Record<string, string> {
   return { BROKER: 'jetstream', NATS_URL: nats.url, JETSTREAM_STREAM: BENCH_STREAM, JETSTREAM_SUBJECT: BENCH_SUBJECT, JETSTREAM_CONSUMER: consumer }

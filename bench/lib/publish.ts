@@ -3,11 +3,14 @@ import { spawnNode } from './node-script.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import type { PublishReport } from './publish-process.js'
 
-/** Publishes `count` generated orders into `channel` from a child process; throws unless the broker acked them all. */
+/**
+ * Publishes `count` generated orders into `channel` from a child process, as fast as acks come back or at a steady
+ * `rate` per second (then reporting when each was acked); throws unless the broker acked them all.
+ */
 export async function publishOrders(
   cleanup: Cleanup,
   broker: BenchBroker,
-  options: { channel: string; count: number; seed: number },
+  options: { channel: string; count: number; seed: number; rate?: number },
 ): Promise<PublishReport> {
   const child = spawnNode(cleanup, {
     script: new URL('./publish-process.ts', import.meta.url).pathname,
@@ -17,6 +20,7 @@ export async function publishOrders(
       CHANNEL: options.channel,
       COUNT: String(options.count),
       SEED: String(options.seed),
+      ...(options.rate === undefined ? {} : { RATE: String(options.rate) }),
     },
   })
   const report = await child.firstMessage<PublishReport>()

@@ -6,6 +6,8 @@ export interface PublishPlan {
   /** Messages per second; undefined publishes as fast as acks come back. */
   rate?: number
   onAck?: (tally: PublishTally) => void
+  /** Called as each publish settles, with its place in the sequence (from 0) and why it failed, if it did. */
+  onSettle?: (index: number, failure: string | undefined) => void
   /** Stops publishing new messages; those already out are still waited for. */
   signal?: AbortSignal
 }
@@ -55,8 +57,9 @@ export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan,
       if (wait > 1) await sleep(wait, undefined, { signal: plan.signal }).catch(() => undefined)
       if (plan.signal?.aborted) break
     }
-    tally.published++
+    const index = tally.published++
     send(payload, (failure, duplicate) => {
+      plan.onSettle?.(index, failure)
       if (failure !== undefined) {
         tally.failed++
         tally.failures.set(failure, (tally.failures.get(failure) ?? 0) + 1)

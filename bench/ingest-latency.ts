@@ -1,0 +1,183 @@
+/**
+ * Ingest latency under steady traffic: how long from the broker's ack of a producer's publish until the order is
+ * committed in PostgreSQL, and so servable. The throughput figures (bench/ingest-service.ts) take a backlog, which
+ * fills every batch and every pull by count; steady traffic at a few hundred orders a second is what a user sends,
+ * and where waits on timers (a batch's BATCH_MAX_WAIT_MS, a JetStream pull's expiry) show.
+ *
+ * The service is started on an empty table and a channel (or stream) with nothing in it; a child process publishes
+ * orders at a steady rate and notes when the broker acked each; this process hears each commit from outside the
+ * service, without polling: the table's trigger (sql/002_order_commit_notify.sql) notifies the committed ids, and
+ * the time a notification arrives is the time its orders became visible. Both clocks are the epoch at
+ * sub-millisecond resolution (performance.timeOrigin + performance.now()) of processes on this one machine.
+ */
+import pino from 'pino'
+import { orderUid } from '../src/publisher/generate-orders.js'
+import { listenForCommits } from '../src/store/order-commits.js'
+import type { BenchBroker } from './lib/broker.js'
+import type { Cleanup } from '../test/support/cleanup.js'
+import type { BenchDatabase } from './lib/postgres.js'
+import { publishOrders } from './lib/publish.js'
+import type { ServiceBuild } from './lib/service-build.js'
+import { startService } from './lib/service.js'
+
+export interface IngestLatencyOptions {
+  /** A channel (or, on JetStream, the stream's subject) that holds nothing yet. */
+  channel: string
+  /** The channel the service consumes: the same on NATS Streaming; on JetStream its settings are in `env`. */
+  serviceChannel: string
+  durable: string
+  /** Distinct per run, so no order (nor JetStream message id) repeats one of an earlier run. */
+  seed: number
+  /** Orders per second. */
+  rate: number
+  /** Seconds measured, after `warmupSeconds` published at the same rate and not counted. */
+  seconds: number
+  warmupSeconds: number
+  env?: Record<string, string>
+  nodeFlags?: string[]
+}
+
+export interface IngestLatencyRun {
+  /** Milliseconds from ack to commit heard, of each counted order (those published after the warm-up). */
+  latencies: number[]
+  /** The rate the publisher kept, over the whole run: orders / time to the last ack. */
+  publishedRate: number
+}
+
+/** The figures of one run's latencies, or of several runs' pooled. */
+export interface IngestLatency {
+  orders: number
+  /** The lowest rate the publisher kept of the runs summarised. */
+  publishedRate: number
+  /** Milliseconds from ack to commit heard. */
+  p50: number
+  p90: number
+  p99: number
+  p999: number
+  max: number
+  /** The smallest: below 0 when a commit was heard before the publisher heard its ack. */
+  min: number
+  /** Counted orders that took longer than 1 s. */
+  overOneSecond: number
+}
+
+/** After the last ack, how long the service may take to commit what is left before the run counts as stuck. */
+const DRAIN_TIMEOUT_MS = 30_000
+
+const now = () => performance.timeOrigin + performance.now()
+
+export async function measureIngestLatency(
+  cleanup: Cleanup,
+  db: BenchDatabase,
+  build: ServiceBuild,
+  broker: BenchBroker,
+  options: IngestLatencyOptions,
+): Promise<IngestLatencyRun> {
+  const warmup = Math.round(options.rate * options.warmupSeconds)
+  const count = warmup + Math.round(options.rate * options.seconds)
+  const uids = new Map(Array.from({ length: count }, (_, index) => [orderUid(options.seed, index), index]))
+  await db.reset()
+  const service = await startService(cleanup, build, {
+    databaseUrl: db.url,
+    broker,
+    channel: options.serviceChannel,
+    durable: options.durable,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
+  })
+  try {
+    const committedAt = new Array<number | undefined>(count)
+    let heard = 0
+    let listens = 0
+    let allHeard: () => void = () => undefined
+    const all = new Promise<void>((resolve) => (allHeard = resolve))
+    let listening: () => void = () => undefined
+    const listened = new Promise<void>((resolve) => (listening = resolve))
+    const listener = listenForCommits(
+      db.sql,
+      {
+        committed: (ids) => {
+          const at = now()
+          for (const id of ids) {
+            const index = uids.get(id)
+            if (index === undefined || committedAt[index] !== undefined) continue
+            committedAt[index] = at
+            if (++heard === count) allHeard()
+          }
+        },
+        listening: () => {
+          listens++
+          listening()
+        },
+      },
+      pino({ level: 'warn' }, pino.destination(2)),
+    )
+    try {
+      await listened
+      const published = await publishOrders(cleanup, broker, { channel: options.channel, count, seed: options.seed, rate: options.rate })
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())])
+      // A second LISTEN means the connection was lost and notifications sent meanwhile are gone.
+      if (listens !== 1) throw new Error(`the commit listener listened ${listens} times: commits may have gone unheard`)
+      if (heard < count) throw new Error(`${count - heard} of ${count} orders not heard committed within ${DRAIN_TIMEOUT_MS / 1000} s of the last ack`)
+      const ackedAt = published.ackedAt
+      if (ackedAt === undefined) throw new Error('the publisher reported no ack times')
+      return {
+        latencies: ackedAt.slice(warmup).map((acked, i) => committedAt[warmup + i]! - acked!),
+        publishedRate: (count * 1000) / published.ms,
+      }
+    } finally {
+      await listener.close()
+    }
+  } finally {
+    await service.stop()
+  }
+}
+
+export function summarise(runs: IngestLatencyRun[]): IngestLatency {
+  const sorted = runs.flatMap((run) => run.latencies).sort((a, b) => a - b)
+  // Nearest rank: the smallest latency at least that share of the orders had.
+  const at = (share: number) => sorted[Math.max(0, Math.ceil(share * sorted.length) - 1)]!
+  return {
+    orders: sorted.length,
+    publishedRate: Math.min(...runs.map((run) => run.publishedRate)),
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: sorted.at(-1)!,
+    min: sorted[0]!,
+    overOneSecond: sorted.filter((ms) => ms > 1000).length,
+  }
+}
+
+/** One line of the table: which transport, which service build or settings, which round (or 'all'), and its figures. */
+export interface LatencyRow {
+  transport: string
+  service: string
+  round: string
+  result: IngestLatency
+}
+
+/** Fixed-width text: one line per run, milliseconds right-aligned. */
+export function formatLatencyTable(header: string[], rows: LatencyRow[]): string {
+  const ms = (value: number) => value.toFixed(value >= 100 ? 0 : 1)
+  const titles = ['transport', 'service', 'round', 'orders', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 1 s', 'min ms']
+  const cells = rows.map(({ transport, service, round, result: r }) => [
+    transport,
+    service,
+    round,
+    r.orders.toLocaleString('en-US'),
+    Math.round(r.publishedRate).toLocaleString('en-US'),
+    ms(r.p50),
+    ms(r.p90),
+    ms(r.p99),
+    ms(r.p999),
+    ms(r.max),
+    String(r.overOneSecond),
+    ms(r.min),
+  ])
+  const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)))
+  const line = (cell: string[]) => cell.map((text, i) => (i < 3 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ').trimEnd()
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ')
+  return [...header, '', line(titles), rule, ...cells.map(line)].join('\n')
+}
