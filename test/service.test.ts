@@ -22,14 +22,28 @@ interface Transport {
   /** What dead letters name as their origin: the STAN channel, or the JetStream stream. */
   deadLetterChannel: string
   /**
-   * Resolves once the broker holds nothing the service has not acked, as the broker itself reports it. Only
-   * JetStream's consumer tells this to a bystander; NATS Streaming's durable can only be probed by joining it.
+   * Resolves once the broker holds nothing the service has not acked, as the broker itself reports it: NATS
+   * Streaming's monitoring endpoint (the channel's subscriptions, as the real server's /streaming/channelsz
+   * shows them), JetStream's consumer info.
    */
-  drained?: (svc: TestService, timeoutMs?: number) => Promise<unknown>
+  drained: (svc: TestService, timeoutMs?: number) => Promise<unknown>
 }
 
 const transports: Transport[] = [
-  { name: 'stan', env: {}, deadLetterChannel: 'orders' },
+  {
+    name: 'stan',
+    env: {},
+    deadLetterChannel: 'orders',
+    drained: (svc, timeoutMs) =>
+      eventually(async () => {
+        const url = `${svc.broker!.monitorUrl}/streaming/channelsz?channel=${svc.config.STAN_CHANNEL}&subs=1`
+        const channel = (await (await fetch(url)).json()) as { last_seq: number; subscriptions?: { queue_name?: string; last_sent: number; pending_count: number }[] }
+        const group = (channel.subscriptions ?? []).filter((sub) => sub.queue_name?.endsWith(svc.config.STAN_QUEUE_GROUP))
+        return group.length > 0 && group.every((sub) => sub.pending_count === 0) && Math.max(...group.map((sub) => sub.last_sent)) === channel.last_seq
+          ? true
+          : undefined
+      }, timeoutMs),
+  },
   {
     name: 'jetstream',
     env: { BROKER: 'jetstream' },
@@ -61,7 +75,7 @@ describe.each(transports)('order-service end to end on $name', (transport) => {
   const rows = async (uid: string) => (await svc.db.sql`select count(*)::int as n from orders where order_uid = ${uid}`)[0]!.n as number
   const deadLetterReasons = async () =>
     (await svc.db.sql<{ reason: string }[]>`select reason from dead_letters order by id`).map((row) => row.reason)
-  const drained = (timeoutMs?: number) => transport.drained?.(svc, timeoutMs)
+  const drained = (timeoutMs?: number) => transport.drained(svc, timeoutMs)
 
   it('When an order is published, then it is stored once and served by id with an ETag', async () => {
     const { uid, json } = orderJson(1)

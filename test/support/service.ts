@@ -38,7 +38,8 @@ export async function startTestService(
   const config = loadConfig({ HTTP_PORT: '0', STAN_ACK_WAIT_SECONDS: '2', JETSTREAM_ACK_WAIT_SECONDS: '2', BATCH_MAX_WAIT_MS: '5', ...env })
   const jetStream = config.BROKER === 'jetstream'
   const nats = jetStream ? await startNatsNode() : undefined
-  const broker = jetStream ? undefined : await startStanServer({ port: 0 })
+  // With its monitoring endpoints, as an operator runs the real server: tests read what the durable still holds.
+  const broker = jetStream ? undefined : await startStanServer({ port: 0, monitorPort: 0 })
   const endpoints = { databaseUrl: route.database?.(db.url) ?? db.url, stanServers: broker === undefined ? [] : [broker.url], stanClusterId: broker?.clusterId ?? '', natsServers: nats?.urls ?? [] }
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
   let service = await startService(config, endpoints, log)
