@@ -10,9 +10,9 @@
  * Both end when the service's /metrics count N orders of their outcome (read every 100 ms, as the ingest bench
  * does); the rows are checked to be N, each once.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Cleanup } from '../test/support/cleanup.js'
+import { untilCounted } from './ingest-service.js'
 import { startBroker, type BenchBroker } from './lib/broker.js'
 import { startBenchDatabase, type BenchDatabase } from './lib/postgres.js'
 import { sampleSum } from './lib/prometheus-text.js'
@@ -21,8 +21,6 @@ import { buildService, type ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'
 
 const CHANNEL = 'orders'
-/** No new outcome for this long means the service is stuck: fail instead of waiting for ever. */
-const STALL_MS = 30_000
 
 const { values } = parseArgs({ options: { orders: { type: 'string', default: '100000' } }, strict: true })
 const count = Number(values.orders)
@@ -31,15 +29,7 @@ const count = Number(values.orders)
 async function pass(cleanup: Cleanup, db: BenchDatabase, build: ServiceBuild, broker: BenchBroker, durable: string, outcome: 'stored' | 'duplicate') {
   const service = await startService(cleanup, build, { databaseUrl: db.url, broker, channel: CHANNEL, durable })
   const started = performance.now()
-  let last = { at: started, seen: -1 }
-  for (;;) {
-    const seen = sampleSum(await service.metrics(), 'order_messages_total', { outcome })
-    if (seen >= count) break
-    const at = performance.now()
-    if (seen > last.seen) last = { at, seen }
-    else if (at - last.at > STALL_MS) throw new Error(`the service stopped at ${seen} of ${count} ${outcome} orders`)
-    await sleep(100)
-  }
+  await untilCounted(count, outcome, async () => sampleSum(await service.metrics(), 'order_messages_total', { outcome }))
   const ms = performance.now() - started
   await service.stop()
   return ms

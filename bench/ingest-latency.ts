@@ -17,6 +17,7 @@ import type { BenchBroker } from './lib/broker.js'
 import type { Cleanup } from '../test/support/cleanup.js'
 import type { BenchDatabase } from './lib/postgres.js'
 import { publishOrders } from './lib/publish.js'
+import { textTable } from './lib/report.js'
 import type { ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'
 
@@ -176,8 +177,5 @@ export function formatLatencyTable(header: string[], rows: LatencyRow[]): string
     String(r.overOneSecond),
     ms(r.min),
   ])
-  const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)))
-  const line = (cell: string[]) => cell.map((text, i) => (i < 3 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ').trimEnd()
-  const rule = widths.map((width) => '-'.repeat(width)).join('  ')
-  return [...header, '', line(titles), rule, ...cells.map(line)].join('\n')
+  return textTable(header, titles, cells, (column) => column >= 3)
 }

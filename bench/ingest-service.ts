@@ -70,6 +70,22 @@ const POLL_MS = 100
 /** No new commit for this long means the service is stuck: fail instead of waiting for ever. */
 const STALL_MS = 30_000
 
+/**
+ * Reads `count` every 100 ms until it reaches `target`; fails when it has not grown for STALL_MS (a stuck service
+ * would otherwise be waited for for ever). The orders counted are of `outcome`, for the message.
+ */
+export async function untilCounted(target: number, outcome: string, count: () => Promise<number>): Promise<void> {
+  let last = { at: performance.now(), seen: -1 }
+  for (;;) {
+    const seen = await count()
+    if (seen >= target) return
+    const at = performance.now()
+    if (seen > last.seen) last = { at, seen }
+    else if (at - last.at > STALL_MS) throw new Error(`the service stopped at ${seen} of ${target} ${outcome} orders`)
+    await sleep(POLL_MS)
+  }
+}
+
 export async function serviceIngestRate(
   cleanup: Cleanup,
   db: BenchDatabase,
@@ -92,30 +108,22 @@ export async function serviceIngestRate(
     ),
   )
   // Done when the services count every order stored: /metrics, every 100 ms, costs each well under 1%.
-  let last = { at: performance.now(), stored: -1 }
   let metrics: string[] = []
   const storedIn = (texts: string[]) => texts.reduce((sum, text) => sum + sampleSum(text, 'order_messages_total', { outcome: 'stored' }), 0)
   let firstCpu: CpuReading | undefined
-  let lastCpu: CpuReading | undefined
   const readCpu = async (stored: number): Promise<CpuReading> => ({
     stored,
     service: (await Promise.all(services.map((service) => readCpuSeconds(service.pid)))).reduce((a, b) => a + b, 0),
     broker: await readCpuSeconds(broker.pid),
     postgres: await readCpuSecondsByName('postgres'),
   })
-  for (;;) {
+  await untilCounted(options.count, 'stored', async () => {
     metrics = await Promise.all(services.map((service) => service.metrics()))
     const stored = storedIn(metrics)
     if (stored > 0 && firstCpu === undefined) firstCpu = await readCpu(stored)
-    if (stored >= options.count) {
-      lastCpu = await readCpu(stored)
-      break
-    }
-    const at = performance.now()
-    if (stored > last.stored) last = { at, stored }
-    else if (at - last.at > STALL_MS) throw new Error(`the service stopped storing at ${stored} of ${options.count} orders`)
-    await sleep(POLL_MS)
-  }
+    return stored
+  })
+  const lastCpu = await readCpu(storedIn(metrics))
   const totalMs = performance.now() - spawned
   await Promise.all(services.map((service) => service.stop()))
   await db.expectOrders(options.count)

@@ -50,10 +50,14 @@ export function formatTable(report: Report): string {
     `command: ${report.command}`,
   ]
   const cells = report.rows.map((row) => [row.group, row.name, formatValue(row.value), row.unit, row.target ?? '', row.note ?? ''])
-  const titles = ['group', 'measurement', 'value', 'unit', 'target', 'note']
+  return textTable(header, ['group', 'measurement', 'value', 'unit', 'target', 'note'], cells, (column) => column === 2)
+}
+
+/** The bench's tables: header lines, then titled columns two spaces apart, `rightAligned` ones padded on the left. */
+export function textTable(header: readonly string[], titles: readonly string[], cells: readonly string[][], rightAligned: (column: number) => boolean): string {
   const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((cell) => cell[i]!.length)))
-  const line = (cell: string[]) =>
-    cell.map((text, i) => (i === 2 ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))).join('  ').trimEnd()
+  const line = (cell: readonly string[]) =>
+    cell.map((text, i) => (rightAligned(i) ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))).join('  ').trimEnd()
   const rule = widths.map((width) => '-'.repeat(width)).join('  ')
   return [...header, '', line(titles), rule, ...cells.map(line)].join('\n')
 }
