@@ -107,6 +107,8 @@ export class Channel {
 /** All channels, created on first publish or subscription. */
 export class Channels {
   private readonly channels = new Map<string, Channel>()
+  /** By lower-case name: names that differ only in case are refused, as the real server's channelsLC. */
+  private readonly byLowerCase = new Map<string, Channel>()
 
   constructor(private readonly store: Store) {}
 
@@ -114,10 +116,15 @@ export class Channels {
     return this.channels.get(name)
   }
 
-  /** The channel, created if new and the channel limit allows it. */
-  getOrCreate(name: string): Channel | typeof StanError.TooManyChannels {
+  /** The channel, created if new, no channel differs from it only in case, and the channel limit allows it; else the error text. */
+  getOrCreate(name: string): Channel | string {
     const existing = this.channels.get(name)
     if (existing !== undefined) return existing
+    const sameButCase = this.byLowerCase.get(name.toLowerCase())
+    // The real server's wording (checkCase), misspelling included: clients may match on it.
+    if (sameButCase !== undefined) {
+      return `rejecting channel ${JSON.stringify(name)} because channel ${JSON.stringify(sameButCase.name)} alreay exists (different cases not allowed)`
+    }
     const max = this.store.limits.maxChannels
     if (max > 0 && this.channels.size >= max) return StanError.TooManyChannels
     return this.restore(this.store.lookupChannel(name) ?? this.store.createChannel(name))
@@ -127,6 +134,7 @@ export class Channels {
   restore(store: ChannelStore): Channel {
     const channel = new Channel(store)
     this.channels.set(store.name, channel)
+    this.byLowerCase.set(store.name.toLowerCase(), channel)
     return channel
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, connect, publish, startBroker, subscribe, unique, type Broker, type Stan } from './broker.js'
+import { close, connect, publish, roundTrip, startBroker, subscribe, unique, type Broker, type Stan } from './broker.js'
 
 describe('Refused requests', () => {
   let broker: Broker
@@ -32,5 +32,19 @@ describe('Refused requests', () => {
 
   it('When publishing to an invalid channel name, then the ack carries the error', async () => {
     await expect(publish(sc, 'orders.*', 'data')).rejects.toThrow('stan: invalid publish request')
+  })
+
+  it('When a channel name differs from an existing channel only in case, then publish and subscribe on it are refused with the real server error and nothing is stored', async () => {
+    const existing = unique('orders')
+    const other = existing.toUpperCase()
+    await publish(sc, existing, 'first')
+    const refused = `rejecting channel "${other}" because channel "${existing}" alreay exists (different cases not allowed)`
+    await expect(publish(sc, other, 'lost')).rejects.toThrow(refused)
+    await expect(subscribe(sc, other, sc.subscriptionOptions())).rejects.toThrow(refused)
+    // The existing channel is untouched: it holds only its own message.
+    const all = await subscribe(sc, existing, sc.subscriptionOptions().setDeliverAllAvailable())
+    await all.count(1)
+    await roundTrip(sc)
+    expect(all.data).toEqual(['first'])
   })
 })
