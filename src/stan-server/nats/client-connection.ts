@@ -1,7 +1,8 @@
 /**
  * One TCP client of the NATS server: sends INFO, parses what the client sends, answers as gnatsd
- * does (PONG, +OK in verbose mode, -ERR with gnatsd's wording), and queues MSG frames in an outbound
- * buffer that the server flushes once per tick. A client whose unwritten output passes
+ * does (PONG, +OK in verbose mode, -ERR with gnatsd's wording), and queues MSG and HMSG frames in an
+ * outbound buffer that the server flushes once per tick. A client that asked for headers in its CONNECT
+ * may send HPUB and gets HMSG; one that did not gets messages with headers as MSG, headers stripped. A client whose unwritten output passes
  * maxPendingBytes is a slow consumer and is dropped, as gnatsd does (without an -ERR).
  */
 import type { Socket } from 'node:net'
@@ -14,7 +15,8 @@ export interface Subscriber {
   readonly queue: string
   /** The client that made it; undefined for in-process subscribers. */
   readonly owner: ClientConnection | undefined
-  deliver(subject: string, reply: string, payload: Buffer): void
+  /** `payload` starts with a header block of `headerSize` bytes (0: none). */
+  deliver(subject: string, reply: string, payload: Buffer, headerSize: number): void
 }
 
 export interface ConnectionLimits {
@@ -30,8 +32,8 @@ export type CloseReason = 'client closed' | 'protocol violation' | 'slow consume
 /** What a connection needs from its server. */
 export interface ConnectionHost {
   readonly limits: ConnectionLimits
-  /** Routes a published message to every matching subscriber. */
-  route(subject: string, reply: string, payload: Buffer, origin: ClientConnection): void
+  /** Routes a published message to every matching subscriber; `payload` starts with `headerSize` bytes of headers. */
+  route(subject: string, reply: string, payload: Buffer, headerSize: number, origin: ClientConnection): void
   /** Returns false when the subject is not valid for a subscription. */
   addSubscription(subject: string, sub: ClientSubscription): boolean
   removeSubscription(subject: string, sub: ClientSubscription): void
@@ -46,6 +48,7 @@ const WIRE_ERRORS: Record<ProtocolErrorCode, string | undefined> = {
   MAX_PAYLOAD: 'Maximum Payload Violation',
   MAX_CONTROL_LINE: 'maximum control line exceeded',
   BAD_ARGUMENTS: undefined,
+  HEADERS_NOT_SUPPORTED: undefined,
 }
 
 const CRLF = Buffer.from('\r\n')
@@ -63,10 +66,10 @@ export class ClientSubscription implements Subscriber {
     readonly sid: string,
   ) {}
 
-  deliver(subject: string, reply: string, payload: Buffer): void {
+  deliver(subject: string, reply: string, payload: Buffer, headerSize: number): void {
     if (!this.active) return
     this.delivered++
-    this.owner.sendMsg(subject, this.sid, reply, payload)
+    this.owner.sendMsg(subject, this.sid, reply, payload, headerSize)
     if (this.max > 0 && this.delivered >= this.max) this.owner.unsubscribe(this.sid, 0)
   }
 }
@@ -76,6 +79,10 @@ interface ClientOptions {
   pedantic: boolean
   echo: boolean
   name: string
+  /** The client reads HMSG and may send HPUB. */
+  headers: boolean
+  /** The client wants a 503 status message when a request of its finds no subscriber. */
+  noResponders: boolean
 }
 
 export class ClientConnection implements Dispatcher {
@@ -84,7 +91,7 @@ export class ClientConnection implements Dispatcher {
   /** Server PINGs sent and not yet answered. */
   pingsOut = 0
   closed = false
-  readonly options: ClientOptions = { verbose: false, pedantic: false, echo: true, name: '' }
+  readonly options: ClientOptions = { verbose: false, pedantic: false, echo: true, name: '', headers: false, noResponders: false }
 
   private readonly subs = new Map<string, ClientSubscription>()
   private readonly parser: Parser
@@ -120,7 +127,12 @@ export class ClientConnection implements Dispatcher {
       case 'PUB':
         if (this.options.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr('Invalid Publish Subject')
         if (this.options.verbose) this.sendOk()
-        this.host.route(op.subject, op.reply, op.payload, this)
+        this.host.route(op.subject, op.reply, op.payload, 0, this)
+        return
+      case 'HPUB':
+        if (this.options.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr('Invalid Publish Subject')
+        if (this.options.verbose) this.sendOk()
+        this.host.route(op.subject, op.reply, op.payload, op.headerSize, this)
         return
       case 'SUB':
         return this.subscribe(op.subject, op.queue, op.sid)
@@ -137,14 +149,32 @@ export class ClientConnection implements Dispatcher {
     }
   }
 
-  /** Queues a MSG frame: one header string and the payload. */
-  sendMsg(subject: string, sid: string, reply: string, payload: Buffer): void {
+  /**
+   * Queues a MSG frame, or an HMSG one when the message has headers and this client reads them;
+   * a client that does not gets the data without the headers, as gnatsd's msgHeader does.
+   */
+  sendMsg(subject: string, sid: string, reply: string, payload: Buffer, headerSize: number): void {
     if (this.closed) return
-    const header =
-      reply === '' ? `MSG ${subject} ${sid} ${payload.length}\r\n` : `MSG ${subject} ${sid} ${reply} ${payload.length}\r\n`
-    this.out.writeString(header)
-    this.out.writeBytes(payload)
+    const target = reply === '' ? `${subject} ${sid}` : `${subject} ${sid} ${reply}`
+    let body = payload
+    if (headerSize > 0 && this.options.headers) {
+      this.out.writeString(`HMSG ${target} ${headerSize} ${payload.length}\r\n`)
+    } else {
+      if (headerSize > 0) body = payload.subarray(headerSize)
+      this.out.writeString(`MSG ${target} ${body.length}\r\n`)
+    }
+    this.out.writeBytes(body)
     this.out.writeBytes(CRLF)
+    this.requestFlush()
+  }
+
+  /**
+   * A request of this client found no subscriber: tells it with a 503 status message on its own
+   * subscription to the reply subject, if it asked for that and has one (gnatsd's subForReply).
+   */
+  sendNoResponders(reply: string, sid: string): void {
+    if (this.closed || !this.options.noResponders) return
+    this.out.writeString(`HMSG ${reply} ${sid} 16 16\r\nNATS/1.0 503\r\n\r\n\r\n`)
     this.requestFlush()
   }
 
@@ -221,6 +251,14 @@ export class ClientConnection implements Dispatcher {
     this.options.pedantic = given['pedantic'] === true
     this.options.echo = given['echo'] !== false
     this.options.name = typeof given['name'] === 'string' ? given['name'] : ''
+    this.options.headers = given['headers'] === true
+    this.options.noResponders = given['no_responders'] === true
+    this.parser.headersAllowed = this.options.headers
+    if (this.options.noResponders && !this.options.headers) {
+      this.sendErr('no responders requires headers support')
+      this.closeAfterFlush('protocol violation')
+      return
+    }
     if (this.options.verbose) this.sendOk()
   }
 

@@ -1,26 +1,34 @@
 /**
- * Byte-level parser for what a NATS client sends to a server: CONNECT, PUB, SUB, UNSUB, PING, PONG.
+ * Byte-level parser for what a NATS client sends to a server: CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG.
  *
  * Fed socket chunks, it pushes typed ops to a dispatcher. Arguments and payloads are views into the
  * chunks it was given (chunks must not be reused by the caller); only a frame that spans chunks is
- * copied. After a PUB line it jumps over the declared payload size instead of scanning it.
+ * copied. After a PUB or HPUB line it jumps over the declared payload size instead of scanning it.
  * Violations throw a ProtocolError whose code the connection turns into the server's wire reply.
  */
 
 export interface ConnectOp { readonly kind: 'CONNECT'; readonly json: string }
 export interface PubOp { readonly kind: 'PUB'; readonly subject: string; readonly reply: string; readonly payload: Buffer }
+/** A message with headers: `payload` holds the header block (its first `headerSize` bytes) and then the data. */
+export interface HpubOp {
+  readonly kind: 'HPUB'
+  readonly subject: string
+  readonly reply: string
+  readonly headerSize: number
+  readonly payload: Buffer
+}
 export interface SubOp { readonly kind: 'SUB'; readonly subject: string; readonly queue: string; readonly sid: string }
 /** max 0: unsubscribe now; otherwise after that many messages in total. */
 export interface UnsubOp { readonly kind: 'UNSUB'; readonly sid: string; readonly max: number }
 export interface PingOp { readonly kind: 'PING' }
 export interface PongOp { readonly kind: 'PONG' }
-export type Op = ConnectOp | PubOp | SubOp | UnsubOp | PingOp | PongOp
+export type Op = ConnectOp | PubOp | HpubOp | SubOp | UnsubOp | PingOp | PongOp
 
 export interface Dispatcher {
   push(op: Op): void
 }
 
-export type ProtocolErrorCode = 'UNKNOWN_OPERATION' | 'BAD_ARGUMENTS' | 'MAX_PAYLOAD' | 'MAX_CONTROL_LINE'
+export type ProtocolErrorCode = 'UNKNOWN_OPERATION' | 'BAD_ARGUMENTS' | 'MAX_PAYLOAD' | 'MAX_CONTROL_LINE' | 'HEADERS_NOT_SUPPORTED'
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError'
@@ -38,7 +46,7 @@ export interface ParserLimits {
 const PING_OP: PingOp = Object.freeze({ kind: 'PING' })
 const PONG_OP: PongOp = Object.freeze({ kind: 'PONG' })
 
-const OP_NAMES = ['CONNECT', 'PUB', 'SUB', 'UNSUB', 'PING', 'PONG'] as const
+const OP_NAMES = ['CONNECT', 'PUB', 'HPUB', 'SUB', 'UNSUB', 'PING', 'PONG'] as const
 type OpName = (typeof OP_NAMES)[number]
 const OP_CODES = OP_NAMES.map((name) => Array.from(name, (c) => c.charCodeAt(0)))
 const ALL_OPS = (1 << OP_NAMES.length) - 1
@@ -60,6 +68,8 @@ const SPACE = 32
 const TAB = 9
 
 export class Parser {
+  /** Whether HPUB is allowed: set once the client's CONNECT asked for headers, as gnatsd checks per client. */
+  headersAllowed = false
   private state = State.OpName
   private opMask = ALL_OPS
   private opPos = 0
@@ -69,9 +79,10 @@ export class Parser {
   private argBuf: Buffer | undefined
   private argLen = 0
 
-  // The PUB being read.
+  // The PUB or HPUB being read; headerSize is 0 for PUB.
   private subject = ''
   private reply = ''
+  private headerSize = 0
   private size = 0
   private payload: Buffer | undefined // set once the payload no longer lies in the current chunk
   private filled = 0
@@ -128,8 +139,13 @@ export class Parser {
           if (b !== LF) this.fail('UNKNOWN_OPERATION', 'expected LF after payload')
           const payload = this.payload ?? buf.subarray(payloadStart, payloadStart + this.size)
           this.payload = undefined
+          const isHpub = this.op === 'HPUB'
           this.resetOp()
-          this.dispatcher.push({ kind: 'PUB', subject: this.subject, reply: this.reply, payload })
+          if (isHpub) {
+            this.dispatcher.push({ kind: 'HPUB', subject: this.subject, reply: this.reply, headerSize: this.headerSize, payload })
+          } else {
+            this.dispatcher.push({ kind: 'PUB', subject: this.subject, reply: this.reply, payload })
+          }
           break
         }
         case State.Failed:
@@ -188,6 +204,8 @@ export class Parser {
     switch (this.op) {
       case 'PUB':
         return this.pubArgs(line)
+      case 'HPUB':
+        return this.hpubArgs(line)
       case 'SUB':
         return this.subArgs(line)
       case 'UNSUB':
@@ -206,6 +224,24 @@ export class Parser {
     if (size > this.limits.maxPayload) this.fail('MAX_PAYLOAD', `maximum payload exceeded: ${size} vs ${this.limits.maxPayload}`)
     this.subject = this.token(line, 0)
     this.reply = n === 3 ? this.token(line, 1) : ''
+    this.size = size
+    this.state = State.Payload
+  }
+
+  /** HPUB subject [reply] header-size total-size, checked in gnatsd's order (processHeaderPub). */
+  private hpubArgs(line: Buffer): void {
+    if (!this.headersAllowed) this.fail('HEADERS_NOT_SUPPORTED', 'message headers not supported')
+    const n = this.tokenize(line)
+    if (n !== 3 && n !== 4) this.fail('BAD_ARGUMENTS', `HPUB parse error: '${line.toString()}'`)
+    const headerSize = parseSize(line, this.tokens[(n - 2) * 2]!, this.tokens[(n - 2) * 2 + 1]!)
+    if (headerSize < 0) this.fail('BAD_ARGUMENTS', `HPUB bad or missing header size: '${line.toString()}'`)
+    const size = parseSize(line, this.tokens[(n - 1) * 2]!, this.tokens[(n - 1) * 2 + 1]!)
+    if (size < 0) this.fail('BAD_ARGUMENTS', `HPUB bad or missing total size: '${line.toString()}'`)
+    if (headerSize > size) this.fail('BAD_ARGUMENTS', `HPUB header size larger than total size: '${line.toString()}'`)
+    if (size > this.limits.maxPayload) this.fail('MAX_PAYLOAD', `maximum payload exceeded: ${size} vs ${this.limits.maxPayload}`)
+    this.subject = this.token(line, 0)
+    this.reply = n === 4 ? this.token(line, 1) : ''
+    this.headerSize = headerSize
     this.size = size
     this.state = State.Payload
   }

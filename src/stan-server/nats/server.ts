@@ -1,15 +1,17 @@
 /**
  * The NATS core server: a TCP listener speaking the NATS client protocol (as gnatsd / nats-server
- * 2.9 does), routing messages between clients and in-process subscribers by subject.
+ * 2.9 does, headers and "no responders" included), routing messages between clients and in-process
+ * subscribers by subject.
  *
  * In-process handlers run synchronously while a message is routed; the data they get may be a view
- * into a socket's read buffer and must be copied if kept.
+ * into a socket's read buffer and must be copied if kept. They get a message's data without its
+ * headers, as a NATS client of the real server reads msg.Data.
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import {
   ClientConnection,
-  type ClientSubscription,
+  ClientSubscription,
   type CloseReason,
   type ConnectionHost,
   type ConnectionLimits,
@@ -38,7 +40,7 @@ export interface InboundMessage {
   subject: string
   /** '' when none. */
   reply: string
-  /** May be a view into a read buffer: copy it if kept beyond the call. */
+  /** Without the message's headers, if it had any. May be a view into a read buffer: copy it if kept beyond the call. */
   data: Buffer
 }
 
@@ -121,8 +123,8 @@ class InProcessSubscription implements Subscriber, Subscription {
     private readonly handler: MessageHandler,
   ) {}
 
-  deliver(subject: string, reply: string, data: Buffer): void {
-    if (this.active) this.handler({ subject, reply, data })
+  deliver(subject: string, reply: string, payload: Buffer, headerSize: number): void {
+    if (this.active) this.handler({ subject, reply, data: headerSize > 0 ? payload.subarray(headerSize) : payload })
   }
 
   unsubscribe(): void {
@@ -191,7 +193,7 @@ class CoreServer implements NatsServer, ConnectionHost {
     // No check of the subject here: it is often a reply subject a client chose, and one that is
     // not valid simply matches no subscriber, as in gnatsd.
     const payload = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    this.route(subject, reply, payload, undefined)
+    this.route(subject, reply, payload, 0, undefined)
   }
 
   stats(): NatsServerStats {
@@ -208,7 +210,7 @@ class CoreServer implements NatsServer, ConnectionHost {
     return this.closing
   }
 
-  route(subject: string, reply: string, payload: Buffer, origin: ClientConnection | undefined): void {
+  route(subject: string, reply: string, payload: Buffer, headerSize: number, origin: ClientConnection | undefined): void {
     const counters = this.counters
     counters.inMsgs++
     counters.inBytes += payload.length
@@ -217,18 +219,25 @@ class CoreServer implements NatsServer, ConnectionHost {
     let delivered = 0
     for (const sub of plain) {
       if (noEcho && sub.owner === origin) continue
-      sub.deliver(subject, reply, payload)
+      sub.deliver(subject, reply, payload, headerSize)
       delivered++
     }
     for (const group of groups) {
       const members = noEcho ? group.filter((sub) => sub.owner !== origin) : group
       if (members.length === 0) continue
       // A random member, as gnatsd picks.
-      members[Math.floor(Math.random() * members.length)]!.deliver(subject, reply, payload)
+      members[Math.floor(Math.random() * members.length)]!.deliver(subject, reply, payload, headerSize)
       delivered++
     }
     counters.outMsgs += delivered
     counters.outBytes += delivered * payload.length
+    if (delivered === 0 && reply !== '' && origin?.options.noResponders === true) this.noResponders(reply, origin)
+  }
+
+  /** A request no one received: the requester hears it at once on its own reply subscription (as gnatsd). */
+  private noResponders(reply: string, origin: ClientConnection): void {
+    const own = this.index.match(reply).plain.find((sub) => sub.owner === origin)
+    if (own instanceof ClientSubscription) origin.sendNoResponders(reply, own.sid)
   }
 
   addSubscription(subject: string, sub: ClientSubscription): boolean {
@@ -282,7 +291,7 @@ class CoreServer implements NatsServer, ConnectionHost {
       go: `node${process.versions.node}`,
       host: this.host,
       port: this.port,
-      headers: false,
+      headers: true,
       max_payload: this.options.maxPayload,
       client_id: clientId,
       client_ip: socket.remoteAddress ?? '',

@@ -7,12 +7,13 @@ const LIMITS = { maxPayload: 1024, maxControlLine: 4096 }
 type Plain = Record<string, unknown>
 
 function plain(op: Op): Plain {
-  return op.kind === 'PUB' ? { ...op, payload: op.payload.toString('latin1') } : { ...op }
+  return op.kind === 'PUB' || op.kind === 'HPUB' ? { ...op, payload: op.payload.toString('latin1') } : { ...op }
 }
 
-function parseChunks(chunks: Buffer[]): Plain[] {
+function parseChunks(chunks: Buffer[], headersAllowed = false): Plain[] {
   const ops: Plain[] = []
   const parser = new Parser({ push: (op) => ops.push(plain(op)) }, LIMITS)
+  parser.headersAllowed = headersAllowed
   for (const chunk of chunks) parser.parse(chunk)
   return ops
 }
@@ -89,6 +90,42 @@ describe('Parser', () => {
   it('Should accept a payload of exactly max_payload bytes', () => {
     const body = 'x'.repeat(LIMITS.maxPayload)
     expect(parseChunks([Buffer.from(`PUB a ${body.length}\r\n${body}\r\n`)])).toHaveLength(1)
+  })
+
+  const HEADERS = 'NATS/1.0\r\nA: b\r\n\r\n'
+  const HEADER_SESSION = Buffer.from(`HPUB foo _INBOX.r 18 23\r\n${HEADERS}hello\r\nhpub\tfoo 18 18\r\n${HEADERS}\r\nHPUB foo 0 3\r\nabc\r\nPING\r\n`)
+  const HEADER_OPS: Plain[] = [
+    { kind: 'HPUB', subject: 'foo', reply: '_INBOX.r', headerSize: 18, payload: `${HEADERS}hello` },
+    { kind: 'HPUB', subject: 'foo', reply: '', headerSize: 18, payload: HEADERS },
+    { kind: 'HPUB', subject: 'foo', reply: '', headerSize: 0, payload: 'abc' },
+    { kind: 'PING' },
+  ]
+
+  it('Should push HPUB with its header size and whole payload once headers are allowed, whatever the chunking', () => {
+    expect(parseChunks([HEADER_SESSION], true)).toEqual(HEADER_OPS)
+    expect(parseChunks(byteAtATime(HEADER_SESSION), true)).toEqual(HEADER_OPS)
+    for (let at = 1; at < HEADER_SESSION.length; at++) {
+      expect(parseChunks([HEADER_SESSION.subarray(0, at), HEADER_SESSION.subarray(at)], true), `split at ${at}`).toEqual(HEADER_OPS)
+    }
+  })
+
+  const badHeaderInputs: [string, string, ProtocolErrorCode][] = [
+    ['HPUB with only a subject and one size', 'HPUB foo 3\r\n', 'BAD_ARGUMENTS'],
+    ['HPUB with too many arguments', 'HPUB a b c 1 2\r\n', 'BAD_ARGUMENTS'],
+    ['HPUB with a header size that is not a number', 'HPUB foo x 3\r\n', 'BAD_ARGUMENTS'],
+    ['HPUB whose headers are larger than the whole', 'HPUB foo 4 3\r\n', 'BAD_ARGUMENTS'],
+    ['HPUB over max_payload', `HPUB foo 1 ${LIMITS.maxPayload + 1}\r\n`, 'MAX_PAYLOAD'],
+    ['HMSG, a server-only op', 'HMSG foo 1 0 0\r\n\r\n', 'UNKNOWN_OPERATION'],
+  ]
+
+  for (const [name, input, code] of badHeaderInputs) {
+    it(`Should refuse ${name} with ${code}`, () => {
+      expect(() => parseChunks([Buffer.from(input)], true)).toThrow(expect.objectContaining({ code }))
+    })
+  }
+
+  it('Should refuse HPUB when the client did not ask for headers', () => {
+    expect(() => parseChunks([Buffer.from('HPUB foo 0 3\r\nabc\r\n')])).toThrow(expect.objectContaining({ code: 'HEADERS_NOT_SUPPORTED' }))
   })
 
   const badInputs: [string, string, ProtocolErrorCode][] = [

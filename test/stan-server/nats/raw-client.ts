@@ -79,6 +79,20 @@ export class RawClient {
     }
   }
 
+  /** Sends PING and returns every byte received before the PONG, as text (for frames msg() does not read, such as HMSG). */
+  async textUntilPong(): Promise<string> {
+    this.send('PING\r\n')
+    for (;;) {
+      const end = this.received.indexOf('PONG\r\n')
+      if (end >= 0) {
+        const text = this.received.toString('latin1', 0, end)
+        this.received = this.received.subarray(end + 6)
+        return text
+      }
+      await this.more()
+    }
+  }
+
   /** Resolves once a PONG answers a PING: everything sent before has been processed. */
   async roundTrip(): Promise<void> {
     this.send('PING\r\n')

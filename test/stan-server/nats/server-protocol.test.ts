@@ -29,7 +29,7 @@ describe('NATS server over raw TCP', () => {
     expect(server.port).toBeGreaterThan(0)
     const { client, info } = await RawClient.connect(server.port)
     clients.push(client)
-    expect(info).toMatchObject({ proto: 1, headers: false, max_payload: 1024, host: '127.0.0.1', port: server.port })
+    expect(info).toMatchObject({ proto: 1, headers: true, max_payload: 1024, host: '127.0.0.1', port: server.port })
     expect(info['server_id']).toMatch(/^N[A-Z2-7]{55}$/)
     expect(info['version']).toMatch(/^2\.\d+\.\d+$/)
     expect(info).not.toHaveProperty('tls_required')
@@ -102,6 +102,54 @@ describe('NATS server over raw TCP', () => {
     pub.send('PUB a 0\r\n\r\n')
     await pub.roundTrip()
     expect((await sub.msgsUntilPong()).map((m) => m.sid)).toEqual(['2'])
+  })
+
+  // The exchanges below were recorded from nats-server 2.9.10 with the same bytes sent.
+  const WITH_HEADERS = 'CONNECT {"verbose":false,"protocol":1,"headers":true,"no_responders":true}\r\n'
+
+  it('When a message has headers, then a client that asked for headers gets HMSG with the exact bytes and one that did not gets MSG with the data only', async () => {
+    const reader = await client(WITH_HEADERS)
+    reader.send('SUB foo 1\r\n')
+    const old = await client()
+    old.send('SUB foo 2\r\n')
+    await reader.roundTrip()
+    await old.roundTrip()
+    const pub = await client(WITH_HEADERS)
+    pub.send('HPUB foo r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\nHPUB foo 0 3\r\nabc\r\n')
+    await pub.roundTrip()
+    expect(await reader.textUntilPong()).toBe('HMSG foo 1 r 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\nMSG foo 1 3\r\nabc\r\n')
+    expect(await old.textUntilPong()).toBe('MSG foo 2 r 5\r\nhello\r\nMSG foo 2 3\r\nabc\r\n')
+  })
+
+  it('When a message has headers, then an in-process subscriber gets its data without them', async () => {
+    const got: string[] = []
+    server.subscribe('foo', (msg) => got.push(msg.data.toString()))
+    const pub = await client(WITH_HEADERS)
+    pub.send('HPUB foo 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n')
+    await pub.roundTrip()
+    expect(got).toEqual(['hello'])
+  })
+
+  it('When a request finds no subscriber, then a client that asked for no_responders gets a 503 status message on its reply subscription, and one that did not gets nothing', async () => {
+    const requester = await client(WITH_HEADERS)
+    requester.send('SUB _INBOX.a.* 9\r\nPUB nothing _INBOX.a.x 1\r\nz\r\nPUB nothing _INBOX.elsewhere 1\r\nz\r\n')
+    expect(await requester.textUntilPong()).toBe('HMSG _INBOX.a.x 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n')
+    const old = await client()
+    old.send('SUB _INBOX.b.* 9\r\nPUB nothing _INBOX.b.x 1\r\nz\r\n')
+    expect(await old.textUntilPong()).toBe('')
+  })
+
+  it('When a client asks for no_responders without headers, then it gets -ERR and is disconnected', async () => {
+    const c = await client('CONNECT {"verbose":false,"protocol":1,"no_responders":true}\r\n')
+    expect(await c.line()).toBe("-ERR 'no responders requires headers support'")
+    await c.closed
+  })
+
+  it('When a client that did not ask for headers sends HPUB, then it is disconnected without -ERR', async () => {
+    const c = await client()
+    c.send('HPUB foo 0 3\r\nabc\r\nPING\r\n')
+    await c.closed
+    expect(await c.textUntilPong().catch((err: unknown) => String(err))).toMatch(/connection closed; unread: $/)
   })
 
   it('When a client publishes more than max_payload, then it gets -ERR Maximum Payload Violation and is disconnected', async () => {
