@@ -48,8 +48,11 @@ export class Acks {
     }
   }
 
-  /** The subscription's ack timer fired: redeliver what expired. */
-  redeliverExpired(sub: Subscription): void {
+  /**
+   * The subscription's ack timer fired: redeliver what expired. At start-up (`isStartup`) a queue
+   * member's messages go back to that member only, as the real server does, so none reaches two members.
+   */
+  redeliverExpired(sub: Subscription, isStartup = false): void {
     if (sub.clientId === '' || sub.pending.size === 0) return
     const group = sub.queue
     if (group === undefined && sub.hasFailedHeartbeat) {
@@ -71,7 +74,7 @@ export class Acks {
         this.process(sub, sequence, false)
         continue
       }
-      if (group !== undefined) {
+      if (group !== undefined && !isStartup) {
         // Any member may get it; if another one did, the original member is done with it.
         const [picked, sent] = this.delivery.sendToQueue(group, message, true, true)
         if (picked === undefined) break

@@ -25,7 +25,7 @@ export function restoreState(
     }
   }
   for (const sub of online) {
-    if (sub.pending.size > 0) parts.acks.redeliverExpired(sub)
+    if (sub.pending.size > 0) parts.acks.redeliverExpired(sub, true)
     if (sub.queue !== undefined) parts.delivery.sendAvailableToQueue(sub.channel, sub.queue)
     else parts.delivery.sendAvailable(sub)
   }

@@ -161,9 +161,7 @@ export class Subscriptions {
     sub.savedClientId = record.clientId
     sub.lastSent = record.lastSent
     sub.isClosed = record.isClosed
-    // Unacknowledged messages are due at once, as the real server redelivers them on startup.
-    const now = Date.now()
-    for (const sequence of recovered.pending) sub.pending.set(sequence, now)
+    recoverPending(sub, recovered.pending)
     const client = record.clientId === '' || record.isClosed ? undefined : this.clients.lookup(record.clientId)
 
     if (client !== undefined) {
@@ -272,6 +270,23 @@ export class Subscriptions {
   private respond(reply: string, ackInbox: string, error: string): void {
     if (reply !== '') this.nats.publish(reply, encodeSubscriptionResponse(ackInbox, error))
   }
+}
+
+/**
+ * A recovered unacknowledged message expires one ack wait after it was published, as the real server
+ * sets it on startup (performAckExpirationRedelivery: timestamp + AckWait): a client back within that
+ * time gets it once, with redelivery count 1. One no longer stored is due at once, to be dropped as acked.
+ */
+function recoverPending(sub: Subscription, sequences: readonly number[]): void {
+  const log = sub.channel.store.messages
+  const now = Date.now()
+  const expiries = sequences.map((sequence) => {
+    const timestampNs = log.lookup(sequence)?.timestamp
+    return [sequence, timestampNs === undefined ? now : Math.floor(timestampNs / 1e6) + sub.ackWaitMs] as const
+  })
+  // The pending map is kept in expiry order: the redelivery sweep stops at the first one not yet due.
+  expiries.sort((a, b) => a[1] - b[1] || a[0] - b[0])
+  for (const [sequence, expiry] of expiries) sub.pending.set(sequence, expiry)
 }
 
 function validate(sr: SubscriptionRequest): StanError | undefined {

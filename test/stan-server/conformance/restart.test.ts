@@ -62,6 +62,37 @@ describe.skipIf(external)('Restart from the file store', () => {
     await close(again)
   })
 
+  it('When the broker restarts under a connected client, then an unacknowledged message is redelivered once one ack wait after it was published, with redelivery count 1', async () => {
+    // Long enough for the broker to start again and the client to reconnect before the message expires.
+    const ackWaitMs = 6000
+    const first = await start()
+    const channel = unique('ch')
+    const sc = await connect(first, unique('unacked'), { reconnect: true, reconnectTimeWait: 50, maxReconnectAttempts: -1 })
+    const options = sc.subscriptionOptions().setDurableName('d').setManualAckMode(true).setAckWait(ackWaitMs)
+    const inbox = await subscribe(sc, channel, options)
+    await publish(sc, channel, 'not acked')
+    const [delivered] = await inbox.count(1)
+    // A PubAck comes after the store's next commit, which also writes that the message is pending on the subscription.
+    await publish(sc, unique('other'), 'commit')
+
+    await first.kill('SIGKILL')
+    const reconnected = once(sc, 'reconnect')
+    const second = await start(first.port)
+    await reconnected
+    const [, again] = await inbox.count(2)
+    const arrivedAt = Date.now()
+    expect(String(again!.getData())).toBe('not acked')
+    expect(again!.isRedelivered()).toBe(true)
+    // The copy sent before the client was back would have made this 2, as the broker did when recovered messages were due at once.
+    expect(again!.getRedeliveryCount()).toBe(1)
+    expect(arrivedAt).toBeGreaterThanOrEqual(delivered!.getTimestamp().getTime() + ackWaitMs - 15)
+    again!.ack()
+    await roundTrip(sc)
+    expect(inbox.messages).toHaveLength(2)
+    await close(sc)
+    await second.kill('SIGTERM')
+  })
+
   it('When the broker restarts under a connected client, then the client reconnects and keeps publishing and receiving on its subscription', async () => {
     const first = await start()
     const channel = unique('ch')
