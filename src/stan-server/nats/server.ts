@@ -69,8 +69,8 @@ export interface NatsServer {
   readonly url: string
   /** In-process subscriber: receives what clients (and in-process publishers) publish on matching subjects; queue groups as for clients. */
   subscribe(subject: string, handler: MessageHandler, options?: { queue?: string }): Subscription
-  /** Publish from inside the process to client and in-process subscribers. */
-  publish(subject: string, data: Uint8Array, reply?: string): void
+  /** Publish from inside the process to client and in-process subscribers; returns how many got it (0: no responders). */
+  publish(subject: string, data: Uint8Array, reply?: string): number
   stats(): NatsServerStats
   /** Stop accepting, close every client, resolve when the listener is closed. */
   close(): Promise<void>
@@ -189,11 +189,11 @@ class CoreServer implements NatsServer, ConnectionHost {
     return sub
   }
 
-  publish(subject: string, data: Uint8Array, reply = ''): void {
+  publish(subject: string, data: Uint8Array, reply = ''): number {
     // No check of the subject here: it is often a reply subject a client chose, and one that is
     // not valid simply matches no subscriber, as in gnatsd.
     const payload = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    this.route(subject, reply, payload, 0, undefined)
+    return this.route(subject, reply, payload, 0, undefined)
   }
 
   stats(): NatsServerStats {
@@ -210,7 +210,8 @@ class CoreServer implements NatsServer, ConnectionHost {
     return this.closing
   }
 
-  route(subject: string, reply: string, payload: Buffer, headerSize: number, origin: ClientConnection | undefined): void {
+  /** Returns how many subscribers got the message. */
+  route(subject: string, reply: string, payload: Buffer, headerSize: number, origin: ClientConnection | undefined): number {
     const counters = this.counters
     counters.inMsgs++
     counters.inBytes += payload.length
@@ -232,6 +233,7 @@ class CoreServer implements NatsServer, ConnectionHost {
     counters.outMsgs += delivered
     counters.outBytes += delivered * payload.length
     if (delivered === 0 && reply !== '' && origin?.options.noResponders === true) this.noResponders(reply, origin)
+    return delivered
   }
 
   /** A request no one received: the requester hears it at once on its own reply subscription (as gnatsd). */

@@ -15,7 +15,10 @@ export class Requester {
     })
   }
 
-  /** Resolves true when `subject` answers within `timeoutMs`, false otherwise. */
+  /**
+   * Resolves true when `subject` answers within `timeoutMs`, false otherwise: at once when no one
+   * subscribes to it, as the real server's nats.go requests fail with "no responders".
+   */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<boolean> {
     const reply = this.prefix + (++this.counter).toString(36)
     return new Promise((resolve) => {
@@ -26,7 +29,7 @@ export class Requester {
         resolve(answered)
       }
       this.waiting.set(reply, settle)
-      this.nats.publish(subject, data, reply)
+      if (this.nats.publish(subject, data, reply) === 0) settle(false)
     })
   }
 
