@@ -35,6 +35,8 @@ describe('Connections', () => {
   })
 
   it('When the cluster ID is unknown, then connect times out', async () => {
+    // node-nats-streaming's NATS client (nats v1) does not ask for "no responders", so it waits, on the real server
+    // too; clients that ask (nats.go, nats.js) fail at once: see headers.test.ts.
     await expect(connect({ ...broker, clusterId: unique('nowhere') }, unique('c'), { connectTimeout: 300 })).rejects.toThrow(
       'stan: connect request timeout',
     )
