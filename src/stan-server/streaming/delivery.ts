@@ -5,10 +5,9 @@
  */
 import type { NatsServer } from '../nats/server.js'
 import type { StoredMessage } from '../store/types.js'
-import type { Channel } from './channel.js'
 import { encodeRedelivery } from './protocol.js'
 import type { TrafficStats } from './stats.js'
-import type { QueueGroup, Subscription } from './subscription.js'
+import type { QueueGroup, SubscribedChannel, Subscription } from './subscription.js'
 
 export const enum SendResult {
   NotSent = 0,
@@ -78,7 +77,7 @@ export class Delivery {
     }
   }
 
-  sendAvailableToQueue(channel: Channel, group: QueueGroup): void {
+  sendAvailableToQueue(channel: SubscribedChannel, group: QueueGroup): void {
     if (group.members.length === 0 || group.newOnHold) return
     while (group.stalledMembers < group.members.length) {
       const message = channel.nextMessage(group.lastSent + 1, group)

@@ -1,11 +1,21 @@
 /** Subscription and queue group state, as the real server's subState and queueState. */
 import type { Subscription as NatsSubscription } from '../nats/server.js'
-import type { SubscriptionRecord } from '../store/types.js'
-import type { Channel } from './channel.js'
+import type { ChannelStore, StoredMessage, SubscriptionRecord } from '../store/types.js'
 
 /** Where delivery continues: a plain subscription or a queue group. */
 export interface DeliveryCursor {
   lastSent: number
+}
+
+/**
+ * What a subscription and its delivery need of the channel it is on (channel.ts's Channel, which holds the
+ * subscriptions: it imports this file, so this file names only what it uses of it).
+ */
+export interface SubscribedChannel {
+  readonly name: string
+  readonly store: ChannelStore
+  /** The next message to deliver at or after `sequence` for `cursor`, skipping those dropped by limits. */
+  nextMessage(sequence: number, cursor: DeliveryCursor): StoredMessage | undefined
 }
 
 export class Subscription implements SubscriptionRecord, DeliveryCursor {
@@ -44,7 +54,7 @@ export class Subscription implements SubscriptionRecord, DeliveryCursor {
 
   constructor(
     readonly id: number,
-    readonly channel: Channel,
+    readonly channel: SubscribedChannel,
     fields: Pick<SubscriptionRecord, 'clientId' | 'qGroup' | 'inbox' | 'ackInbox' | 'durableName' | 'maxInFlight' | 'ackWaitInSecs' | 'isDurable'>,
   ) {
     this.clientId = fields.clientId

@@ -196,7 +196,9 @@ export class Subscriptions {
 
   /** Takes the subscription offline (`unsubscribe` false: durables are kept) or removes it for good. */
   remove(sub: Subscription, unsubscribe: boolean): void {
-    const channel = sub.channel
+    // The channel's index of its subscriptions, found by name as the real server does (channels.get(sub.subject)).
+    const channel = this.channels.get(sub.subject)
+    if (channel === undefined) throw new Error(`subscription ${sub.id} is on channel ${sub.subject}, which does not exist`)
     const subLog = channel.store.subscriptions
     const clientId = sub.clientId
     const key = sub.durableKey()
