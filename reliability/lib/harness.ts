@@ -7,26 +7,10 @@ import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
 import type { PostgresCluster } from '../../test/support/postgres.js'
 import { publish, type PublishOptions } from './publisher.js'
-import type { ScenarioResult } from './report.js'
+import type { Check, ScenarioResult } from './report.js'
 import type { ServiceProcess } from './service-process.js'
 import type { Sizes } from './sizes.js'
-import type { ScenarioBroker, TransportName } from './transport.js'
-
-/** The service's settings that the checks need to know too. */
-export interface ServiceSettings {
-  channel: string
-  clientId: string
-  durable: string
-  queueGroup: string
-  ackWaitMs: number
-  maxMessageBytes: number
-}
-
-export interface Check {
-  name: string
-  ok: boolean
-  detail: string
-}
+import type { ScenarioBroker, ServiceSettings, TransportName } from './transport.js'
 
 export interface ScenarioScope {
   /** Another instance of the service: same database, broker, channel and queue group; its own port and client id. */

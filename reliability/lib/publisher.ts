@@ -1,6 +1,5 @@
-import type { ServiceSettings } from './harness.js'
 import type { Ledger, Outgoing } from './ledger.js'
-import type { ScenarioBroker } from './transport.js'
+import type { ScenarioBroker, ServiceSettings } from './transport.js'
 
 export interface PublishOptions {
   /** Messages per second; unset publishes as fast as the broker acks. */

@@ -1,6 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Check } from './harness.js'
+
+/** One thing a scenario checked, and what it found. */
+export interface Check {
+  name: string
+  ok: boolean
+  detail: string
+}
 
 export interface ScenarioResult {
   name: string

@@ -9,9 +9,18 @@ import type { PublishTally } from '../../src/publisher/publish-loop.js'
 import { BrokerProcess } from './broker.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { pendingOnDurable } from './durable.js'
-import type { ServiceSettings } from './harness.js'
 import { healthy } from '../../test/support/nats-server.js'
 import { freePort } from './ports.js'
+
+/** The service's settings that the checks need to know too. */
+export interface ServiceSettings {
+  channel: string
+  clientId: string
+  durable: string
+  queueGroup: string
+  ackWaitMs: number
+  maxMessageBytes: number
+}
 
 export type TransportName = 'stan' | 'jetstream'
 
