@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util'
 import { Cleanup } from '../test/support/cleanup.js'
-import { rawInsertRowsPerSecond } from './ingest-raw-insert.js'
+import { rawInsert, type RawInsertResult } from './ingest-raw-insert.js'
 import { orderSet } from './lib/orders.js'
 import { startBenchDatabase, type BenchDatabase } from './lib/postgres.js'
 
@@ -35,21 +35,26 @@ try {
   // An unreported pass of each first, so neither measured one runs cold.
   for (const on of [true, false]) {
     await setTrigger(db, on)
-    await rawInsertRowsPerSecond(db, orders.slice(0, Math.ceil(count / 10)), batch)
+    await rawInsert(db, orders.slice(0, Math.ceil(count / 10)), batch)
   }
   const ratios: number[] = []
   console.log(`${count.toLocaleString('en-US')} orders, ${batch} rows per INSERT, ${rounds} rounds`)
   for (let round = 1; round <= rounds; round++) {
     // Taking turns at going first, so neither is always measured on the warmer machine.
     const order = round % 2 === 1 ? [true, false] : [false, true]
-    const rate: Record<string, number> = {}
+    const runs: Record<string, RawInsertResult> = {}
     for (const on of order) {
       await setTrigger(db, on)
-      rate[String(on)] = await rawInsertRowsPerSecond(db, orders, batch)
+      runs[String(on)] = await rawInsert(db, orders, batch)
     }
-    const ratio = rate.true! / rate.false!
+    const [on, off] = [runs.true!, runs.false!]
+    const ratio = on.rowsPerSecond / off.rowsPerSecond
     ratios.push(ratio)
-    console.log(`round ${round}: with the trigger ${Math.round(rate.true!)} rows/s, without ${Math.round(rate.false!)} rows/s: ${ratio.toFixed(3)}`)
+    const cpu = (run: RawInsertResult) => `${run.cpuPerRow.postgres.toFixed(1)} us`
+    console.log(
+      `round ${round}: with the trigger ${Math.round(on.rowsPerSecond)} rows/s (PostgreSQL CPU per row ${cpu(on)}), ` +
+        `without ${Math.round(off.rowsPerSecond)} rows/s (${cpu(off)}): ${ratio.toFixed(3)}`,
+    )
   }
   ratios.sort((a, b) => a - b)
   console.log(`median ratio (with / without): ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)}`)

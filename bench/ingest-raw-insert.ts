@@ -12,17 +12,21 @@ import { batchesOf, type BatchSize } from './lib/orders.js'
 import type { BenchDatabase } from './lib/postgres.js'
 import { perSecond, timeMs } from './lib/stopwatch.js'
 
+export interface RawInsertResult {
+  rowsPerSecond: number
+  /** CPU time per row (user + system, microseconds) of the PostgreSQL server, and of this process sending the rows. */
+  cpuPerRow: { postgres: number; client: number }
+}
+
 /**
  * `batchSize` rows per statement; or sizes spread over a range `[min, max]`, each size its own statement text as
  * a naive writer would send it (PostgreSQL plans each anew: what the store's statement ladder avoids).
  */
-export async function rawInsertRowsPerSecond(
-  db: BenchDatabase,
-  orders: readonly NewOrder[],
-  batchSize: BatchSize,
-): Promise<number> {
+export async function rawInsert(db: BenchDatabase, orders: readonly NewOrder[], batchSize: BatchSize): Promise<RawInsertResult> {
   await db.reset()
   const { sql } = db
+  const postgresBefore = await db.cpuSeconds()
+  const clientBefore = process.cpuUsage()
   const ms = await timeMs(async () => {
     for (const batch of batchesOf(orders, batchSize)) {
       const params: string[] = []
@@ -30,8 +34,13 @@ export async function rawInsertRowsPerSecond(
       await sql.unsafe(statementFor(batch.length), params, { prepare: true })
     }
   })
+  const client = process.cpuUsage(clientBefore)
+  const postgres = (await db.cpuSeconds()) - postgresBefore
   await db.expectOrders(orders.length)
-  return perSecond(orders.length, ms)
+  return {
+    rowsPerSecond: perSecond(orders.length, ms),
+    cpuPerRow: { postgres: (postgres * 1e6) / orders.length, client: (client.user + client.system) / orders.length },
+  }
 }
 
 const statements = new Map<number, string>()

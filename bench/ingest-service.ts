@@ -1,7 +1,8 @@
 /**
  * Ingest end to end: the built service taking orders already published to the broker (published while no
  * service was consuming, so the publisher's speed and CPU are out of the figure) through the subscription,
- * the gate, the batch writer and the cache.
+ * the gate, the batch writer and the cache. Or, with `live`, orders published while the service ingests: a
+ * publisher at full speed started once the service is ready, timed from its first publish, its own CPU apart.
  *
  * The rate is read afterwards from the table itself: every row carries its transaction's start (received_at,
  * now()), so the orders of all batches but the last, over the time from the first batch's start to the last's,
@@ -14,7 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { BenchBroker } from './lib/broker.js'
 import type { Cleanup } from '../test/support/cleanup.js'
 import type { BenchDatabase } from './lib/postgres.js'
-import { readCpuSeconds, readCpuSecondsByName } from '../test/support/proc.js'
+import { readCpuSeconds } from '../test/support/proc.js'
+import { publishOrders } from './lib/publish.js'
+import type { PublishReport } from './lib/publish-process.js'
 import { sampleSum } from './lib/prometheus-text.js'
 import type { ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'
@@ -32,10 +35,18 @@ export interface ServiceIngestOptions {
    * first to subscribe takes messages alone until the others join, a fraction of a second later.
    */
   instances?: number
+  /**
+   * Publish while the service ingests, instead of taking a backlog: `channel` (above) must then hold nothing yet,
+   * and the publisher sends `count` orders of `seed` to `publishTo` (the channel; on JetStream the stream's subject).
+   */
+  live?: { publishTo: string; seed: number }
 }
 
 export interface ServiceIngestResult {
-  /** Orders per second from the start of the first batch to the start of the last. */
+  /**
+   * Orders per second from the start of the first batch to the start of the last; with `live`, from the first
+   * publish to the start of the last batch.
+   */
   rate: number
   /** How many transactions stored the orders. */
   transactions: number
@@ -57,6 +68,8 @@ export interface CpuPerOrder {
   service: number
   broker: number
   postgres: number
+  /** With `live`: the publisher's, from its first publish to its last ack. */
+  publisher?: number
 }
 
 interface CpuReading {
@@ -115,9 +128,18 @@ export async function serviceIngestRate(
     stored,
     service: (await Promise.all(services.map((service) => readCpuSeconds(service.pid)))).reduce((a, b) => a + b, 0),
     broker: await readCpuSeconds(broker.pid),
-    postgres: await readCpuSecondsByName('postgres'),
+    postgres: await db.cpuSeconds(),
   })
+  let published: Promise<PublishReport> | undefined
+  if (options.live) {
+    firstCpu = await readCpu(0)
+    published = publishOrders(cleanup, broker, { channel: options.live.publishTo, count: options.count, seed: options.live.seed })
+    // A failed publisher fails the run now, not after the stall bound.
+    published.catch(() => {})
+  }
   await untilCounted(options.count, 'stored', async () => {
+    // Both settled already when the publisher has failed: the race then rejects with its error.
+    if (published !== undefined) await Promise.race([published, Promise.resolve()])
     metrics = await Promise.all(services.map((service) => service.metrics()))
     const stored = storedIn(metrics)
     if (stored > 0 && firstCpu === undefined) firstCpu = await readCpu(stored)
@@ -131,13 +153,15 @@ export async function serviceIngestRate(
   if (stored !== options.count) throw new Error(`the services counted ${stored} stored orders, expected ${options.count}`)
   const span = await transactionSpan(db)
   if (span.transactions < 3) throw new Error(`the orders were stored in ${span.transactions} transactions: too few to time`)
+  const publisher = await published
+  const cpu = cpuPerOrder(firstCpu, lastCpu)
   return {
-    rate: (span.beforeLast * 1000) / span.ms,
+    rate: publisher === undefined ? (span.beforeLast * 1000) / span.ms : (span.beforeLast * 1000) / (span.lastStart - publisher.startedAt),
     transactions: span.transactions,
     totalMs,
     meanBatch: sum(metrics, 'order_batch_size_sum') / sum(metrics, 'order_batch_size_count'),
     storedBy: metrics.map((text) => sampleSum(text, 'order_messages_total', { outcome: 'stored' })),
-    cpuPerOrder: cpuPerOrder(firstCpu, lastCpu),
+    cpuPerOrder: publisher === undefined ? cpu : { ...cpu, publisher: (publisher.cpuSeconds * 1e6) / options.count },
   }
 }
 
@@ -149,19 +173,20 @@ function cpuPerOrder(first: CpuReading | undefined, last: CpuReading | undefined
   if (first === undefined || last === undefined) throw new Error('no CPU readings: the service stored nothing')
   const orders = last.stored - first.stored
   if (orders < 1000) throw new Error(`only ${orders} orders stored between two CPU readings: too few to divide by`)
-  const perOrder = (key: keyof CpuPerOrder) => ((last[key] - first[key]) * 1e6) / orders
+  const perOrder = (key: Exclude<keyof CpuReading, 'stored'>) => ((last[key] - first[key]) * 1e6) / orders
   return { service: perOrder('service'), broker: perOrder('broker'), postgres: perOrder('postgres') }
 }
 
 /** From the table: transactions (distinct starts), orders stored before the last one, and first to last start. */
-async function transactionSpan(db: BenchDatabase): Promise<{ transactions: number; beforeLast: number; ms: number }> {
-  const [row] = await db.sql<{ transactions: number; before_last: number; ms: number }[]>`
+async function transactionSpan(db: BenchDatabase): Promise<{ transactions: number; beforeLast: number; ms: number; lastStart: number }> {
+  const [row] = await db.sql<{ transactions: number; before_last: number; ms: number; last_start: number }[]>`
     with span as (select min(received_at) as first, max(received_at) as last from orders)
     select count(distinct received_at)::int as transactions,
            (count(*) filter (where received_at < span.last))::int as before_last,
-           (extract(epoch from span.last - span.first) * 1000)::float8 as ms
+           (extract(epoch from span.last - span.first) * 1000)::float8 as ms,
+           (extract(epoch from span.last) * 1000)::float8 as last_start
     from orders, span
     group by span.first, span.last`
   if (row === undefined) throw new Error('no orders stored')
-  return { transactions: row.transactions, beforeLast: row.before_last, ms: row.ms }
+  return { transactions: row.transactions, beforeLast: row.before_last, ms: row.ms, lastStart: row.last_start }
 }

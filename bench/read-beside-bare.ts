@@ -25,7 +25,7 @@ export async function readBesideBare(
 ): Promise<ReadPair> {
   const bare = await startBareServer(cleanup, options.body)
   const paths = options.ids.map((id) => `/order/${id}`)
-  const bareRun = (seconds: number) => runWrk(cleanup, { baseUrl: bare.baseUrl, paths, seconds })
+  const bareRun = (seconds: number) => runWrk(cleanup, { baseUrl: bare.baseUrl, paths, seconds, serverPid: bare.pid })
   const serviceRun = (seconds: number) => measureServiceRead(cleanup, service, { ids: options.ids, seconds, warmupSeconds: 0 })
   // Unmeasured runs first, so both are JIT-compiled and their sockets' buffers grown.
   await bareRun(options.warmupSeconds)
@@ -57,5 +57,11 @@ function medianLoad(runs: LoadResult[]): LoadResult {
     requests: runs.reduce((sum, run) => sum + run.requests, 0),
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
     socketErrors: runs.reduce((sum, run) => sum + run.socketErrors, 0),
+    cpuPerRequest: medianCpu(runs),
   }
+}
+
+function medianCpu(runs: LoadResult[]): LoadResult['cpuPerRequest'] {
+  const servers = runs.flatMap((run) => (run.cpuPerRequest.server === undefined ? [] : [run.cpuPerRequest.server]))
+  return { wrk: median(runs.map((run) => run.cpuPerRequest.wrk)), ...(servers.length === runs.length ? { server: median(servers) } : {}) }
 }

@@ -27,6 +27,7 @@ export async function measureServiceRead(
     paths: options.ids.map((id) => `/order/${id}`),
     seconds: options.seconds,
     warmupSeconds: options.warmupSeconds,
+    serverPid: service.pid,
   })
   const after = await service.metrics()
   const delta = (name: string, labels: Record<string, string>) => sampleSum(after, name, labels) - sampleSum(before, name, labels)

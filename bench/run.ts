@@ -29,7 +29,7 @@ import { orderUid } from '../src/publisher/generate-orders.js'
 import type { NewOrder } from '../src/store/orders.js'
 import { createOrderStore } from '../src/store/orders.js'
 import { measureCacheWarm } from './cache-warm.js'
-import { rawInsertRowsPerSecond } from './ingest-raw-insert.js'
+import { rawInsert, type RawInsertResult } from './ingest-raw-insert.js'
 import { rowPerTransactionRowsPerSecond } from './ingest-row-per-transaction.js'
 import { formatLatencyTable, measureIngestLatency, summarise, type IngestLatencyRun, type LatencyRow } from './ingest-latency.js'
 import { serviceIngestRate, type ServiceIngestResult } from './ingest-service.js'
@@ -40,7 +40,7 @@ import { BENCH_SUBJECT, jetStreamEnv, purgeBenchStream, startBenchNats } from '.
 import { Cleanup } from '../test/support/cleanup.js'
 import { loadOrders } from './lib/load-orders.js'
 import { medianOf } from './lib/median.js'
-import { orderSet, ordersBetween, type OrderSet } from './lib/orders.js'
+import { orderSet, ordersBetween, type BatchSize, type OrderSet } from './lib/orders.js'
 import { startBenchDatabase, type BenchDatabase } from './lib/postgres.js'
 import { publishOrders } from './lib/publish.js'
 import { describeMachine, formatTable, writeReport, type Report, type Row } from './lib/report.js'
@@ -123,6 +123,8 @@ const TARGETS = {
   readP99Ms: 10,
   ingestRate: 15_000,
   ingestOfCeiling: 0.6,
+  liveOfCeiling: 0.75,
+  readCpuOfBare: 1.2,
   restoreMs: 2_000,
   restoreOrders: 100_000,
   memoryOfJson: 2,
@@ -243,7 +245,7 @@ async function main(): Promise<void> {
 async function measureIngest(db: BenchDatabase, orders: NewOrder[], plan: Plan, add: (row: Row) => void): Promise<void> {
   // An unreported round of each write first, so the first measured one does not run cold.
   const warmup = orders.slice(0, Math.ceil(orders.length / 20))
-  await rawInsertRowsPerSecond(db, warmup, CEILING_BATCH)
+  await rawInsert(db, warmup, CEILING_BATCH)
   await storeInsertRowsPerSecond(db, warmup, CEILING_BATCH)
 
   const runs = plan.repeats > 1 ? `median of ${plan.repeats}` : '1 run'
@@ -252,9 +254,17 @@ async function measureIngest(db: BenchDatabase, orders: NewOrder[], plan: Plan, 
     const spread = plan.repeats > 1 ? ` (${Math.round(rate.min)}..${Math.round(rate.max)})` : ''
     return { value: rate.median, note: `${count.toLocaleString('en-US')} orders; ${runs}${spread}` }
   }
+  // The raw INSERT's runs, to note the CPU per row of the run of median rate.
+  const rawRuns: RawInsertResult[] = []
+  const rawRate = async (batch: BatchSize) => {
+    const run = await rawInsert(db, orders, batch)
+    rawRuns.push(run)
+    return run.rowsPerSecond
+  }
+  const medianRun = (runs: RawInsertResult[], rate: number) => runs.find((run) => run.rowsPerSecond === rate) ?? runs[0]!
 
-  const raw = await repeated(orders.length, () => rawInsertRowsPerSecond(db, orders, CEILING_BATCH))
-  add({ group: 'ingest', name: `raw multi-row INSERT, ${CEILING_BATCH} rows (ceiling)`, unit: 'rows/s', ...raw })
+  const raw = await repeated(orders.length, () => rawRate(CEILING_BATCH))
+  add({ group: 'ingest', name: `raw multi-row INSERT, ${CEILING_BATCH} rows (ceiling)`, unit: 'rows/s', ...raw, note: `${raw.note}; ${insertCpuNote(medianRun(rawRuns, raw.value))}` })
   const ofCeiling = (value: number) => `; ${ratio(value, raw.value)} of ceiling`
 
   const naive = orders.slice(0, plan.rowPerTransactionOrders)
@@ -269,7 +279,8 @@ async function measureIngest(db: BenchDatabase, orders: NewOrder[], plan: Plan, 
   // What the writer sends when batches do not fill: a different size each time. The store sizes its statements on
   // a ladder (src/store/orders.ts, slotsFor); the raw INSERT beside it sends a statement text per size.
   const sizes = `${VARYING_BATCH[0]}..${VARYING_BATCH[1]}`
-  const varyingRaw = await repeated(orders.length, () => rawInsertRowsPerSecond(db, orders, VARYING_BATCH))
+  rawRuns.length = 0
+  const varyingRaw = await repeated(orders.length, () => rawRate(VARYING_BATCH))
   add({ group: 'ingest', name: `raw multi-row INSERT, batches of ${sizes}, a statement per size`, unit: 'rows/s', value: varyingRaw.value, note: varyingRaw.note + ofCeiling(varyingRaw.value) })
   const varying = await repeated(orders.length, () => storeInsertRowsPerSecond(db, orders, VARYING_BATCH))
   add({ group: 'ingest', name: `store insertMany, batches of ${sizes}`, unit: 'rows/s', value: varying.value, note: varying.note + ofCeiling(varying.value) })
@@ -345,11 +356,31 @@ async function measureServiceIngest(bench: Bench): Promise<void> {
 
   // The target: the service at its defaults beside the ceiling, alternately, each pair seconds apart, so the
   // ratio holds on a machine whose speed drifts; the default batch size runs last, leaving every order stored.
-  const pairs: { ceiling: number; result: ServiceIngestResult }[] = []
+  const pairs: { ceiling: number; result: ServiceIngestResult; live: ServiceIngestResult }[] = []
   for (let round = 1; round <= plan.ingestRounds; round++) {
-    const ceilingNow = await rawInsertRowsPerSecond(bench.db, set.orders, CEILING_BATCH)
-    pairs.push({ ceiling: ceilingNow, result: await ingest(CEILING_BATCH, round) })
+    const ceilingNow = await rawInsert(bench.db, set.orders, CEILING_BATCH)
+    const live = await liveIngest(bench, { label: '', build: bench.build, env: {} }, String(round), bench.broker)
+    pairs.push({ ceiling: ceilingNow.rowsPerSecond, result: await ingest(CEILING_BATCH, round), live })
   }
+  const liveRatios = pairs.map((pair) => pair.live.rate / pair.ceiling)
+  const liveMedian = pairs.toSorted((a, b) => a.live.rate / a.ceiling - b.live.rate / b.ceiling)[Math.floor(pairs.length / 2)]!
+  add({
+    group: 'ingest',
+    name: `service end to end, published live (a publisher at full speed meanwhile), default BATCH_MAX_SIZE ${CEILING_BATCH}`,
+    value: liveMedian.live.rate,
+    unit: 'orders/s',
+    note: `first publish to the last batch; the round of median ratio of ${pairs.length} (${liveRatios.map((r) => r.toFixed(2)).join(', ')}); its ceiling ${Math.round(liveMedian.ceiling)} rows/s; ${cpuNote(liveMedian.live)}`,
+    target: `≥ ${TARGETS.liveOfCeiling} of ceiling in every round: ${verdict(liveRatios.every((r) => r >= TARGETS.liveOfCeiling))}`,
+  })
+  const cpuRatios = pairs.flatMap((pair) => [pair.result, pair.live]).map(({ cpuPerOrder: cpu }) => cpu.service / cpu.postgres)
+  add({
+    group: 'ingest',
+    name: 'service CPU per ingested order over PostgreSQL\'s (every run above, backlog and live)',
+    value: Math.max(...cpuRatios),
+    unit: 'x',
+    note: `the largest of ${cpuRatios.map((r) => r.toFixed(2)).join(', ')}`,
+    target: `≤ 1: ${verdict(cpuRatios.every((r) => r <= 1))}`,
+  })
   const byRatio = pairs.toSorted((a, b) => a.result.rate / a.ceiling - b.result.rate / b.ceiling)
   const median = byRatio[Math.floor(byRatio.length / 2)]!
   const ratios = pairs.map((pair) => ratio(pair.result.rate, pair.ceiling)).join(', ')
@@ -380,13 +411,14 @@ interface Variant {
 async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant[], nats: BenchBroker | undefined, instances: number): Promise<void> {
   const { db, set, add } = bench
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number of at least 1')
-  await rawInsertRowsPerSecond(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
+  await rawInsert(db, set.orders.slice(0, Math.ceil(set.orders.length / 20)), CEILING_BATCH)
   await publishOrders(bench.cleanup, bench.broker, { channel: ORDERS_CHANNEL, count: set.orders.length, seed: 1 })
   // The same orders (same seed) on JetStream, published as bin/publish does, with message ids.
   if (nats !== undefined) await publishOrders(bench.cleanup, nats, { channel: BENCH_SUBJECT, count: set.orders.length, seed: 1 })
   for (let round = 1; round <= rounds; round++) {
-    const ceiling = await rawInsertRowsPerSecond(db, set.orders, CEILING_BATCH)
-    add({ group: 'ingest', name: `round ${round}: raw multi-row INSERT, ${CEILING_BATCH} rows (ceiling)`, value: ceiling, unit: 'rows/s' })
+    const ceilingRun = await rawInsert(db, set.orders, CEILING_BATCH)
+    const ceiling = ceilingRun.rowsPerSecond
+    add({ group: 'ingest', name: `round ${round}: raw multi-row INSERT, ${CEILING_BATCH} rows (ceiling)`, value: ceiling, unit: 'rows/s', note: insertCpuNote(ceilingRun) })
     for (const [i, variant] of [{ label: '', build: bench.build, env: {} }, ...variants].entries()) {
       const result = await serviceIngestRate(bench.cleanup, db, variant.build, bench.broker, {
         channel: ORDERS_CHANNEL,
@@ -401,6 +433,14 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant
         value: result.rate,
         unit: 'orders/s',
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result)}`,
+      })
+      const live = await liveIngest(bench, variant, `${round}-${i}`, bench.broker)
+      add({
+        group: 'ingest',
+        name: `round ${round}: service end to end, published live${variant.label === '' ? '' : ` ${variant.label}`}`,
+        value: live.rate,
+        unit: 'orders/s',
+        note: `${ratio(live.rate, ceiling)} of ceiling; mean batch ${Math.round(live.meanBatch)}; ${cpuNote(live)}`,
       })
     }
     if (instances > 1) {
@@ -429,6 +469,15 @@ async function measureIngestOnly(bench: Bench, rounds: number, variants: Variant
         value: result.rate,
         unit: 'orders/s',
         note: `${ratio(result.rate, ceiling)} of ceiling; mean batch ${Math.round(result.meanBatch)}; ${cpuNote(result).replace('broker', 'nats-server')}`,
+      })
+      // Last on JetStream this round: it empties the stream, then leaves it holding the orders it published live.
+      const live = await liveIngest(bench, variant, `${round}-${i}`, nats)
+      add({
+        group: 'ingest',
+        name: `round ${round}: service end to end on JetStream, published live${variant.label === '' ? '' : ` ${variant.label}`}`,
+        value: live.rate,
+        unit: 'orders/s',
+        note: `${ratio(live.rate, ceiling)} of ceiling; mean batch ${Math.round(live.meanBatch)}; ${cpuNote(live).replace('broker', 'nats-server')}`,
       })
     }
   }
@@ -513,7 +562,7 @@ async function measureReadOnly(bench: Bench, rounds: number, variants: Variant[]
     services.push({ label: variant.label, service })
   }
   const paths = ids.map((id) => `/order/${id}`)
-  const bareRun = (seconds: number) => runWrk(cleanup, { baseUrl: bare.baseUrl, paths, seconds })
+  const bareRun = (seconds: number) => runWrk(cleanup, { baseUrl: bare.baseUrl, paths, seconds, serverPid: bare.pid })
   const serviceRun = (service: RunningService, seconds: number) => measureServiceRead(cleanup, service, { ids, seconds, warmupSeconds: 0 })
   // Unmeasured runs first, so every server is JIT-compiled and its sockets' buffers grown.
   await bareRun(plan.warmupSeconds)
@@ -529,7 +578,7 @@ async function measureReadOnly(bench: Bench, rounds: number, variants: Variant[]
         name: `round ${round}: service GET /order/:id${label === '' ? '' : ` ${label}`}`,
         value: read.load.rps,
         unit: 'req/s',
-        note: `${ratio(read.load.rps, ceiling.rps)} of bare; ${latencyNote(read.load)}`,
+        note: `${ratio(read.load.rps, ceiling.rps)} of bare; ${latencyNote(read.load)}${cpuOfBare(read.load, ceiling)}`,
       })
     }
   }
@@ -540,9 +589,31 @@ function instancesNote(result: ServiceIngestResult): string {
   return `mean batch ${Math.round(result.meanBatch)}; stored per instance ${result.storedBy.join(' / ')}; ${cpuNote(result)} (the instances together)`
 }
 
-/** CPU per order of each process of the pipeline, in microseconds. */
+/** CPU per order of each process of the pipeline (and of the publisher, when it published live), in microseconds. */
 function cpuNote({ cpuPerOrder: cpu }: ServiceIngestResult): string {
-  return `CPU per order: service ${cpu.service.toFixed(1)} us, broker ${cpu.broker.toFixed(1)} us, PostgreSQL ${cpu.postgres.toFixed(1)} us`
+  const publisher = cpu.publisher === undefined ? '' : `; publisher ${cpu.publisher.toFixed(1)} us`
+  return `CPU per order: service ${cpu.service.toFixed(1)} us, broker ${cpu.broker.toFixed(1)} us, PostgreSQL ${cpu.postgres.toFixed(1)} us${publisher}`
+}
+
+let liveRuns = 0
+
+/**
+ * The service ingesting while a publisher sends the orders at full speed: on NATS Streaming into a channel of its
+ * own; on JetStream (`nats`) into the bench stream, emptied first. Each run publishes orders of a seed of its own.
+ */
+async function liveIngest(bench: Bench, variant: Variant, name: string, broker: BenchBroker): Promise<ServiceIngestResult> {
+  const durable = `live-${name}`
+  const seed = 1000 + ++liveRuns
+  const onJetStream = broker.clusterId === ''
+  if (onJetStream) await purgeBenchStream(broker)
+  return serviceIngestRate(bench.cleanup, bench.db, variant.build, broker, {
+    channel: onJetStream ? ORDERS_CHANNEL : durable,
+    count: bench.set.orders.length,
+    durable,
+    env: onJetStream ? { ...variant.env, ...jetStreamEnv(broker, durable) } : variant.env,
+    nodeFlags: bench.serviceFlags,
+    live: { publishTo: onJetStream ? BENCH_SUBJECT : durable, seed },
+  })
 }
 
 /** `--env 'A=1 B=2'` as { A: '1', B: '2' }. */
@@ -599,15 +670,25 @@ async function measureRestoreMemoryAndReads(bench: Bench, emptyRss: number): Pro
   const pair = await readBesideBare(cleanup, service, { body, ids, rounds: plan.readRounds, ...load })
   expectAllHits(pair.lookups, `read with ${n} cached`)
   const rounds = `median of ${plan.readRounds} alternating rounds of ${plan.readSeconds} s`
-  add({ group: 'read', name: 'bare node:http, one prebuilt order (ceiling)', value: pair.bare.rps, unit: 'req/s', note: `wrk 50 conn, 2 threads; ${rounds}` })
+  add({ group: 'read', name: 'bare node:http, one prebuilt order (ceiling)', value: pair.bare.rps, unit: 'req/s', note: `wrk 50 conn, 2 threads; ${rounds}; ${latencyNote(pair.bare)}` })
   const ofBare = pair.service.rps / pair.bare.rps
   add({
     group: 'read',
     name: `service GET /order/:id, ${n} cached`,
     value: pair.service.rps,
     unit: 'req/s',
-    note: `${ofBare.toFixed(2)} of bare; ${rounds}`,
+    note: `${ofBare.toFixed(2)} of bare; ${rounds}; ${latencyNote(pair.service)}`,
     target: `≥ ${TARGETS.readOfBare} of bare: ${verdict(ofBare >= TARGETS.readOfBare)}`,
+  })
+  const cpuOf = (load: LoadResult) => load.cpuPerRequest.server ?? NaN
+  const cpuRatio = cpuOf(pair.service) / cpuOf(pair.bare)
+  add({
+    group: 'read',
+    name: `service CPU per GET /order/:id, ${n} cached`,
+    value: cpuOf(pair.service),
+    unit: 'us',
+    note: `${cpuRatio.toFixed(2)} x bare node:http's ${cpuOf(pair.bare).toFixed(1)} us; ${rounds}`,
+    target: `≤ ${TARGETS.readCpuOfBare} x bare: ${verdict(cpuRatio <= TARGETS.readCpuOfBare)}`,
   })
   add({
     group: 'read',
@@ -703,8 +784,23 @@ function expectAllHits(lookups: { hit: number; miss: number; absent: number }, w
   if (lookups.miss > 0 || lookups.absent > 0 || lookups.hit === 0) throw new Error(`${what}: ${lookups.miss} misses and ${lookups.absent} absent of ${lookups.hit + lookups.miss + lookups.absent} lookups`)
 }
 
+/** Latency, and the CPU per request of the server and of wrk over the measured run. */
 function latencyNote(load: LoadResult): string {
-  return `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms`
+  const { server, wrk } = load.cpuPerRequest
+  const cpu = `CPU per request: ${server === undefined ? '' : `server ${server.toFixed(1)} us, `}wrk ${wrk.toFixed(1)} us`
+  return `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms; ${cpu}`
+}
+
+/** The server's CPU per request over that of the ceiling's (bare node:http). */
+function cpuOfBare(load: LoadResult, bare: LoadResult): string {
+  const { server } = load.cpuPerRequest
+  const bareServer = bare.cpuPerRequest.server
+  return server === undefined || bareServer === undefined ? '' : `; CPU per request ${ratio(server, bareServer)} x bare's`
+}
+
+/** CPU per row of the raw INSERT: PostgreSQL's, and the bench's own sending them. */
+function insertCpuNote({ cpuPerRow: cpu }: RawInsertResult): string {
+  return `CPU per row: PostgreSQL ${cpu.postgres.toFixed(1)} us, client ${cpu.client.toFixed(1)} us`
 }
 
 const count = (n: number): string => n.toLocaleString('en-US')

@@ -8,6 +8,7 @@ import { tempDir } from './temp-dir.js'
 
 export interface BareServer {
   baseUrl: string
+  pid: number
   stop(): Promise<void>
 }
 
@@ -26,5 +27,5 @@ export async function startBareServer(cleanup: Cleanup, body: string): Promise<B
   await writeFile(responseFile, JSON.stringify({ headers, body }))
   const child = spawnNode(cleanup, { script: new URL('./bare-server-process.mjs', import.meta.url).pathname, args: [responseFile], loader: 'none' })
   const { port } = await child.firstMessage<{ port: number }>()
-  return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.stop() }
+  return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop() }
 }

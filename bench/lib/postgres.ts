@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises'
 import type { Sql } from '../../src/store/db.js'
+import { parentPid, readCpuSecondsOfTree } from '../../test/support/proc.js'
 import { startTestDatabase } from '../../test/support/postgres.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { tempDir } from './temp-dir.js'
@@ -16,6 +18,8 @@ export interface BenchDatabase {
   expectOrders(count: number): Promise<void>
   /** `PostgreSQL 17.x`, for the machine description. */
   version: string
+  /** CPU seconds used so far by this server's processes (the postmaster and what it forked), not another's. */
+  cpuSeconds(): Promise<number>
 }
 
 /** The service's own embedded PostgreSQL in a temp dir on a free port, migrated; stopped and removed at cleanup. */
@@ -23,7 +27,9 @@ export async function startBenchDatabase(cleanup: Cleanup): Promise<BenchDatabas
   const db = await startTestDatabase({ dir: await tempDir(cleanup, 'pg') })
   cleanup.add('stop PostgreSQL', () => db.stop())
   const { sql } = db
-  const [row] = await sql<{ version: string }[]>`select current_setting('server_version') as version`
+  const [row] = await sql<{ version: string; backend: number }[]>`select current_setting('server_version') as version, pg_backend_pid() as backend`
+  // A backend's parent is the postmaster.
+  const postmaster = parentPid(await readFile(`/proc/${row?.backend}/stat`, 'utf8'))
   return {
     url: db.url,
     sql,
@@ -39,5 +45,6 @@ export async function startBenchDatabase(cleanup: Cleanup): Promise<BenchDatabas
       if (row.objects !== count) throw new Error(`${count - row.objects} of the ${count} stored documents are not JSON objects`)
     },
     version: `PostgreSQL ${row?.version ?? '?'}`,
+    cpuSeconds: () => readCpuSecondsOfTree(postmaster),
   }
 }

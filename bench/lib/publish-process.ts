@@ -18,6 +18,10 @@ export interface PublishReport {
   failed: number
   bytes: number
   ms: number
+  /** When the first publish was sent, in milliseconds since the epoch (performance.timeOrigin + performance.now()). */
+  startedAt: number
+  /** CPU seconds (user + system) this process spent from its first publish to its last ack. */
+  cpuSeconds: number
   /**
    * With RATE: when the broker acked each order, by its index, in milliseconds since the epoch at sub-millisecond
    * resolution (performance.timeOrigin + performance.now(), comparable with the harness's own clock); null if it failed.
@@ -48,6 +52,7 @@ const pace = {
   ...(ackedAt === undefined ? {} : { onSettle: (index: number, failure: string | undefined) => (ackedAt[index] = failure === undefined ? performance.timeOrigin + performance.now() : null) }),
 }
 const started = performance.now()
+const cpuBefore = process.cpuUsage()
 let tally: PublishTally
 if (natsUrl) {
   const connected = await jetStream.connect({ servers: [natsUrl], name: `bench-publish-${process.pid}` })
@@ -61,6 +66,15 @@ if (natsUrl) {
   await close(connected)
 }
 const ms = performance.now() - started
-const report: PublishReport = { acked: tally.acked, failed: tally.failed, bytes, ms, ...(ackedAt === undefined ? {} : { ackedAt }) }
+const cpu = process.cpuUsage(cpuBefore)
+const report: PublishReport = {
+  acked: tally.acked,
+  failed: tally.failed,
+  bytes,
+  ms,
+  startedAt: performance.timeOrigin + started,
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  ...(ackedAt === undefined ? {} : { ackedAt }),
+}
 // Disconnecting only once the report is written: a large one (the ack times) could otherwise be cut off.
 process.send?.(report, () => process.disconnect?.())

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Cleanup } from '../../test/support/cleanup.js'
+import { readCpuSeconds, waitedChildrenCpuSeconds } from '../../test/support/proc.js'
 import { tempDir } from './temp-dir.js'
 
 const run = promisify(execFile)
@@ -29,6 +30,8 @@ export interface LoadOptions {
   warmupSeconds?: number
   connections?: number
   threads?: number
+  /** The server's process, whose CPU per request is reported over the measured run. */
+  serverPid?: number
 }
 
 export interface LoadResult {
@@ -41,6 +44,8 @@ export interface LoadResult {
   non2xx: number
   /** Socket errors and timeouts. */
   socketErrors: number
+  /** CPU time per request (user + system, microseconds) of the server (when its pid was given) and of wrk itself. */
+  cpuPerRequest: { server?: number; wrk: number }
 }
 
 interface WrkSummary {
@@ -55,19 +60,24 @@ interface WrkSummary {
 
 const SCRIPT = new URL('./random-paths.lua', import.meta.url).pathname
 
-/** Runs wrk (Debian package `wrk`) with random-paths.lua against baseUrl; 50 connections on 2 threads by default. */
+/**
+ * Runs wrk (Debian package `wrk`) with random-paths.lua against baseUrl; 50 connections on 2 threads by default.
+ * wrk runs under a shell that prints its own /proc stat line once wrk has exited: the CPU of the children it
+ * waited for is wrk's.
+ */
 export async function runWrk(cleanup: Cleanup, options: LoadOptions): Promise<LoadResult> {
   const pathsFile = join(await tempDir(cleanup, 'wrk'), 'paths.txt')
   await writeFile(pathsFile, `${options.paths.join('\n')}\n`)
-  const wrk = (seconds: number) =>
-    run(
-      'wrk',
-      [`-t${options.threads ?? 2}`, `-c${options.connections ?? 50}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT, options.baseUrl, '--', pathsFile],
-      { maxBuffer: 1 << 20 },
-    )
+  const wrkArgs = (seconds: number) => [`-t${options.threads ?? 2}`, `-c${options.connections ?? 50}`, `-d${seconds}s`, '--timeout', '5s', '-s', SCRIPT, options.baseUrl, '--', pathsFile]
+  const wrk = (seconds: number) => run('sh', ['-c', 'wrk "$@" && cat /proc/$$/stat', 'sh', ...wrkArgs(seconds)], { maxBuffer: 1 << 20 })
   if (options.warmupSeconds) await wrk(options.warmupSeconds)
+  const serverBefore = options.serverPid === undefined ? undefined : await readCpuSeconds(options.serverPid)
   const { stdout } = await wrk(options.seconds)
-  return toLoadResult(parseSummary(stdout))
+  const serverCpu = serverBefore === undefined ? undefined : (await readCpuSeconds(options.serverPid!)) - serverBefore
+  const summary = parseSummary(stdout)
+  const wrkCpu = waitedChildrenCpuSeconds(stdout.trimEnd().split('\n').at(-1) ?? '')
+  const perRequest = (seconds: number) => (seconds * 1e6) / summary.requests
+  return toLoadResult(summary, { wrk: perRequest(wrkCpu), ...(serverCpu === undefined ? {} : { server: perRequest(serverCpu) }) })
 }
 
 function parseSummary(stdout: string): WrkSummary {
@@ -76,7 +86,7 @@ function parseSummary(stdout: string): WrkSummary {
   return JSON.parse(line.slice('WRK_RESULT '.length)) as WrkSummary
 }
 
-function toLoadResult(summary: WrkSummary): LoadResult {
+function toLoadResult(summary: WrkSummary, cpuPerRequest: LoadResult['cpuPerRequest']): LoadResult {
   const { connect, read, write, timeout, status } = summary.errors
   return {
     rps: summary.requests / (summary.durationUs / 1e6),
@@ -86,5 +96,6 @@ function toLoadResult(summary: WrkSummary): LoadResult {
     requests: summary.requests,
     non2xx: status,
     socketErrors: connect + read + write + timeout,
+    cpuPerRequest,
   }
 }

@@ -17,11 +17,11 @@ export async function readCpuSeconds(pid: number): Promise<number> {
 }
 
 /**
- * CPU seconds used so far by every process whose command name is `name` (e.g. all of PostgreSQL's backends and
- * helpers, `postgres`). Processes that ended in between are not counted: compare readings over a span in which
- * the same processes live.
+ * CPU seconds used so far by a process and its children (e.g. PostgreSQL's postmaster and every backend and helper
+ * it forked: that server's processes, not another's on the same machine). Children that ended in between are not
+ * counted: compare readings over a span in which the same processes live.
  */
-export async function readCpuSecondsByName(name: string): Promise<number> {
+export async function readCpuSecondsOfTree(pid: number): Promise<number> {
   let seconds = 0
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
@@ -31,15 +31,33 @@ export async function readCpuSecondsByName(name: string): Promise<number> {
     } catch {
       continue // ended while listed
     }
-    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) seconds += cpuSecondsOf(stat)
+    if (Number(entry) === pid || parentPid(stat) === pid) seconds += cpuSecondsOf(stat)
   }
   return seconds
 }
 
+/** The fields after the command name, which may hold spaces and parentheses: they start past the last ')'. */
+function fieldsOf(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** The parent's pid in a /proc/<pid>/stat line. */
+export function parentPid(stat: string): number {
+  return Number(fieldsOf(stat)[1])
+}
+
 function cpuSecondsOf(stat: string): number {
-  // The command name may hold spaces and parentheses: the fields after it start past the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = fieldsOf(stat)
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   return (utime + stime) / TICKS_PER_SECOND
+}
+
+/**
+ * CPU seconds of the children this process has waited for, so far (cutime + cstime of /proc/<pid>/stat): read by a
+ * shell after the command it ran has exited, it is that command's CPU.
+ */
+export function waitedChildrenCpuSeconds(stat: string): number {
+  const fields = fieldsOf(stat)
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND
 }
