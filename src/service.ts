@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import { retry } from './backoff.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
@@ -252,16 +253,13 @@ async function openTransport(config: Config, endpoints: ServiceEndpoints, log: L
 }
 
 /** Runs `task` until the database lets it: a server still starting or briefly down is waited for, not fatal. */
-async function waitForDatabase<T>(task: () => Promise<T>, log: Logger, signal: AbortSignal | undefined): Promise<T> {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      return await task()
-    } catch (error) {
-      if (signal?.aborted || classifyDatabaseError(error) !== 'transient') throw error
-      log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'database not reachable yet')
-      await sleep(delay, undefined, { signal })
-    }
-  }
+function waitForDatabase<T>(task: () => Promise<T>, log: Logger, signal: AbortSignal | undefined): Promise<T> {
+  return retry(task, {
+    policy: { initialMs: 250, maxMs: 5_000 },
+    retryable: (error) => classifyDatabaseError(error) === 'transient',
+    onRetry: (error, retryInMs) => log.warn({ err: { message: (error as Error).message }, retryInMs }, 'database not reachable yet'),
+    ...(signal ? { signal } : {}),
+  })
 }
 
 /**

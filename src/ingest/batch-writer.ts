@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { Backoff, type BackoffPolicy } from '../backoff.js'
 import postgres from 'postgres'
 import type { Logger } from 'pino'
 import { ServiceError } from '../errors.js'
@@ -37,7 +38,7 @@ export interface BatchWriterOptions {
   maxWaitMs: number
   log: Pick<Logger, 'info' | 'warn' | 'error'>
   /** Retry delays while the database fails: from initialMs, doubling, up to maxMs. */
-  backoff?: { initialMs: number; maxMs: number }
+  backoff?: BackoffPolicy
   /**
    * Batches written at the same time (default 2): while PostgreSQL commits one, the next is sent, so neither
    * waits for the other. They never hold one order_uid: a message whose order_uid is in a batch not committed
@@ -197,7 +198,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
 
   /** Writes the entries, retrying while the database fails; data errors are isolated by bisection. */
   async function writeUntilDone(entries: GatedEntry[]): Promise<void> {
-    let delay = backoff.initialMs
+    const delays = new Backoff(backoff)
     for (;;) {
       const attempt = await write(entries)
       if (attempt.kind === 'committed') {
@@ -214,10 +215,10 @@ export function createBatchWriter(options: BatchWriterOptions) {
         log.warn({ err: attempt.error, messages: entries.length }, 'stopping while the database fails: messages left unacked for redelivery')
         return
       }
+      const delay = delays.next()
       events.emit('write-failed', { error: attempt.error, retryInMs: delay })
       log.warn({ err: attempt.error, retryInMs: delay }, 'batch write failed, retrying')
       await sleep(delay)
-      delay = Math.min(delay * 2, backoff.maxMs)
     }
   }
 
