@@ -7,6 +7,7 @@ import type { HttpLog } from './log.js'
 import { adminAuth } from './middleware/admin-auth.js'
 import { bodyLimit } from './middleware/body-limit.js'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js'
+import { hostCheck, hostRule, type AllowedHosts } from './middleware/host-check.js'
 import { requestMetrics, responseCounter, Tally } from './middleware/request-metrics.js'
 import { securityHeaders } from './middleware/security-headers.js'
 import type { AppEnv } from './node-request.js'
@@ -25,6 +26,8 @@ export interface AppDeps {
   readiness: () => Readiness
   /** ADMIN_TOKEN: when unset, the admin routes answer loopback clients only. */
   adminToken: string | undefined
+  /** The Host names every route answers (allowedHosts() of host-check.ts): others get 421. */
+  allowedHosts: AllowedHosts
   /** The folder the page is served from (read once, here). */
   staticDir: string
   log: HttpLog
@@ -53,13 +56,15 @@ export function createApp(deps: AppDeps): OrderServiceApp {
   const app = new Hono<AppEnv>()
   const tally = new Tally()
   const admin = adminAuth(deps.adminToken)
-  /** A route with the common middleware (security headers, request counting) ahead of its own handlers. */
+  const isAllowedHost = hostRule(deps.allowedHosts)
+  const knownHost = hostCheck(isAllowedHost)
+  /** A route with the common middleware (security headers, request counting, the Host check) ahead of its own handlers. */
   const route = (method: 'GET' | 'POST', path: string, label: string, ...handlers: MiddlewareHandler<AppEnv>[]) => {
     const counted = requestMetrics(responseCounter(tally, metrics.httpRequests, method, label))
-    app.on(method, path, securityHeaders(), counted, ...handlers)
+    app.on(method, path, securityHeaders(), counted, knownHost, ...handlers)
   }
 
-  const orderAnswers = createOrderAnswers({ ...deps, tally })
+  const orderAnswers = createOrderAnswers({ ...deps, tally, isAllowedHost })
   app.get(ORDER_PATH, orderRoute(orderAnswers))
   route('GET', '/orders', '/orders', ordersRoute(deps.orders))
 
@@ -73,7 +78,7 @@ export function createApp(deps: AppDeps): OrderServiceApp {
 
   for (const [path, file] of loadStaticFiles(deps.staticDir)) route('GET', path, 'static', staticRoute(file))
 
-  app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched')))
+  app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched'), isAllowedHost))
   app.onError(errorHandler(deps.log))
   return { app, orderAnswers }
 }
