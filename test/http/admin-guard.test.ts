@@ -75,7 +75,7 @@ describe('Admin routes without ADMIN_TOKEN: the local operator, from the service
   it.each(ADMIN_REQUESTS)('When %s %s comes from the page itself or from a client that is no browser, then it is answered', async (method, path) => {
     const { server, own } = await served(undefined)
     try {
-      const fromThePage: Record<string, string>[] = [{}, { origin: own, 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin: own.replace('127.0.0.1', 'localhost'), host: `localhost:${server.port}` }]
+      const fromThePage: Record<string, string>[] = [{}, { origin: own, 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin: own.replace('127.0.0.1', 'localhost'), host: `localhost:${server.port}` }, { origin: `http://[::1]:${server.port}`, host: `[::1]:${server.port}` }]
       for (const headers of fromThePage) {
         const reply = await send(server.port, path, { method, headers })
         expect([200, 404], `${JSON.stringify(headers)}: ${reply.status} ${reply.body}`).toContain(reply.status)
