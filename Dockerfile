@@ -36,6 +36,7 @@ COPY bin ./bin
 USER node
 EXPOSE 8000
 # The port the service listens on: HTTP_PORT as the container is configured (docker run -e HTTP_PORT=...).
+# It asks 127.0.0.1, a Host always allowed; clients reaching the container by another name need it in ALLOWED_HOSTS.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node is PID 1 here: it handles SIGTERM itself (graceful shutdown: the batch in flight is committed and acked).

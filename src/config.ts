@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import * as v from 'valibot'
 import { ConfigError } from './errors.js'
@@ -58,6 +59,38 @@ function isNatsServer(entry: string): boolean {
   }
 }
 
+/** A DNS name (labels of letters, digits, hyphens; underscores too, as container names have them) or an IPv4 address, as a Host header names it. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/
+
+/**
+ * ALLOWED_HOSTS: `*` (no Host check), or a comma-separated list of the names clients reach the service by, beside
+ * the loopback names (src/http/middleware/host-check.ts): DNS names or IP addresses, without scheme or port.
+ * Outputs `*` or the names lower-cased, IPv6 addresses in brackets as a Host header writes them.
+ */
+const hostList = () =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value): '*' | string[] => (value.trim() === '*' ? '*' : value.split(',').flatMap((entry) => (entry.trim() === '' ? [] : [hostEntry(entry.trim())])))),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed || dataset.value === '*') return
+        for (const entry of dataset.value) {
+          if (!HOST_NAME.test(entry) && !isBracketedIPv6(entry)) addIssue({ message: `must be * or a comma-separated list of host names or IP addresses, without port; not "${entry}"` })
+        }
+      }),
+    ),
+    '',
+  )
+
+function hostEntry(entry: string): string {
+  const name = entry.toLowerCase()
+  return isIP(name) === 6 ? `[${name}]` : name
+}
+
+function isBracketedIPv6(entry: string): boolean {
+  return entry.startsWith('[') && entry.endsWith(']') && isIP(entry.slice(1, -1)) === 6
+}
+
 /** A NATS subject without wildcards: where orders are published. */
 const subject = (fallback: string) =>
   v.pipe(v.optional(v.string(), fallback), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards'))
@@ -105,6 +138,7 @@ const Settings = v.object({
   DEAD_LETTER_RETENTION_DAYS: int(30, 1, 3650),
   DEAD_LETTER_MAX_ROWS: int(100_000, 100, 100_000_000),
   ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'must be at least 16 characters'))),
+  ALLOWED_HOSTS: hostList(),
   LOG_LEVEL: v.optional(v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent'), 'info'),
 })
 

@@ -7,6 +7,7 @@ import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
 import { isAddressInUse, PortInUseError, StartupError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
+import { allowedHosts } from './http/middleware/host-check.js'
 import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
@@ -125,6 +126,7 @@ export async function startService(
     metrics,
     readiness,
     adminToken: config.ADMIN_TOKEN,
+    allowedHosts: allowedHosts(config.HTTP_HOST, config.ALLOWED_HOSTS),
     staticDir: defaultStaticDir,
     log: log.child({ component: 'http' }),
   })

@@ -31,7 +31,8 @@ function start() {
       syncLookupTab(id);
     },
   });
-  const deadLetters = createDeadLetters({ root: deadLettersView, api, tokens, onPick: (id) => openOrder(id) });
+  // The newest orders are an admin route too: a token entered or forgotten changes what the list may show.
+  const deadLetters = createDeadLetters({ root: deadLettersView, api, tokens, onPick: (id) => openOrder(id), onTokenChange: () => recent.load() });
 
   let view = null;
 

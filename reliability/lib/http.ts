@@ -3,6 +3,8 @@ import { Agent, request } from 'node:http'
 export type HttpResult = { status: number; body: Buffer } | { status: 0; error: string }
 
 export interface HttpGetOptions {
+  /** GET unless said; a POST is sent without a body. */
+  method?: 'GET' | 'POST'
   agent?: Agent
   headers?: Record<string, string>
   timeoutMs?: number
@@ -15,7 +17,7 @@ export interface HttpGetOptions {
 export function httpGet(port: number, path: string, options: HttpGetOptions = {}): Promise<HttpResult> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: 'GET', agent: options.agent ?? false, headers: options.headers ?? {}, timeout: options.timeoutMs ?? 10_000 },
+      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', agent: options.agent ?? false, headers: options.headers ?? {}, timeout: options.timeoutMs ?? 10_000 },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (chunk: Buffer) => chunks.push(chunk))

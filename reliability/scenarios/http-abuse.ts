@@ -10,6 +10,7 @@ const RSS_GROWTH_BOUND = 150 * MiB
 
 interface HostileRequest {
   what: string
+  method?: 'POST'
   path: string
   headers?: Record<string, string>
   /** Statuses that are a correct answer. */
@@ -22,9 +23,29 @@ interface HostileRequest {
  */
 const REFUSED_OVERSIZED = [414, 431, 0]
 
-function hostileRequests(knownId: string): HostileRequest[] {
+/** A page elsewhere, as the operator's browser would send its requests (the service runs without ADMIN_TOKEN here). */
+const REBINDING = { host: 'rebind.evil.example:8000' }
+const CROSS_SITE_FORM = { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site', 'content-type': 'application/x-www-form-urlencoded' }
+
+function hostileRequests(knownId: string, deadLetterId: string): HostileRequest[] {
   const notFoundOrBad = [400, 404]
   return [
+    // DNS rebinding: a foreign Host on every kind of route (docs/security.md).
+    { what: 'foreign Host: order by id', path: `/order/${knownId}`, headers: REBINDING, allowed: [421] },
+    { what: 'foreign Host: orders', path: '/orders', headers: REBINDING, allowed: [421] },
+    { what: 'foreign Host: dead letters', path: '/dead-letters', headers: REBINDING, allowed: [421] },
+    { what: 'foreign Host: the page', path: '/', headers: REBINDING, allowed: [421] },
+    { what: 'foreign Host: metrics', path: '/metrics', headers: REBINDING, allowed: [421] },
+    { what: 'foreign Host: replay', method: 'POST', path: `/dead-letters/${deadLetterId}/replay`, headers: REBINDING, allowed: [421] },
+    { what: 'Host that starts like localhost', path: `/order/${knownId}`, headers: { host: 'localhost.evil.example' }, allowed: [421] },
+    // Cross-site requests through the local operator's browser: refused on admin routes and POST.
+    { what: 'cross-site form posting a replay', method: 'POST', path: `/dead-letters/${deadLetterId}/replay`, headers: CROSS_SITE_FORM, allowed: [403] },
+    { what: 'replay with a foreign Origin only', method: 'POST', path: `/dead-letters/${deadLetterId}/replay`, headers: { origin: 'https://evil.example' }, allowed: [403] },
+    { what: 'replay from a null Origin', method: 'POST', path: `/dead-letters/${deadLetterId}/replay`, headers: { origin: 'null' }, allowed: [403] },
+    { what: 'cross-site read of the dead letters', path: '/dead-letters', headers: { 'sec-fetch-site': 'cross-site' }, allowed: [403] },
+    { what: 'same-site read of a dead letter', path: `/dead-letters/${deadLetterId}`, headers: { 'sec-fetch-site': 'same-site' }, allowed: [403] },
+    { what: 'cross-site read of the orders', path: '/orders', headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, allowed: [403] },
+    { what: 'orders through a proxy (no longer the local operator)', path: '/orders', headers: { 'x-forwarded-for': '203.0.113.9' }, allowed: [403] },
     { what: 'id of 65 characters', path: `/order/${'a'.repeat(65)}`, allowed: [400] },
     { what: 'id of 4,000 characters', path: `/order/${'a'.repeat(4_000)}`, allowed: [400, 414] },
     { what: 'id of 20,000 characters', path: `/order/${'a'.repeat(20_000)}`, allowed: [400, ...REFUSED_OVERSIZED] },
@@ -54,6 +75,20 @@ function hostileRequests(knownId: string): HostileRequest[] {
     { what: '1,000 headers', path: `/order/${knownId}`, headers: Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`x-h${i}`, 'v'])), allowed: [200, 400, 431] },
     { what: 'huge If-None-Match', path: `/order/${knownId}`, headers: { 'if-none-match': `"${'x'.repeat(12_000)}"` }, allowed: [200, 431] },
   ]
+}
+
+/** The newest dead letter's id, read as the local operator (loopback, no token): the mix always holds some. */
+async function newestDeadLetterId(port: number): Promise<string> {
+  const result = await httpGet(port, '/dead-letters?limit=1')
+  const id = 'body' in result ? (parseOrUndefined(result.body.toString('utf8')) as { dead_letters?: Array<{ id?: unknown }> } | undefined)?.dead_letters?.[0]?.id : undefined
+  if (typeof id !== 'string') throw new Error(`no dead letter to aim the hostile replays at (GET /dead-letters answered ${result.status})`)
+  return id
+}
+
+/** The dead letter's replay outcome as the local operator reads it: null while no replay ran. */
+async function deadLetterReplayOutcome(port: number, id: string): Promise<unknown> {
+  const result = await httpGet(port, `/dead-letters/${id}`)
+  return 'body' in result && result.status === 200 ? (parseOrUndefined(result.body.toString('utf8')) as { replay_outcome?: unknown } | undefined)?.replay_outcome : 'unreadable'
 }
 
 /** Polls /healthz every 100 ms until stopped: every answer must be a 200. */
@@ -117,8 +152,9 @@ async function load(ctx: ScenarioContext, ids: string[]): Promise<{ requests: nu
 }
 
 /**
- * HTTP under hostile requests (ids too long, encoded slashes and dots, unicode, query and header floods) and many
- * concurrent clients: correct statuses, /healthz 200 throughout, resident memory bounded.
+ * HTTP under hostile requests (ids too long, encoded slashes and dots, unicode, query and header floods, foreign
+ * Hosts, cross-site requests to the admin routes) and many concurrent clients: correct statuses, no refused replay
+ * ran, /healthz 200 throughout, resident memory bounded.
  */
 export const httpAbuse: Scenario = {
   name: 'http-abuse',
@@ -129,12 +165,15 @@ export const httpAbuse: Scenario = {
     await ctx.waitForDrain()
     const ids = [...ctx.ledger.orders.keys()]
     const knownId = ids[0] as string
+    const deadLetterId = await newestDeadLetterId(ctx.service.port)
     const rssBefore = (await ctx.service.residentBytes()) ?? 0
     const health = watchHealth(ctx.service.port)
 
     let wrongStatus = 0
-    for (const request of hostileRequests(knownId)) {
-      const results = await Promise.all(Array.from({ length: 20 }, () => httpGet(ctx.service.port, request.path, { ...(request.headers ? { headers: request.headers } : {}) })))
+    for (const request of hostileRequests(knownId, deadLetterId)) {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => httpGet(ctx.service.port, request.path, { ...(request.method ? { method: request.method } : {}), ...(request.headers ? { headers: request.headers } : {}) })),
+      )
       const bad = results.filter((r) => !request.allowed.includes(r.status))
       const leaked = results.some((r) => 'body' in r && r.body.includes('root:'))
       const servedOther = results.some((r) => r.status === 200 && request.path.startsWith(`/order/`) && 'body' in r && !jsonEqual(parseOrUndefined(r.body.toString('utf8')), JSON.parse(ctx.ledger.orders.get(knownId) as string)))
@@ -143,8 +182,10 @@ export const httpAbuse: Scenario = {
         ctx.check(`${request.what}: answered ${request.allowed.join('/')}`, false, `got ${[...new Set(results.map((r) => r.status))].join(', ')}${leaked ? ', leaked a file' : ''}${servedOther ? ', served other content' : ''}`)
       }
     }
-    ctx.fault('hostile request kinds', hostileRequests(knownId).length)
+    ctx.fault('hostile request kinds', hostileRequests(knownId, deadLetterId).length)
     ctx.check('every hostile request answered as the contract says', wrongStatus === 0, `${wrongStatus} kinds answered otherwise`)
+    const replayOutcome = await deadLetterReplayOutcome(ctx.service.port, deadLetterId)
+    ctx.check('no refused cross-site or rebinding replay ran', replayOutcome === null, `dead letter ${deadLetterId}: replay_outcome ${String(replayOutcome)}`)
 
     const loaded = await load(ctx, ids)
     ctx.fault(`${ctx.sizes.httpClients} concurrent clients × ${ctx.sizes.httpSeconds} s`)

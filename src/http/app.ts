@@ -7,7 +7,9 @@ import type { HttpLog } from './log.js'
 import { adminAuth } from './middleware/admin-auth.js'
 import { bodyLimit } from './middleware/body-limit.js'
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js'
+import { hostCheck, hostRule, type AllowedHosts } from './middleware/host-check.js'
 import { requestMetrics, responseCounter, Tally } from './middleware/request-metrics.js'
+import { sameOriginOnly } from './middleware/same-origin.js'
 import { securityHeaders } from './middleware/security-headers.js'
 import type { AppEnv } from './node-request.js'
 import { createOrderAnswers, ORDER_PATH, orderRoute, type OrderAnswers } from './order-by-id.js'
@@ -23,8 +25,10 @@ export interface AppDeps {
   replayDeadLetter: ReplayDeadLetter
   metrics: Metrics
   readiness: () => Readiness
-  /** ADMIN_TOKEN: when unset, the admin routes answer loopback clients only. */
+  /** ADMIN_TOKEN: when unset, the admin routes ({@link ADMIN_PATHS}) answer loopback clients only. */
   adminToken: string | undefined
+  /** The Host names every route answers (allowedHosts() of host-check.ts): others get 421. */
+  allowedHosts: AllowedHosts
   /** The folder the page is served from (read once, here). */
   staticDir: string
   log: HttpLog
@@ -39,6 +43,15 @@ export interface OrderServiceApp {
   readonly orderAnswers: OrderAnswers
 }
 
+/**
+ * Every route at or under these paths is an admin route: route() puts the admin guard (the same-origin check, then
+ * the token or the local-operator check) ahead of its handlers, whichever file the route comes from.
+ * The newest orders are one: they enumerate the customers' orders; looking one up by its id stays open.
+ */
+export const ADMIN_PATHS: readonly string[] = ['/orders', '/dead-letters']
+
+export const isAdminPath = (path: string): boolean => ADMIN_PATHS.some((admin) => path === admin || path.startsWith(`${admin}/`))
+
 /** Replay takes no body: anything beyond a small bound is refused unread. */
 const POST_BODY_MAX_BYTES = 1024
 
@@ -52,20 +65,27 @@ export function createApp(deps: AppDeps): OrderServiceApp {
   const { metrics } = deps
   const app = new Hono<AppEnv>()
   const tally = new Tally()
+  const isAllowedHost = hostRule(deps.allowedHosts)
+  const knownHost = hostCheck(isAllowedHost)
+  const sameOrigin = sameOriginOnly()
   const admin = adminAuth(deps.adminToken)
-  /** A route with the common middleware (security headers, request counting) ahead of its own handlers. */
+  /**
+   * A route with the common middleware (security headers, request counting, the Host check) ahead of its own
+   * handlers; a state-changing one also refuses other sites, and an admin one ({@link ADMIN_PATHS}) gets the admin guard.
+   */
   const route = (method: 'GET' | 'POST', path: string, label: string, ...handlers: MiddlewareHandler<AppEnv>[]) => {
     const counted = requestMetrics(responseCounter(tally, metrics.httpRequests, method, label))
-    app.on(method, path, securityHeaders(), counted, ...handlers)
+    const guards = isAdminPath(path) ? [sameOrigin, admin] : method === 'POST' ? [sameOrigin] : []
+    app.on(method, path, securityHeaders(), counted, knownHost, ...guards, ...handlers)
   }
 
-  const orderAnswers = createOrderAnswers({ ...deps, tally })
+  const orderAnswers = createOrderAnswers({ ...deps, tally, isAllowedHost })
   app.get(ORDER_PATH, orderRoute(orderAnswers))
   route('GET', '/orders', '/orders', ordersRoute(deps.orders))
 
-  route('GET', '/dead-letters', '/dead-letters', admin, deadLettersRoute(deps.deadLetters))
-  route('GET', '/dead-letters/:id', '/dead-letters/:id', admin, deadLetterRoute(deps.deadLetters))
-  route('POST', '/dead-letters/:id/replay', '/dead-letters/:id/replay', admin, bodyLimit(POST_BODY_MAX_BYTES), replayRoute(deps.replayDeadLetter))
+  route('GET', '/dead-letters', '/dead-letters', deadLettersRoute(deps.deadLetters))
+  route('GET', '/dead-letters/:id', '/dead-letters/:id', deadLetterRoute(deps.deadLetters))
+  route('POST', '/dead-letters/:id/replay', '/dead-letters/:id/replay', bodyLimit(POST_BODY_MAX_BYTES), replayRoute(deps.replayDeadLetter))
 
   route('GET', '/healthz', '/healthz', healthRoute())
   route('GET', '/readyz', '/readyz', readyRoute(deps.readiness))
@@ -73,7 +93,7 @@ export function createApp(deps: AppDeps): OrderServiceApp {
 
   for (const [path, file] of loadStaticFiles(deps.staticDir)) route('GET', path, 'static', staticRoute(file))
 
-  app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched')))
+  app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched'), isAllowedHost))
   app.onError(errorHandler(deps.log))
   return { app, orderAnswers }
 }

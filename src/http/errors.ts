@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_query'
   | 'unauthorized'
   | 'forbidden'
+  | 'unknown_host'
   | 'payload_too_large'
   | 'not_ready'
   | 'truncated'

@@ -32,3 +32,13 @@ export function requestHeader(c: Context<AppEnv>, name: string): string | undefi
   }
   return c.req.header(name)
 }
+
+/**
+ * The Host header. Through node:http, the header alone (a request without one has none, whatever URL
+ * @hono/node-server made up for it); app.request() in tests sends none unless given: its URL's host stands in.
+ */
+export function requestHost(c: Context<AppEnv>): string | undefined {
+  const headers = incomingOf(c)?.headers
+  if (headers !== undefined) return headers.host
+  return c.req.header('host') ?? new URL(c.req.url).host
+}

@@ -13,9 +13,10 @@ import type { Metrics } from '../metrics.js'
 import { errorJson, type ErrorCode } from './errors.js'
 import { ifNoneMatchHits } from './etag.js'
 import type { HttpLog } from './log.js'
+import { HOST_REFUSED, type HostRule } from './middleware/host-check.js'
 import { SECURITY_HEADERS } from './middleware/security-headers.js'
 import { responseCounter, type Tally } from './middleware/request-metrics.js'
-import { requestHeader, type AppEnv } from './node-request.js'
+import { requestHeader, requestHost, type AppEnv } from './node-request.js'
 
 const PREFIX = '/order/'
 
@@ -33,12 +34,15 @@ export interface OrderAnswer {
 
 export type OrderAnswerOrPending = OrderAnswer | Promise<OrderAnswer>
 
-/** GET /order/:id's decisions, made once for both servers; each call counts its request and cache lookup. */
+/**
+ * GET /order/:id's decisions, made once for both servers; each call counts its request and cache lookup.
+ * `host` is the request's Host header: 421 unknown_host unless allowed (middleware/host-check.ts), as on every route.
+ */
 export interface OrderAnswers {
   /** For an id as taken from the path: 400 invalid_id unless it follows the id rule. */
-  answer(id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending
+  answer(host: string | undefined, id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending
   /** For an id the caller already checked with {@link isOrderId}. */
-  answerValid(id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending
+  answerValid(host: string | undefined, id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending
   /** A request that failed unexpectedly (a bug): logged, and answered as the app's error handler does, 500 internal. */
   failed(error: unknown, method: string | undefined, path: string | undefined): OrderAnswer
 }
@@ -48,6 +52,7 @@ export interface OrderAnswersDeps {
   metrics: Metrics
   tally: Tally
   log: HttpLog
+  isAllowedHost: HostRule
 }
 
 const ORDER_ROUTE = '/order/:id'
@@ -65,7 +70,7 @@ export function isOrderId(id: string): boolean {
   return ORDER_ID.test(id)
 }
 
-export function createOrderAnswers({ cache, metrics, tally, log }: OrderAnswersDeps): OrderAnswers {
+export function createOrderAnswers({ cache, metrics, tally, log, isAllowedHost }: OrderAnswersDeps): OrderAnswers {
   const count = responseCounter(tally, metrics.httpRequests, 'GET', ORDER_ROUTE)
   const lookups = {
     hit: tally.counter(metrics.cacheLookups.labels('hit')),
@@ -77,6 +82,7 @@ export function createOrderAnswers({ cache, metrics, tally, log }: OrderAnswersD
   const busy = errorAnswer(503, 'not_ready', 'Too many lookups of uncached orders; retry shortly', { 'retry-after': '1' })
   const unavailable = errorAnswer(503, 'not_ready', 'The database is unavailable; retry shortly', { 'retry-after': '1' })
   const internal = errorAnswer(500, 'internal', 'Internal error')
+  const unknownHost = errorAnswer(HOST_REFUSED.status, HOST_REFUSED.code, HOST_REFUSED.message)
 
   const settle = (ifNoneMatch: string | undefined, result: LookupResult): OrderAnswer => {
     switch (result.kind) {
@@ -104,18 +110,23 @@ export function createOrderAnswers({ cache, metrics, tally, log }: OrderAnswersD
     }
   }
 
-  const answerValid = (id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending => {
+  const lookUp = (id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending => {
     const result = cache.lookup(id)
     return result instanceof Promise ? result.then((settled) => settle(ifNoneMatch, settled)) : settle(ifNoneMatch, result)
   }
+  const refuseHost = (): OrderAnswer => {
+    count(HOST_REFUSED.status)
+    return unknownHost
+  }
 
   return {
-    answer(id, ifNoneMatch) {
-      if (isOrderId(id)) return answerValid(id, ifNoneMatch)
+    answer(host, id, ifNoneMatch) {
+      if (!isAllowedHost(host)) return refuseHost()
+      if (isOrderId(id)) return lookUp(id, ifNoneMatch)
       count(400)
       return invalidId
     },
-    answerValid,
+    answerValid: (host, id, ifNoneMatch) => (isAllowedHost(host) ? lookUp(id, ifNoneMatch) : refuseHost()),
     failed(error, method, path) {
       log.error({ err: error, method, path }, 'request failed')
       return internal
@@ -176,7 +187,7 @@ export const ORDER_PATH = '/order/*'
  */
 export function orderRoute(answers: OrderAnswers): Handler<AppEnv> {
   return (c) => {
-    const answer = answers.answer(c.req.path.slice(PREFIX.length), requestHeader(c, 'if-none-match'))
+    const answer = answers.answer(requestHost(c), c.req.path.slice(PREFIX.length), requestHeader(c, 'if-none-match'))
     return answer instanceof Promise ? answer.then(toResponse) : toResponse(answer)
   }
 }
@@ -199,7 +210,7 @@ type FetchCallback = Parameters<typeof getRequestListener>[0]
  * (createOrderAnswers above), so status, headers, body and metrics are the same on both paths.
  * It takes only ids that follow the id rule as they arrive: then the URL parser would leave the path as it is.
  * Anything else (%-escapes, dot segments, an extra slash, other methods) goes to Hono, which answers it as before.
- * Unlike Hono it does not check the Host header: an order lookup does not depend on it.
+ * The Host header is checked by the answers (a rebinding page must not read orders either).
  */
 export function createOrderFastPath(answers: OrderAnswers): FastPath {
   return (req, res) => {
@@ -211,7 +222,7 @@ export function createOrderFastPath(answers: OrderAnswers): FastPath {
     if (!isOrderId(id)) return false
 
     try {
-      const answer = answers.answerValid(id, req.headers['if-none-match'])
+      const answer = answers.answerValid(req.headers.host, id, req.headers['if-none-match'])
       if (answer instanceof Promise) answer.then((settled) => send(res, settled), (error: unknown) => fail(answers, req, res, error))
       else send(res, answer)
     } catch (error) {

@@ -1,18 +1,12 @@
 import * as v from 'valibot'
+import { isRowId, ROW_ID_RULE } from '../store/row-id.js'
 import { ApiError } from './errors.js'
 
 /** Query strings longer than this are refused before parsing: nothing legitimate needs more. */
 export const MAX_QUERY_CHARS = 512
 
-/** PostgreSQL's bigint maximum; compared as text (same length), which never throws whatever came in. */
-const BIGINT_MAX = '9223372036854775807'
-
-/** A keyset cursor or row id: a positive PostgreSQL bigint written in digits. */
-const RowId = v.pipe(
-  v.string(),
-  v.regex(/^\d{1,19}$/, 'must be 1 to 19 digits'),
-  v.check((digits) => digits.length < BIGINT_MAX.length || digits <= BIGINT_MAX, 'is too large'),
-)
+/** A keyset cursor or row id: the store's one rule (src/store/row-id.ts). */
+const RowId = v.pipe(v.string(), v.check(isRowId, `must be ${ROW_ID_RULE}`))
 
 /** `?limit=&before=`; unknown parameters are ignored. */
 const PageQuery = v.object({

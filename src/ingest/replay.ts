@@ -2,6 +2,7 @@ import { ServiceError } from '../errors.js'
 import type { Sql } from '../store/db.js'
 import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
+import { isRowId } from '../store/row-id.js'
 import type { OrderCacheWriter } from './batch-writer.js'
 import type { GateCheck } from './gate.js'
 import { createStoreVerdicts } from './store-verdicts.js'
@@ -23,8 +24,6 @@ export interface ReplayOptions {
   gate: GateCheck
 }
 
-const ID = /^[1-9][0-9]{0,17}$/
-
 /**
  * POST /dead-letters/:id/replay: puts a dead letter through the gate again (after a schema fix) and, when it
  * passes, stores it through the batch writer's own step (store-verdicts.ts). The dead letter stays, marked with
@@ -35,7 +34,7 @@ export function createReplay(options: ReplayOptions) {
   const storeVerdicts = createStoreVerdicts(options)
 
   return async function replayDeadLetter(id: string): Promise<ReplayResult> {
-    const letter = ID.test(id) ? await deadLetters.get(id) : undefined
+    const letter = isRowId(id) ? await deadLetters.get(id) : undefined
     if (letter === undefined) return { outcome: 'not_found' }
     if (letter.truncated) return { outcome: 'truncated' }
 

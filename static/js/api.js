@@ -52,7 +52,7 @@ export function createApi({ token }) {
 
   return {
     getOrder: (id, signal) => request(`/order/${encodeURIComponent(id)}`, { signal }),
-    listOrders: (before, limit = 20) => request(`/orders${query({ limit, before })}`),
+    listOrders: (before, limit = 20) => request(`/orders${query({ limit, before })}`, { admin: true }),
     listDeadLetters: (before, limit = 20) => request(`/dead-letters${query({ limit, before })}`, { admin: true }),
     getDeadLetter: (id) => request(`/dead-letters/${encodeURIComponent(id)}`, { admin: true }),
     replayDeadLetter: (id) => request(`/dead-letters/${encodeURIComponent(id)}/replay`, { method: 'POST', admin: true }),

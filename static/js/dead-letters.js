@@ -27,9 +27,10 @@ const OUTCOMES = {
  *   api: ReturnType<typeof import('./api.js').createApi>,
  *   tokens: ReturnType<typeof import('./admin-token.js').createTokenStore>,
  *   onPick: (orderId: string) => void,
+ *   onTokenChange: () => void,
  * }} deps
  */
-export function createDeadLetters({ root, api, tokens, onPick }) {
+export function createDeadLetters({ root, api, tokens, onPick, onTokenChange }) {
   const list = byId('dead-letter-list', root);
   const status = byId('dead-letters-status', root);
   const more = /** @type {HTMLButtonElement} */ (byId('dead-letters-more', root));
@@ -50,6 +51,7 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
     tokens.clear();
     forget.hidden = true;
     setStatus(status, 'idle', 'Admin token forgotten.');
+    onTokenChange();
   });
   tokenForm.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -63,6 +65,7 @@ export function createDeadLetters({ root, api, tokens, onPick }) {
     tokenForm.hidden = true;
     forget.hidden = false;
     load(null);
+    onTokenChange();
   });
   list.addEventListener('click', (event) => {
     const link = event.target instanceof Element ? event.target.closest('a[data-order-id]') : null;

@@ -1,5 +1,7 @@
 // The newest orders from GET /orders, each a real link (so it can open in a new tab) that a plain
-// click turns into an in-page lookup.
+// click turns into an in-page lookup. GET /orders is an admin route: the list is shown only when the server lists
+// them to this browser (the local operator, or the admin token entered); otherwise a note says why, and looking an
+// order up by its id works as before.
 import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
 import { oneLoadAtATime } from './one-load-at-a-time.js';
@@ -35,6 +37,12 @@ export function createRecentOrders({ root, api, onPick }) {
     const answer = await api.listOrders(before ?? undefined);
     more.disabled = false;
 
+    if (!answer.ok && (answer.status === 401 || answer.status === 403)) {
+      hideList(answer.status);
+      return;
+    }
+    list.hidden = false;
+    refresh.hidden = false;
     if (!answer.ok) {
       if (before === null) clear(list);
       more.hidden = before === null || next === null;
@@ -49,6 +57,18 @@ export function createRecentOrders({ root, api, onPick }) {
     markCurrent(currentId);
     if (list.childElementCount === 0) setStatus(status, 'empty', 'No orders stored yet.');
     else setStatus(status, 'idle');
+  }
+
+  /** Not the admin: nothing of the list stays on screen, and the note says how to get it. */
+  function hideList(httpStatus) {
+    clear(list);
+    list.hidden = true;
+    more.hidden = true;
+    refresh.hidden = true;
+    next = null;
+    setStatus(status, 'forbidden', httpStatus === 401
+      ? 'The newest orders are listed for the admin only: enter the admin token in the Dead letters view.'
+      : 'The newest orders are listed only to the operator on this machine (the server has no admin token).');
   }
 
   /** Highlights the order on screen, if it is in the list. */

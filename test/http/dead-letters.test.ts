@@ -175,6 +175,22 @@ describe('POST /dead-letters/:id/replay (the real ingest replay)', () => {
     expect((await app.request('/dead-letters/424242/replay', { method: 'POST', headers: auth })).status).toBe(404)
   })
 
+  it('When a dead letter\'s id has 19 digits, then reading and replaying it agree: one id rule for the route and the replay', async () => {
+    const { app, deadLetters } = appWithReplay(TOKEN)
+    await db.sql`select setval(pg_get_serial_sequence('dead_letters', 'id'), 999999999999999999)`
+    await deadLetters.insertMany([letter(orderJson('nineteen-digits'), { reason: 'schema', orderUid: 'nineteen-digits' })])
+    const id = '1000000000000000000'
+
+    expect((await app.request(`/dead-letters/${id}`, { headers: auth })).status).toBe(200)
+    const replayed = await app.request(`/dead-letters/${id}/replay`, { method: 'POST', headers: auth })
+    expect(await replayed.json()).toEqual({ outcome: 'stored' })
+    // Leading zeros name no row, the same for both: refused before PostgreSQL sees them.
+    for (const path of [`/dead-letters/0${id}`, `/dead-letters/0`, `/dead-letters/0${id}/replay`]) {
+      const res = await app.request(path, { method: path.endsWith('/replay') ? 'POST' : 'GET', headers: auth })
+      expect(res.status, path).toBe(400)
+    }
+  })
+
   it('When a body is sent beyond the bound, then 413 payload_too_large', async () => {
     const { app } = appWithReplay(TOKEN)
     const res = await app.request('/dead-letters/1/replay', { method: 'POST', headers: auth, body: 'x'.repeat(4096) })

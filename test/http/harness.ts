@@ -1,5 +1,9 @@
+import { createServer, request, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { OrderCache } from '../../src/cache/order-cache.js'
-import { createApp, type AppDeps } from '../../src/http/app.js'
+import { createApp, type AppDeps, type OrderServiceApp } from '../../src/http/app.js'
+import { allowedHosts } from '../../src/http/middleware/host-check.js'
+import { createRequestListener } from '../../src/http/order-by-id.js'
 import type { Readiness } from '../../src/http/routes/health.js'
 import { defaultStaticDir } from '../../src/http/routes/static.js'
 import { createMetrics } from '../../src/metrics.js'
@@ -37,6 +41,7 @@ export function buildApp(db: TestDatabase, overrides: Partial<AppDeps> = {}) {
     metrics,
     readiness: () => ({ ...readiness }),
     adminToken: undefined,
+    allowedHosts: allowedHosts('127.0.0.1', []),
     staticDir: defaultStaticDir,
     log,
     ...overrides,
@@ -49,3 +54,35 @@ export function buildApp(db: TestDatabase, overrides: Partial<AppDeps> = {}) {
 export const fromAddress = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress } } })
 
 export const SECURITY_HEADER_NAMES = ['content-security-policy', 'x-content-type-options', 'referrer-policy', 'x-frame-options']
+
+export interface Reply {
+  status: number
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** A raw request to 127.0.0.1: the path and headers (Host too) go on the wire exactly as written (fetch would normalise them). */
+export function send(port: number, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        const { date: _date, ...headers } = res.headers
+        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') })
+      })
+    })
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
+/** Serves the app as src/service.ts does (node:http, GET /order/:id on the fast path ahead of Hono) on a free loopback port. */
+export async function serve({ app, orderAnswers }: OrderServiceApp): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer(createRequestListener({ app, answers: orderAnswers, hostname: '127.0.0.1' }))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}

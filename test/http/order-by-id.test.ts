@@ -1,4 +1,4 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -7,7 +7,7 @@ import { createOrderFastPath, createRequestListener, ORDER_ID, type FastPath } f
 import { ORDER_UID_PATTERN } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { buildApp, orderJson, SECURITY_HEADER_NAMES } from './harness.js'
+import { buildApp, orderJson, SECURITY_HEADER_NAMES, send } from './harness.js'
 
 let db: TestDatabase
 const servers: Server[] = []
@@ -21,33 +21,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))))
 })
 
-interface Reply {
-  status: number
-  headers: IncomingHttpHeaders
-  body: string
-}
-
 async function listen(listener: Parameters<typeof createServer>[1]): Promise<number> {
   const server = createServer(listener)
   servers.push(server)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return (server.address() as AddressInfo).port
-}
-
-/** A raw request: the path goes on the wire exactly as written (fetch would normalise it). */
-function send(port: number, path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => {
-        const { date: _date, ...headers } = res.headers
-        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') })
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
 }
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { connectDatabase } from '../../src/store/db.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { buildApp, orderJson, SECURITY_HEADER_NAMES } from './harness.js'
+import { buildApp, fromAddress, orderJson, SECURITY_HEADER_NAMES } from './harness.js'
 
 let db: TestDatabase
 
@@ -18,6 +18,9 @@ async function store(harness: ReturnType<typeof buildApp>, uids: string[]) {
     uids.map((uid, i) => ({ orderUid: uid, json: orderJson(uid, (doc) => (doc.date_created = `2021-11-2${i % 10}T06:22:19Z`)), brokerSeq: i + 1 })),
   )
 }
+
+/** The newest orders are an admin route: asked as the local operator (a loopback peer, no ADMIN_TOKEN). */
+const operator = fromAddress('127.0.0.1')
 
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error
 
@@ -109,7 +112,7 @@ describe('GET /orders', () => {
     const seen: string[] = []
     let path = '/orders?limit=2'
     for (;;) {
-      const res = await harness.app.request(path)
+      const res = await harness.app.request(path, {}, operator)
       expect(res.status).toBe(200)
       const page = (await res.json()) as { orders: Array<{ order_uid: string; date_created: string; received_at: string }>; next: string | null }
       seen.push(...page.orders.map((order) => order.order_uid))
@@ -126,7 +129,7 @@ describe('GET /orders', () => {
   it('When no limit is given, then 20 at most are returned; unknown parameters are ignored', async () => {
     const harness = buildApp(db)
     await store(harness, Array.from({ length: 25 }, (_, i) => `n${i}`))
-    const res = await harness.app.request('/orders?colour=blue')
+    const res = await harness.app.request('/orders?colour=blue', {}, operator)
     const page = (await res.json()) as { orders: unknown[]; next: string | null }
     expect(page.orders).toHaveLength(20)
     expect(page.next).not.toBeNull()
@@ -142,7 +145,7 @@ describe('GET /orders', () => {
     ['before=9223372036854775808'],
     [`x=${'a'.repeat(600)}`],
   ])('When the query is %s, then 400 invalid_query', async (query) => {
-    const res = await buildApp(db).app.request(`/orders?${query}`)
+    const res = await buildApp(db).app.request(`/orders?${query}`, {}, operator)
     expect(res.status).toBe(400)
     expect(await errorOf(res)).toMatchObject({ code: 'invalid_query' })
     expect(res.headers.get('content-security-policy')).toBeTruthy()
@@ -153,7 +156,7 @@ describe('GET /orders', () => {
     await closed.end()
     const harness = buildApp(db, { orders: createOrderStore(closed) })
 
-    const res = await harness.app.request('/orders')
+    const res = await harness.app.request('/orders', {}, operator)
 
     expect(res.status).toBe(500)
     expect(await res.json()).toEqual({ error: { code: 'internal', message: 'Internal error' } })

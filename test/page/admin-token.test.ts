@@ -2,18 +2,22 @@ import type { Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { acks } from '../support/events.js'
 import { startTestService, type TestService } from '../support/service.js'
-import { waitForState } from './browser.js'
+import { ordersFrom, publishOrders, waitForState } from './browser.js'
 import { useBrowserTest } from './hooks.js'
 
 /** The dead-letter view against a service started with ADMIN_TOKEN: the page must ask for it. */
 const token = 'x'.repeat(24)
-/** With one dead letter stored, so the view has something to list once the token is given. */
+/** An order the newest-orders list shows once the token is given. */
+const [order] = ordersFrom(7, 1, 1)
+
+/** With one dead letter and one order stored, so the views have something to list once the token is given. */
 async function startWithDeadLetter(): Promise<TestService> {
   const svc = await startTestService({ ADMIN_TOKEN: token })
   try {
     const acked = acks(svc.service.events, 1)
     await svc.publish(['{"truncated": '])
     await acked
+    await publishOrders(svc, [order!])
     return svc
   } catch (error) {
     await svc.stop()
@@ -83,5 +87,34 @@ describe('Dead-letter view with ADMIN_TOKEN', () => {
     await waitForState(page, 'dead-letters-status', 'idle')
     expect(await page.getByTestId('dead-letter-row').count()).toBeGreaterThan(0)
     expect(await page.getByTestId('token-forget').isVisible()).toBe(true)
+  })
+
+  it('When the server requires a token, then the newest orders are hidden until it is entered, listed with it, and hidden again when it is forgotten', async () => {
+    ui.session.expectFailedResponse(401)
+    await page.goto(new URL('/', ui.svc.url).href)
+    await waitForState(page, 'recent-status', 'forbidden')
+    expect(await page.getByTestId('recent-list').isVisible()).toBe(false)
+    expect(await page.getByTestId('recent-item').count()).toBe(0)
+    expect(await page.getByTestId('recent-status').textContent()).toMatch(/enter the admin token/)
+
+    await page.getByTestId('tab-dead-letters').click()
+    await waitForState(page, 'dead-letters-status', 'error')
+    await submitToken(token)
+    await waitForState(page, 'dead-letters-status', 'idle')
+    await page.getByTestId('tab-lookup').click()
+    await waitForState(page, 'recent-status', 'idle')
+    expect(await page.getByTestId('recent-list').isVisible()).toBe(true)
+    expect(await page.getByTestId('recent-link').allTextContents()).toEqual([order!.order_uid])
+
+    // A reload keeps the token for the tab, and the list with it.
+    await page.reload()
+    await waitForState(page, 'recent-status', 'idle')
+    expect(await page.getByTestId('recent-link').count()).toBe(1)
+
+    await page.getByTestId('tab-dead-letters').click()
+    await page.getByTestId('token-forget').click()
+    await page.getByTestId('tab-lookup').click()
+    await waitForState(page, 'recent-status', 'forbidden')
+    expect(await page.getByTestId('recent-item').count()).toBe(0)
   })
 })

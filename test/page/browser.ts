@@ -21,8 +21,8 @@ export const PHONE = { width: 390, height: 844 } as const
 export interface PageSession {
   page: Page
   context: BrowserContext
-  /** Declares that this test expects the server to answer `status` (404, 401): Chromium logs those as console errors. */
-  expectFailedResponse(status: 401 | 404): void
+  /** Declares that this test expects the server to answer `status` (404, 401, 403): Chromium logs those as console errors. */
+  expectFailedResponse(status: 401 | 403 | 404): void
   /** Declares an expected network failure Chromium logs, e.g. 'net::ERR_CONNECTION_REFUSED'. */
   expectNetworkError(code: string): void
   /** Console errors and uncaught page errors, less the ones declared as expected. */

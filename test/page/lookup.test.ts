@@ -174,6 +174,8 @@ describe('Order lookup page', () => {
     await publishOrders(ui.svc, orders)
     await open()
     await waitForState(page, 'recent-status', 'idle')
+    // The local operator (loopback, no proxy, no ADMIN_TOKEN) is the admin: the list is shown.
+    expect(await page.getByTestId('recent-list').isVisible()).toBe(true)
     const listed = await page.getByTestId('recent-link').allTextContents()
     expect(listed.slice(0, orders.length)).toEqual(orders.map((order) => order.order_uid).reverse())
 
@@ -182,6 +184,24 @@ describe('Order lookup page', () => {
     await waitForState(page, 'status', 'found')
     expect(await textOf(page, 'order-uid')).toBe(picked.order_uid)
     expect(new URL(page.url()).searchParams.get('id')).toBe(picked.order_uid)
+  })
+
+  it('When the page is not the local operator\'s (it comes through a proxy) and no token is set, then the newest orders are hidden and lookup by id still works', async () => {
+    const order = generateOrder(seed, 60)
+    await publishOrders(ui.svc, [order])
+    ui.session.expectFailedResponse(403)
+    // A proxy on this machine says whom it connects for: the service then no longer sees the local operator.
+    await page.route((url) => url.pathname === '/orders', (route) => route.continue({ headers: { ...route.request().headers(), 'x-forwarded-for': '203.0.113.9' } }))
+    await open()
+    await waitForState(page, 'recent-status', 'forbidden')
+    expect(await page.getByTestId('recent-list').isVisible()).toBe(false)
+    expect(await page.getByTestId('recent-item').count()).toBe(0)
+    expect(await page.getByTestId('recent-refresh').isVisible()).toBe(false)
+    expect(await textOf(page, 'recent-status')).toMatch(/only to the operator on this machine/)
+
+    await lookUp(page, order.order_uid)
+    await waitForState(page, 'status', 'found')
+    expect(await textOf(page, 'order-uid')).toBe(order.order_uid)
   })
 
   it('When Refresh is clicked while the newest orders load, then they load again after and show what arrived meanwhile', async () => {

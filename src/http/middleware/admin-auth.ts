@@ -5,10 +5,12 @@ import { errorResponse } from '../errors.js'
 import { remoteAddress, requestHeader, type AppEnv } from '../node-request.js'
 
 /**
- * Guards the admin routes (dead letters hold personal data). With a token: `Authorization: Bearer <token>`
+ * Guards the admin routes (dead letters and the newest orders hold personal data). With a token: `Authorization: Bearer <token>`
  * or 401. Without one: local operators only, else 403. A local operator is a loopback peer whose request
  * carries no `Forwarded` or `X-Forwarded-For`: a reverse proxy or load balancer on the same host connects from
  * loopback on behalf of anyone, and says so in those headers. A request whose peer is unknown is not loopback.
+ * The token is read from that header alone: never a cookie (a browser would attach it to another site's forms too)
+ * nor the URL (kept in logs and histories).
  */
 export function adminAuth(token: string | undefined): MiddlewareHandler<AppEnv> {
   if (token === undefined) {

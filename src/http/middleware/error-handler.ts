@@ -3,7 +3,8 @@ import { HTTPException } from 'hono/http-exception'
 import { DatabaseTimeoutError } from '../../store/bounded-pool.js'
 import { ApiError, errorResponse, type ErrorCode } from '../errors.js'
 import type { HttpLog } from '../log.js'
-import type { AppEnv } from '../node-request.js'
+import { requestHost, type AppEnv } from '../node-request.js'
+import { HOST_REFUSED, hostRefused, type HostRule } from './host-check.js'
 import type { CountResponse } from './request-metrics.js'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
@@ -35,9 +36,16 @@ export function errorHandler(log: HttpLog): ErrorHandler<AppEnv> {
   }
 }
 
-/** No route: 404 in the JSON shape, counted under one route label so unknown paths cannot grow label sets. */
-export function notFoundHandler(count: CountResponse): NotFoundHandler<AppEnv> {
-  return () => {
+/**
+ * No route: 404 in the JSON shape (421 for a Host not allowed, as on every route), counted under one route label
+ * so unknown paths cannot grow label sets.
+ */
+export function notFoundHandler(count: CountResponse, isAllowedHost: HostRule): NotFoundHandler<AppEnv> {
+  return (c) => {
+    if (!isAllowedHost(requestHost(c))) {
+      count(HOST_REFUSED.status)
+      return hostRefused()
+    }
     count(404)
     return errorResponse(404, 'not_found', 'Not found')
   }
