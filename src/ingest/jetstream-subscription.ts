@@ -16,6 +16,8 @@ import {
 import { connect, millis, nanos, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { BrokerMessage, BrokerSubscription, OpenSubscription } from './transport.js'
+import { Backoff, type BackoffPolicy } from '../backoff.js'
+import { withTimeout } from '../timeout.js'
 
 export interface JetStreamOptions {
   /** nats:// servers; the client fails over between them (and those the cluster announces). */
@@ -37,7 +39,7 @@ export interface JetStreamOptions {
   name: string
   log: Pick<Logger, 'info' | 'warn'>
   /** Waits between attempts, at start-up and after a failed pull: from initialMs, doubling, up to maxMs. */
-  retry?: { initialMs: number; maxMs: number }
+  retry?: BackoffPolicy
   /** How long one pull request stays open on the server (PULL_EXPIRES_MS); one the server has not ended PULL_GRACE_MS later is ended here. */
   pullExpiresMs?: number
   /** Aborts the start-up wait (a stop signal while the cluster has no leader, say). */
@@ -96,7 +98,7 @@ export async function prepareJetStream(options: JetStreamOptions): Promise<JetSt
   const { log, signal } = options
   const retry = options.retry ?? { initialMs: 250, maxMs: 5_000 }
   let nc: NatsConnection | undefined
-  for (let delay = retry.initialMs; ; delay = Math.min(delay * 2, retry.maxMs)) {
+  for (const delays = new Backoff(retry); ; ) {
     signal?.throwIfAborted()
     try {
       nc ??= await connect({
@@ -122,6 +124,7 @@ export async function prepareJetStream(options: JetStreamOptions): Promise<JetSt
         await nc?.close()
         throw error
       }
+      const delay = delays.next()
       log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'JetStream not available yet')
       await sleep(delay, undefined, { signal }).catch(async (aborted: unknown) => {
         await nc?.close()
@@ -323,7 +326,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   }
 
   const loop = (async () => {
-    let delay = retry.initialMs
+    const delays = new Backoff(retry)
     while (!closing) {
       const room = options.maxInFlight - held.size
       if (room < refill) {
@@ -359,13 +362,13 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
           deliver(message)
         }
         answered = true
-        delay = retry.initialMs
+        delays.reset()
       } catch (error) {
         answered = false
         if (closing) break
+        const delay = delays.next()
         log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'JetStream pull failed: pulling again')
-        await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
-        delay = Math.min(delay * 2, retry.maxMs)
+        await Backoff.wait(delay, stopped.signal)
       } finally {
         clearTimeout(overdue)
         pulling = undefined
@@ -384,7 +387,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       stopped.abort()
       wake?.()
       pulling?.stop()
-      await withTimeout(loop)
+      await withTimeout(loop.catch(() => undefined), CLOSE_TIMEOUT_MS, () => undefined)
       // The service stops after its writer: what is still held will not be acked here. Handing it back now lets
       // another instance (or the next run) have it at once instead of after the ack wait.
       for (const message of held.values()) {
@@ -396,15 +399,8 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       }
       held.clear()
       // Acks sent just before are flushed by close; the durable keeps its position for the next run.
-      await withTimeout(nc.close())
+      await withTimeout(nc.close().catch(() => undefined), CLOSE_TIMEOUT_MS, () => undefined)
     },
   }
 }
 
-function withTimeout(promise: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([
-    promise.then(() => undefined, () => undefined),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
-  ]).finally(() => clearTimeout(timer))
-}

@@ -1,6 +1,7 @@
 import stan from 'node-nats-streaming'
 import type { Logger } from 'pino'
 import type { BrokerMessage, BrokerSubscription } from './transport.js'
+import { Backoff, type BackoffPolicy } from '../backoff.js'
 
 export interface StanSubscriptionOptions {
   /**
@@ -30,7 +31,7 @@ export interface StanSubscriptionOptions {
   ackWaitMs: number
   log: Pick<Logger, 'info' | 'warn'>
   /** Reconnect delays: from initialMs, doubling, up to maxMs. */
-  retry?: { initialMs: number; maxMs: number }
+  retry?: BackoffPolicy
 }
 
 type Connection = ReturnType<typeof stan.connect>
@@ -87,7 +88,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
   const { log } = options
   const retry = options.retry ?? { initialMs: 100, maxMs: 5_000 }
   const servers = new ServerRing(options.servers)
-  let delay = retry.initialMs
+  const delays = new Backoff(retry)
   let current: Session | undefined
   let live = false
   let closing = false
@@ -145,7 +146,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
     subscription.on('ready', () => {
       if (session.over) return
       live = true
-      delay = retry.initialMs
+      delays.reset()
       servers.connected()
       log.info({ channel: options.channel, durable: options.durableName, queueGroup: options.queueGroup, server: session.server }, 'subscribed')
       if (retirement === undefined && options.retireDurableOf !== undefined && options.queueGroup !== undefined) {
@@ -175,8 +176,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       // Already closed underneath: nothing left to release.
     }
     // Another server first; a pause only once every known server has failed since the last subscription.
-    const wait = servers.roundFailed() ? delay : 0
-    if (wait > 0) delay = Math.min(delay * 2, retry.maxMs)
+    const wait = servers.roundFailed() ? delays.next() : 0
     log.warn({ err: error, server: session.server, retryInMs: wait }, `broker ${what}: reconnecting`)
     retryTimer = setTimeout(connect, wait)
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
+import { withTimeout } from '../../src/timeout.js'
 
 /** The child-process spawner of the tests, the benchmarks and the reliability suite. */
 
@@ -108,10 +109,10 @@ export function spawnProcess(command: string, args: readonly string[], options: 
         }
         listeners.add(listener)
       })
-      return within(
+      return withTimeout(
         Promise.race([found, exited.then((status) => Promise.reject(new Error(`${name} exited (${status.code ?? status.signal}):\n${kept}`)))]),
         timeoutMs,
-        () => `no such line from ${name}:\n${kept}`,
+        () => failAfter(timeoutMs, `no such line from ${name}:\n${kept}`),
       ).finally(() => listeners.delete(listener))
     },
     message: <T>() =>
@@ -144,15 +145,13 @@ export async function runProcess(command: string[], options: { cwd: string; env:
   const [file, ...args] = command
   const running = spawnProcess(file!, args, options)
   try {
-    const status = await within(running.exited, timeoutMs, () => `${command.join(' ')} did not finish:\n${running.output()}`)
+    const status = await withTimeout(running.exited, timeoutMs, () => failAfter(timeoutMs, `${command.join(' ')} did not finish:\n${running.output()}`))
     return { code: status.code, output: running.output() }
   } finally {
     await running.stop('SIGKILL', 5_000)
   }
 }
 
-export function within<T>(promise: Promise<T>, timeoutMs: number, failure: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${failure()} (after ${timeoutMs} ms)`)), timeoutMs)))
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+function failAfter(timeoutMs: number, what: string): never {
+  throw new Error(`${what} (after ${timeoutMs} ms)`)
 }
