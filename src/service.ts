@@ -5,16 +5,16 @@ import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
-import { isAddressInUse, PortInUseError, StartupError } from './errors.js'
+import { isAddressInUse, PortInUseError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
 import { allowedHosts } from './http/middleware/host-check.js'
 import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
-import { prepareJetStream } from './ingest/jetstream-subscription.js'
+import { jetStreamTransport } from './ingest/jetstream-subscription.js'
 import { createReplay } from './ingest/replay.js'
-import { openStanSubscription } from './ingest/stan-subscription.js'
+import { stanTransport } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { classifyDatabaseError } from './store/database-errors.js'
@@ -63,6 +63,12 @@ export async function startService(
   signal?: AbortSignal,
 ): Promise<RunningService> {
   const metrics = createMetrics()
+  // The one place the service chooses a broker.
+  const subscriptionLog = log.child({ component: 'subscription' })
+  const transport =
+    config.BROKER === 'jetstream'
+      ? jetStreamTransport(config, endpoints.natsServers, subscriptionLog)
+      : stanTransport(config, { servers: endpoints.stanServers, clusterId: endpoints.stanClusterId }, subscriptionLog)
   // First: the one part that can fail to start before anything else needs undoing.
   const gateOptions = { maxMessageBytes: config.MAX_MESSAGE_BYTES }
   const gateThread = config.GATE_THREAD === 'on' ? await startGateThread(gateOptions) : gateInThisThread(gateOptions)
@@ -102,7 +108,7 @@ export async function startService(
     metrics,
     gate,
     // Dead letters name where the message came from: the STAN channel or the JetStream stream.
-    channel: config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL,
+    channel: transport.origin,
     maxBatch: config.BATCH_MAX_SIZE,
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     log: log.child({ component: 'writer' }),
@@ -162,7 +168,7 @@ export async function startService(
     const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, orders.newestFirst())), log, signal)
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
-    openSubscription = await openTransport(config, endpoints, log.child({ component: 'subscription' }), signal)
+    openSubscription = await transport.prepare(signal)
     signal?.throwIfAborted()
   } catch (error) {
     // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
@@ -210,48 +216,6 @@ export async function startService(
       await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
   }
-}
-
-/**
- * The configured broker's subscription: the one place the service chooses a transport. JetStream's stream and
- * consumer are made ready first (waiting while the cluster has no leader), so a stream that cannot serve is a
- * start-up error rather than a subscription that never delivers.
- */
-async function openTransport(config: Config, endpoints: ServiceEndpoints, log: Logger, signal: AbortSignal | undefined): Promise<OpenSubscription> {
-  if (config.BROKER === 'jetstream') {
-    const ready = await prepareJetStream({
-      servers: endpoints.natsServers,
-      stream: config.JETSTREAM_STREAM,
-      subject: config.JETSTREAM_SUBJECT,
-      consumer: config.JETSTREAM_CONSUMER,
-      replicas: config.JETSTREAM_REPLICAS,
-      duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
-      ackWaitMs: config.JETSTREAM_ACK_WAIT_SECONDS * 1000,
-      maxAckPending: config.JETSTREAM_MAX_ACK_PENDING,
-      maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT,
-      name: config.JETSTREAM_CONSUMER,
-      log,
-      signal,
-    })
-    if (!ready.ok) throw new StartupError(ready.code, ready.message)
-    return ready.open
-  }
-  return (onMessage) =>
-    openStanSubscription(
-      {
-        servers: endpoints.stanServers,
-        clusterId: endpoints.stanClusterId,
-        clientId: config.STAN_CLIENT_ID,
-        channel: config.STAN_CHANNEL,
-        durableName: config.STAN_DURABLE,
-        queueGroup: config.STAN_QUEUE_GROUP,
-        retireDurableOf: config.STAN_LEGACY_CLIENT_ID === 'none' ? undefined : config.STAN_LEGACY_CLIENT_ID,
-        maxInFlight: config.STAN_MAX_IN_FLIGHT,
-        ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
-        log,
-      },
-      onMessage,
-    )
 }
 
 /** Runs `task` until the database lets it: a server still starting or briefly down is waited for, not fatal. */

@@ -15,7 +15,9 @@ import {
 } from '@nats-io/jetstream'
 import { connect, millis, nanos, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
-import type { BrokerMessage, BrokerSubscription, OpenSubscription } from './transport.js'
+import type { Config } from '../config.js'
+import { StartupError } from '../errors.js'
+import type { BrokerMessage, BrokerSubscription, OpenSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
 import { withTimeout } from '../timeout.js'
 
@@ -87,6 +89,35 @@ export const PULL_EXPIRES_MS = PINGS.pingInterval
  * into it all the same (a request that took longer than this to reach the server) comes again after the ack wait.
  */
 export const PULL_GRACE_MS = 250
+
+/**
+ * JetStream as configured (JETSTREAM_*), on `servers` (NATS_URL's, or the local nats-server's); its stream and
+ * consumer are made ready first, so a stream that cannot serve is a start-up error rather than a subscription
+ * that never delivers.
+ */
+export function jetStreamTransport(config: Config, servers: readonly string[], log: Logger): Transport {
+  return {
+    origin: config.JETSTREAM_STREAM,
+    async prepare(signal) {
+      const ready = await prepareJetStream({
+        servers,
+        stream: config.JETSTREAM_STREAM,
+        subject: config.JETSTREAM_SUBJECT,
+        consumer: config.JETSTREAM_CONSUMER,
+        replicas: config.JETSTREAM_REPLICAS,
+        duplicateWindowMs: config.JETSTREAM_DUPLICATE_WINDOW_SECONDS * 1000,
+        ackWaitMs: config.JETSTREAM_ACK_WAIT_SECONDS * 1000,
+        maxAckPending: config.JETSTREAM_MAX_ACK_PENDING,
+        maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT,
+        name: config.JETSTREAM_CONSUMER,
+        log,
+        signal,
+      })
+      if (!ready.ok) throw new StartupError(ready.code, ready.message)
+      return ready.open
+    },
+  }
+}
 
 /**
  * Connects, makes sure the stream and the durable consumer exist, and hands back the subscription's opener.

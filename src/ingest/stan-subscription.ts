@@ -1,6 +1,7 @@
 import stan from 'node-nats-streaming'
 import type { Logger } from 'pino'
-import type { BrokerMessage, BrokerSubscription } from './transport.js'
+import type { Config } from '../config.js'
+import type { BrokerMessage, BrokerSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
 
 export interface StanSubscriptionOptions {
@@ -75,6 +76,29 @@ const CONNECT_TIMEOUT_MS = 5_000
  * bytes every 2 s: nothing beside the messages.
  */
 export const PINGS = { pingInterval: 2_000, maxPingOut: 2, stanPingInterval: 2_000, stanMaxPingOut: 3 } as const
+
+/** NATS Streaming as configured (STAN_*), on `servers` (STAN_URL's, or the embedded broker's). */
+export function stanTransport(config: Config, broker: { servers: readonly string[]; clusterId: string }, log: Logger): Transport {
+  return {
+    origin: config.STAN_CHANNEL,
+    prepare: async () => (onMessage) =>
+      openStanSubscription(
+        {
+          servers: broker.servers,
+          clusterId: broker.clusterId,
+          clientId: config.STAN_CLIENT_ID,
+          channel: config.STAN_CHANNEL,
+          durableName: config.STAN_DURABLE,
+          queueGroup: config.STAN_QUEUE_GROUP,
+          retireDurableOf: config.STAN_LEGACY_CLIENT_ID === 'none' ? undefined : config.STAN_LEGACY_CLIENT_ID,
+          maxInFlight: config.STAN_MAX_IN_FLIGHT,
+          ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
+          log,
+        },
+        onMessage,
+      ),
+  }
+}
 
 /**
  * A durable, manual-ack subscription (in a durable queue group when one is named) that keeps itself alive:

@@ -26,3 +26,17 @@ export interface BrokerSubscription {
 
 /** What a transport offers the composition root: start delivering to `onMessage`. */
 export type OpenSubscription = (onMessage: (message: BrokerMessage) => void) => BrokerSubscription
+
+/**
+ * A broker as the configuration names it: what the service needs of it beyond the subscription. Each transport
+ * module builds one from the configuration (stanTransport, jetStreamTransport); the composition root picks one.
+ */
+export interface Transport {
+  /** Where its messages come from, as a dead letter records it: the NATS Streaming channel, or the JetStream stream. */
+  origin: string
+  /**
+   * Makes the broker side ready (JetStream: the stream and the consumer), waiting through a broker not up yet;
+   * a broker that cannot serve as configured is a StartupError. Then `open` starts the subscription.
+   */
+  prepare(signal: AbortSignal | undefined): Promise<OpenSubscription>
+}
