@@ -72,6 +72,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const progress = startProgress(plan.total, () => latest, io.stderr)
     tally = await publishEach(plan.messages, loop, session.send, () => false)
     tally.connectionErrors.push(...session.errors())
+    tally.connectionsLost = session.failovers()
     progress.stop()
     await session.close()
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { connect as connectNats, InvalidArgumentError, type NatsConnection } from '@nats-io/transport-node'
 import { CONNECT_TIMEOUT_MS, PINGS } from '../ingest/jetstream-subscription.js'
-import { publishEach, type PublishPlan, type PublishTally } from './publish-loop.js'
+import { emptyTally, publishEach, type PublishPlan, type PublishTally } from './publish-loop.js'
 
 export interface JetStreamTarget {
   servers: readonly string[]
@@ -48,6 +48,10 @@ export async function publishAll(
   messages: Iterable<Buffer>,
   plan: PublishPlan & { subject: string; messageIds?: boolean },
 ): Promise<PublishTally> {
+  const tally = emptyTally()
+  void (async () => {
+    for await (const status of nc.status()) if (status.type === 'disconnect') tally.connectionsLost++
+  })()
   return publishEach(
     messages,
     plan,
@@ -58,6 +62,7 @@ export async function publishAll(
         (error: unknown) => settle({ ok: false, reason: error instanceof Error ? error.message : String(error), final: error instanceof InvalidArgumentError }),
       ),
     () => nc.isClosed(),
+    tally,
   )
 }
 

@@ -73,6 +73,7 @@ export function formatSummary(facts: SummaryFacts): string {
   if (tally.duplicates > 0) lines.push(`  ${tally.duplicates} acked as duplicates: the server already had a message with the same id (same bytes) and dropped them`)
   for (const [reason, times] of tally.failures) lines.push(`  failed ${times}× ${reason}`)
   for (const [reason, times] of tally.givenUp) lines.push(`  given up ${times}× ${reason}`)
+  if (tally.connectionsLost > 0) lines.push(`  connection lost ${tally.connectionsLost}×, connected again to a server of the list`)
   for (const error of new Set(tally.connectionErrors)) lines.push(`  broker error: ${error}`)
   return `${lines.join('\n')}\n`
 }

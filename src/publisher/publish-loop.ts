@@ -38,6 +38,8 @@ export interface PublishTally {
   givenUp: Map<string, number>
   /** Errors the broker connection reported while publishing. */
   connectionErrors: string[]
+  /** Connections to the broker lost while publishing (each followed by a connection to a server of the list). */
+  connectionsLost: number
   /** Publishes the broker acked as duplicates of a message it already had (JetStream's message id); 0 elsewhere. */
   duplicates: number
 }
@@ -57,7 +59,7 @@ export const REPUBLISH_DELAY = { initialMs: 100, maxMs: 2_000 } as const
 const NO_RETRY: RetryPolicy = { maxAttempts: 1, giveUpAfterMs: Number.POSITIVE_INFINITY }
 
 export function emptyTally(): PublishTally {
-  return { published: 0, acked: 0, failed: 0, republished: 0, retrying: 0, failures: new Map(), givenUp: new Map(), connectionErrors: [], duplicates: 0 }
+  return { published: 0, acked: 0, failed: 0, republished: 0, retrying: 0, failures: new Map(), givenUp: new Map(), connectionErrors: [], connectionsLost: 0, duplicates: 0 }
 }
 
 interface Entry {

@@ -20,7 +20,7 @@ describe('progressLine', () => {
 })
 
 describe('formatSummary', () => {
-  it('Should report published, acked, re-published, given up, elapsed and rate, then each failure and each reason to give up with its count', () => {
+  it('Should report published, acked, re-published, given up, elapsed and rate, then each failure and each reason to give up with its count, and the connections lost', () => {
     const tally = {
       ...emptyTally(),
       published: 10,
@@ -30,6 +30,7 @@ describe('formatSummary', () => {
       failures: new Map([['stan: publish ack timeout', 8]]),
       givenUp: new Map([['stan: publish ack timeout', 3]]),
       connectionErrors: ['boom', 'boom'],
+      connectionsLost: 2,
     }
     const text = formatSummary({ tally, elapsedMs: 2_000, channel: 'orders', url: 'nats://127.0.0.1:4222', seed: 5, interrupted: false })
     expect(text).toBe(
@@ -37,6 +38,7 @@ describe('formatSummary', () => {
         'acked 7, re-published 5, given up 3, elapsed 2.00 s, 4 msg/s\n' +
         '  failed 8× stan: publish ack timeout\n' +
         '  given up 3× stan: publish ack timeout\n' +
+        '  connection lost 2×, connected again to a server of the list\n' +
         '  broker error: boom\n',
     )
   })
