@@ -39,12 +39,18 @@ describe('bin/publish arguments', () => {
     expect(run.code).toBe(EXIT_OK)
     expect(run.stdout).toContain('Usage: bin/publish')
     expect(run.stdout).toContain('--garbage N')
+    // The bounds on publishing again through a fail-over, and what a re-publish means on each broker.
+    expect(run.stdout).toMatch(/--max-attempts N +publishes of one message at most, the first included \(default 20\)/)
+    expect(run.stdout).toMatch(/--give-up-after S\n +seconds from a message's first publish after which a failure gives it up \(default 120\)/)
+    expect(run.stdout).toContain('store it twice in the channel')
   })
 
   it('When numbers are malformed or out of range, then it names every bad flag and exits 2', async () => {
-    const run = await publish(['--count=-1', '--garbage', '1e3', '--rate', '0', '--seed', '4294967296', '--in-flight', '0'])
+    const run = await publish(['--count=-1', '--garbage', '1e3', '--rate', '0', '--seed', '4294967296', '--in-flight', '0', '--ack-timeout', '0', '--max-attempts', '0', '--give-up-after', '1.5'])
     expect(run.code).toBe(EXIT_USAGE)
-    for (const flag of ['--count', '--garbage', '--rate', '--seed', '--in-flight']) expect(run.stderr).toContain(`bin/publish: ${flag} must`)
+    for (const flag of ['--count', '--garbage', '--rate', '--seed', '--in-flight', '--ack-timeout', '--max-attempts', '--give-up-after']) {
+      expect(run.stderr).toContain(`bin/publish: ${flag} must`)
+    }
   })
 
   it('When a flag is unknown or a positional argument is given, then it exits 2', async () => {
