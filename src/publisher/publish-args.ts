@@ -28,8 +28,9 @@ Publishes orders to the configured NATS Streaming channel or JetStream subject a
   -h, --help       this text
 
 Through a broker fail-over: when the connection is lost it connects to the next server of the list, and a
-publish that failed or timed out is published again (after 0.1 s, doubling up to 2 s) until it is acked or
-one of the two bounds above gives it up; the progress line shows "re-published N (M waiting)". On JetStream
+publish that failed or timed out is published again (after 0.1 s, doubling up to 2 s; new messages wait
+meanwhile) until it is acked or one of the two bounds above gives it up; the progress line shows
+"re-published N (M waiting)". On JetStream
 the same Nats-Msg-Id makes a re-publish safe: the server drops a copy it already stored. On NATS Streaming a
 publish whose ack was lost may have been stored: publishing it again can store it twice in the channel, and the
 service takes the second copy as a duplicate (the same order under a stored order_uid).

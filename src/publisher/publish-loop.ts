@@ -73,14 +73,16 @@ interface Entry {
 
 /**
  * The publishing loop of every broker's publisher: at most `inFlight` publishes out, paced to `rate`; a failed
- * publish is published again after a pause (failures due first, before new messages) until it is acked or the
- * retry policy gives it up. New messages stop on an abort or on `gone()` (the connection is lost for good: every
+ * publish is published again after a pause (new messages wait meanwhile) until it is acked or the retry policy
+ * gives it up. New messages stop on an abort or on `gone()` (the connection is lost for good: every
  * further publish would fail at once); then it waits for what is out. `published` says how far it got.
  */
 export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan, send: SendOne, gone: () => boolean, tally = emptyTally()): Promise<PublishTally> {
   const policy = plan.retry ?? NO_RETRY
   const waitingRetry: Entry[] = []
   let out = 0
+  /** Messages that failed and are not yet acked or given up: waiting, or published again and out. */
+  let recovering = 0
   let wake: (() => void) | undefined
   const nudge = () => {
     wake?.()
@@ -90,7 +92,9 @@ export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan,
 
   const settleFor = (entry: Entry) => (outcome: PublishOutcome) => {
     out--
+    const failedBefore = entry.attempts > 1
     if (outcome.ok) {
+      if (failedBefore) recovering--
       tally.acked++
       if (outcome.duplicate === true) tally.duplicates++
       plan.onSettle?.(entry.index, undefined)
@@ -98,8 +102,11 @@ export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan,
       tally.failures.set(outcome.reason, (tally.failures.get(outcome.reason) ?? 0) + 1)
       const now = performance.now()
       const spent = entry.attempts >= policy.maxAttempts || now - entry.firstAt >= policy.giveUpAfterMs
-      if (outcome.final === true || spent || plan.signal?.aborted) giveUp(entry, outcome.reason)
-      else {
+      if (outcome.final === true || spent || plan.signal?.aborted) {
+        if (failedBefore) recovering--
+        giveUp(entry, outcome.reason)
+      } else {
+        if (!failedBefore) recovering++
         entry.dueAt = now + Math.min(REPUBLISH_DELAY.initialMs * 2 ** (entry.attempts - 1), REPUBLISH_DELAY.maxMs)
         waitingRetry.push(entry)
         tally.retrying++
@@ -127,6 +134,7 @@ export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan,
     while (out >= plan.inFlight) await nextChange()
     if (plan.signal?.aborted) {
       for (const entry of waitingRetry.splice(0)) giveUp(entry, 'interrupted before it was published again')
+      recovering -= tally.retrying
       tally.retrying = 0
     }
     const now = performance.now()
@@ -138,7 +146,9 @@ export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan,
       publish(entry!)
       continue
     }
-    if (freshLeft && !gone() && !plan.signal?.aborted) {
+    // Until the failed messages are acked or given up (a fail-over in progress), new messages wait: only the failed
+    // ones probe the broker, instead of every new message failing and joining them.
+    if (freshLeft && recovering === 0 && !gone() && !plan.signal?.aborted) {
       if (plan.rate !== undefined) {
         // Pace against the start time rather than per message, so timer slack does not add up.
         const wait = started + (tally.published * 1000) / plan.rate - performance.now()

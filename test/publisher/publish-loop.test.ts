@@ -23,6 +23,13 @@ describe('publishEach with a retry policy', () => {
     expect(broker.publishes.filter((key) => key === '1')).toHaveLength(3)
   })
 
+  it('When a failure waits to be published again, then new messages wait too: only the failed one probes the broker', async () => {
+    const broker = scripted({ '0': [{ ok: false, reason: 'no leader' }, { ok: false, reason: 'no leader' }] })
+    await publishEach(messages(4), { inFlight: 2, retry: { maxAttempts: 5, giveUpAfterMs: 10_000 } }, broker.send, () => false)
+    // 1 went out with 0, before its first failure came back; nothing new after that until 0 was acked.
+    expect(broker.publishes).toEqual(['0', '1', '0', '0', '2', '3'])
+  })
+
   it('When a message fails more often than the attempts allow, then it is given up with its last failure; a final failure at once', async () => {
     const broker = scripted({
       '0': Array.from({ length: 9 }, () => ({ ok: false, reason: 'timeout' }) as const),
