@@ -33,17 +33,18 @@ export type Connected = ({ ok: true } & Connection) | { ok: false; error: string
 export async function connect(target: StanTarget, ackTimeoutMs = 30_000): Promise<Connected> {
   const errors: string[] = []
   for (const server of target.servers) {
-    const connected = await connectTo(server, target, ackTimeoutMs)
+    // A publisher run that does not fail over: fail fast instead of buffering publishes for a broker that went away.
+    const connected = await connectTo({ url: server, maxReconnectAttempts: 0 }, target, ackTimeoutMs)
     if (connected.ok) return connected
     errors.push(target.servers.length > 1 ? `${server}: ${connected.error}` : connected.error)
   }
   return { ok: false, error: errors.join('; ') }
 }
 
-function connectTo(server: string, target: StanTarget, ackTimeoutMs: number): Promise<Connected> {
+function connectTo(connection: stan.StanOptions, target: StanTarget, ackTimeoutMs: number): Promise<Connected> {
   return new Promise((resolve) => {
     const client = stan.connect(target.clusterId, target.clientId, {
-      ...connectOptions(server, target.clientId),
+      ...connection,
       ackTimeout: ackTimeoutMs,
       // We bound the un-acked publishes ourselves; the client's own limit would fail them instead of waiting.
       maxPubAcksInflight: Number.MAX_SAFE_INTEGER,
@@ -51,7 +52,14 @@ function connectTo(server: string, target: StanTarget, ackTimeoutMs: number): Pr
     const onError = (error: unknown) => {
       clearTimeout(timer)
       client.removeListener('connect', onConnect)
-      client.close()
+      client.removeListener('error', onError)
+      // Whatever the abandoned client still reports must not crash the process as an unheard 'error'.
+      client.on('error', () => {})
+      try {
+        client.close()
+      } catch {
+        // Never connected: nothing to release.
+      }
       resolve({ ok: false, error: describe(error) })
     }
     // node-nats-streaming passes no connect timeout on: a server that accepts and says nothing would hold us for ever.
@@ -110,7 +118,9 @@ export async function openSession(target: StanTarget & { channel: string }, ackT
     const server = ring.next()
     const id = serial === 0 ? target.clientId : `${target.clientId}-${serial}`
     serial++
-    const connected = await connectTo(server, { ...target, clientId: id }, ackTimeoutMs)
+    // The service's connection options: no reconnect of the NATS client (a new connection per server), pings that
+    // notice a connection that stops answering within 8 s.
+    const connected = await connectTo(connectOptions(server, id), { ...target, clientId: id }, ackTimeoutMs)
     if (!connected.ok) return target.servers.length > 1 ? `${server}: ${connected.error}` : connected.error
     const live: Live = { ...connected, server, lost: false }
     const lose = () => {
