@@ -16,6 +16,8 @@ import { nextEvent } from '../support/events.js'
 import { refusingPort, restartablePort } from '../support/ports.js'
 import { startTestService, type TestService } from '../support/service.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { startFreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startStanServer } from '../../src/stan-server/index.js'
 import { close, connect, subscribe, unique } from '../stan-server/conformance/broker.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -100,4 +102,28 @@ it('When the connection it publishes on is dropped, then it moves to the next se
   expect(run.output.stdout).toMatch(/connection lost 1×/)
   await allStored
   expect(await createOrderStore(service.db.sql).count()).toBe(total)
+}, 120_000)
+
+it('When the connection it publishes on stops answering without closing, then its pings notice, it moves to the next server of the list, and every message is acked', async () => {
+  const broker = await startStanServer({ port: 0 })
+  cleanups.push(() => broker.close())
+  const frozen = await startFreezingProxy({ port: Number(new URL(broker.url).port) })
+  cleanups.push(() => frozen.close())
+  const channel = unique('frozen')
+  const watcher = await connect(broker, unique('watcher'))
+  cleanups.push(() => close(watcher))
+  const watched = await subscribe(watcher, channel, watcher.subscriptionOptions())
+
+  const total = 600
+  const run = publish(['--url', `nats://127.0.0.1:${frozen.port},${broker.url}`, '--cluster-id', broker.clusterId, '--channel', channel, '--count', String(total), '--rate', '200', '--ack-timeout', '3'])
+  await watched.count(100)
+  // A hung node, or a partition: no FIN, no RST, and a new connection through it would hang too.
+  frozen.freeze({ newConnections: 'freeze' })
+  const code = await run.done
+
+  expect(code, run.output.stdout + run.output.stderr).toBe(EXIT_OK)
+  expect(run.output.stdout).toMatch(new RegExp(`acked ${total}, re-published \\d+, given up 0,`))
+  expect(run.output.stdout).toMatch(/connection lost 1×/)
+  const received = await watched.count(total)
+  expect(new Set(received.map((message) => String(message.getData()))).size).toBe(total)
 }, 120_000)
