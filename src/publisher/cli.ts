@@ -64,7 +64,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     progress.stop()
     await jetStream.close(connected.nc)
   } else {
-    const session = await stan.openSession({ servers: args.servers, clusterId: args.clusterId, clientId, channel: args.channel }, args.ackTimeoutMs)
+    const session = await stan.openSession({ servers: args.servers, clusterId: args.clusterId, clientId, channel: args.channel, signal: io.signal }, args.ackTimeoutMs)
     if (!session.ok) {
       io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')} (cluster ${args.clusterId}): ${session.error}\n`)
       return EXIT_NOT_ALL_ACKED

@@ -105,7 +105,10 @@ interface Live extends Connection {
  * Each connection has a client id of its own (`clientId-1`, `-2`, …): the broker still holds the lost one's for a
  * while and would refuse it.
  */
-export async function openSession(target: StanTarget & { channel: string }, ackTimeoutMs = 30_000): Promise<({ ok: true } & StanSession) | { ok: false; error: string }> {
+export async function openSession(
+  target: StanTarget & { channel: string; signal?: AbortSignal },
+  ackTimeoutMs = 30_000,
+): Promise<({ ok: true } & StanSession) | { ok: false; error: string }> {
   const ring = new ServerRing(target.servers)
   const brokerErrors: string[] = []
   let serial = 0
@@ -165,6 +168,8 @@ export async function openSession(target: StanTarget & { channel: string }, ackT
     else current = live
   }
   if (current === undefined) return { ok: false, error: failures.join('; ') }
+  // Interrupted: publishes waiting for a connection give up now rather than at their give-up time.
+  target.signal?.addEventListener('abort', () => waiters.splice(0).forEach((wake) => wake(undefined)), { once: true })
 
   const waitForConnection = (giveUpAt: number): Promise<Live | undefined> =>
     new Promise((resolve) => {
@@ -195,7 +200,7 @@ export async function openSession(target: StanTarget & { channel: string }, ackT
     send(payload, settle, giveUpAt) {
       if (current !== undefined) return publishOn(current, payload, settle)
       void waitForConnection(giveUpAt).then((live) =>
-        live === undefined ? settle({ ok: false, reason: closing ? 'publisher closed' : 'no broker connection in time', final: true }) : publishOn(live, payload, settle),
+        live === undefined ? settle({ ok: false, reason: target.signal?.aborted ? 'interrupted while waiting for a broker connection' : 'no broker connection in time', final: true }) : publishOn(live, payload, settle),
       )
     },
     failovers: () => failovers,

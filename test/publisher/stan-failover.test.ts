@@ -6,9 +6,10 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
-import { EXIT_OK, main } from '../../src/publisher/cli.js'
+import { EXIT_NOT_ALL_ACKED, EXIT_OK, main } from '../../src/publisher/cli.js'
 import { generateOrders } from '../../src/publisher/generate-orders.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { startBrokerProcess, type BrokerProcess } from '../support/broker-process.js'
@@ -26,10 +27,11 @@ afterEach(async () => {
 })
 
 /** Runs the CLI in-process, capturing what it prints. */
-function publish(argv: string[]) {
+function publish(argv: string[], signal?: AbortSignal) {
   const output = { stdout: '', stderr: '' }
   const done = main(argv, {
     env: {},
+    signal,
     stdout: { write: (text: string) => (output.stdout += text) },
     stderr: { write: (text: string) => (output.stderr += text) },
   })
@@ -127,3 +129,29 @@ it('When the connection it publishes on stops answering without closing, then it
   const received = await watched.count(total)
   expect(new Set(received.map((message) => String(message.getData()))).size).toBe(total)
 }, 120_000)
+
+it('When it is interrupted while no server of its list answers, then it stops at once, counts what was not acked as given up, and exits 1', async () => {
+  const broker = await startStanServer({ port: 0 })
+  const channel = unique('interrupted')
+  const watcher = await connect(broker, unique('watcher'))
+  watcher.on('error', () => {}) // the broker is about to go
+  const watched = await subscribe(watcher, channel, watcher.subscriptionOptions())
+  const interrupt = new AbortController()
+  const run = publish(['--url', broker.url, '--cluster-id', broker.clusterId, '--channel', channel, '--count', '1000', '--rate', '200'], interrupt.signal)
+  await watched.count(50)
+  await broker.close()
+  // Time for the publishes the close failed to come due again (after 100 ms) and wait for a connection: no event of
+  // the publisher's says so from outside.
+  await sleep(500)
+  interrupt.abort()
+  const stopped = performance.now()
+  const code = await run.done
+
+  expect(performance.now() - stopped).toBeLessThan(3_000)
+  expect(code).toBe(EXIT_NOT_ALL_ACKED)
+  expect(run.output.stdout).toMatch(/\), interrupted\n/)
+  const published = Number(/published (\d+) to/.exec(run.output.stdout)![1])
+  const acked = Number(/acked (\d+),/.exec(run.output.stdout)![1])
+  expect(run.output.stdout).toContain(`given up ${published - acked},`)
+  expect(acked).toBeGreaterThanOrEqual(50)
+}, 60_000)
