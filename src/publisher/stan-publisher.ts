@@ -190,9 +190,14 @@ export async function openSession(
     if (maxPayload !== undefined && payload.length > maxPayload) {
       return settle({ ok: false, reason: `larger than the server's max_payload (${maxPayload} bytes)`, final: true })
     }
-    live.client.publish(target.channel, payload, (error) =>
-      settle(error ? { ok: false, reason: describe(error) } : live.lost ? { ok: false, reason: 'connection lost before the ack' } : { ok: true }),
-    )
+    try {
+      live.client.publish(target.channel, payload, (error) =>
+        settle(error ? { ok: false, reason: describe(error) } : live.lost ? { ok: false, reason: 'connection lost before the ack' } : { ok: true }),
+      )
+    } catch (error) {
+      // The connection closed under the call, before its events told us: published again on the next one.
+      settle({ ok: false, reason: describe(error) })
+    }
   }
 
   return {
