@@ -31,13 +31,16 @@ it('When the stream leader is SIGKILLed while bin/publish runs, then it publishe
   const service = writerFor(db.sql, { maxWaitMs: 5 })
   const ready = await prepareJetStream(jetStreamOptions(cluster.urls, 'publish_failover', { replicas: 3, maxInFlight: 64 }))
   if (!ready.ok) throw new Error(ready.message)
-  const subscription = ready.open((message) => service.writer.add(message))
+  // 300 delivered to the service: the publisher is well under way (the writer may lag behind the deliveries).
+  let delivered = 0
+  let underWay: () => void
+  const someDelivered = new Promise<void>((resolve) => (underWay = resolve))
+  const subscription = ready.open((message) => {
+    if (++delivered === 300) underWay()
+    service.writer.add(message)
+  })
   let stored = 0
   const allStored = nextEvent(service.writer.events, 'committed', (batch) => (stored += batch.stored) >= total)
-  const someStored = nextEvent(service.writer.events, 'committed', (() => {
-    let seen = 0
-    return (batch: { stored: number }) => (seen += batch.stored) >= 300
-  })())
 
   let stdout = ''
   let stderr = ''
@@ -47,7 +50,7 @@ it('When the stream leader is SIGKILLed while bin/publish runs, then it publishe
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
   })
-  await someStored
+  await someDelivered
   const leader = (await streamInfo('S_publish_failover')).cluster?.leader
   const victim = cluster.nodes.find((node) => node.name === leader)!
   await victim.kill()
