@@ -64,7 +64,7 @@ interface AnnouncingClient {
 const CLOSE_TIMEOUT_MS = 5_000
 const RETIRE_TIMEOUT_MS = 10_000
 /** From connecting to one server to the streaming session's answer: TCP, the NATS handshake, the connect request. */
-const CONNECT_TIMEOUT_MS = 5_000
+export const CONNECT_TIMEOUT_MS = 5_000
 
 /**
  * How a connection that stops answering without closing (no FIN, no RST) is noticed: by pings, on two levels.
@@ -270,7 +270,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
  * restarted without its state) needs the streaming session set up again (connect request, subscription), which
  * only a fresh connection does, so the list is walked here, one server per connection.
  */
-function connectOptions(server: string, clientId: string): stan.StanOptions {
+export function connectOptions(server: string, clientId: string): stan.StanOptions {
   return {
     url: server,
     reconnect: false,

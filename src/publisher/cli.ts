@@ -5,7 +5,7 @@ import { planMessages, splitFileMessages } from './message-plan.js'
 import { formatSummary, startProgress, type Counts, type ProgressStream } from './progress-report.js'
 import { parsePublishArgs, USAGE } from './publish-args.js'
 import * as jetStream from './jetstream-publisher.js'
-import type { PublishPlan, PublishTally } from './publish-loop.js'
+import { publishEach, type PublishPlan, type PublishTally } from './publish-loop.js'
 import * as stan from './stan-publisher.js'
 
 export interface CliIo {
@@ -46,13 +46,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const seed = args.seed ?? randomInt(0, 0xffffffff)
   const plan = planMessages({ fromFile, count: args.count, garbage: args.garbage, seed, maxMessageBytes: args.maxMessageBytes })
 
-  let latest: Counts = { published: 0, acked: 0, failed: 0 }
-  const loop: PublishPlan = { inFlight: args.inFlight, rate: args.rate, signal: io.signal, onAck: (counts) => (latest = counts) }
+  let latest: Counts = { published: 0, acked: 0, failed: 0, republished: 0, retrying: 0 }
+  const loop: PublishPlan = { inFlight: args.inFlight, rate: args.rate, retry: args.retry, signal: io.signal, onAck: (counts) => (latest = counts) }
   const started = performance.now()
   const target = args.broker === 'jetstream' ? args.subject : args.channel
+  // A fresh client id (or name) per run: the broker refuses a second connection under an id that is still registered.
+  const clientId = `publish-${randomBytes(6).toString('hex')}`
   let tally: PublishTally
   if (args.broker === 'jetstream') {
-    const connected = await jetStream.connect({ servers: args.servers, name: `publish-${randomBytes(6).toString('hex')}` })
+    const connected = await jetStream.connect({ servers: args.servers, name: clientId, keepReconnecting: true }, args.ackTimeoutMs)
     if (!connected.ok) {
       io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')}: ${connected.error}\n`)
       return EXIT_NOT_ALL_ACKED
@@ -62,17 +64,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     progress.stop()
     await jetStream.close(connected.nc)
   } else {
-    // A fresh client id per run: the broker refuses a second connection under an id that is still registered.
-    const clientId = `publish-${randomBytes(6).toString('hex')}`
-    const connected = await stan.connect({ servers: args.servers, clusterId: args.clusterId, clientId })
-    if (!connected.ok) {
-      io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')} (cluster ${args.clusterId}): ${connected.error}\n`)
+    const session = await stan.openSession({ servers: args.servers, clusterId: args.clusterId, clientId, channel: args.channel, signal: io.signal }, args.ackTimeoutMs)
+    if (!session.ok) {
+      io.stderr.write(`bin/publish: cannot connect to ${args.servers.join(',')} (cluster ${args.clusterId}): ${session.error}\n`)
       return EXIT_NOT_ALL_ACKED
     }
     const progress = startProgress(plan.total, () => latest, io.stderr)
-    tally = await stan.publishAll(connected.client, plan.messages, { ...loop, channel: args.channel })
+    tally = await publishEach(plan.messages, loop, session.send, () => false)
+    tally.connectionErrors.push(...session.errors())
+    tally.connectionsLost = session.failovers()
     progress.stop()
-    await stan.close(connected)
+    await session.close()
   }
   const elapsedMs = performance.now() - started
 

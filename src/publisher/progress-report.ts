@@ -6,7 +6,7 @@ export interface ProgressStream {
   columns?: number
 }
 
-export type Counts = Pick<PublishTally, 'published' | 'acked' | 'failed'>
+export type Counts = Pick<PublishTally, 'published' | 'acked' | 'failed' | 'republished' | 'retrying'>
 
 export interface Progress {
   stop(): void
@@ -36,11 +36,15 @@ export function startProgress(total: number, read: () => Counts, stream: Progres
   }
 }
 
-/** "[#####-----] 50% 500/1000 acked 490 failed 0 812/s", the bar fitted to `columns` when given. */
+/**
+ * "[#####-----] 50% 500/1000 acked 490 given up 0 812/s", the bar fitted to `columns` when given; once a publish has
+ * failed, also "re-published 12 (3 waiting)": a fail-over being ridden out.
+ */
 export function progressLine(total: number, counts: Counts, elapsedMs: number, columns?: number): string {
   const done = counts.acked + counts.failed
   const fraction = total === 0 ? 1 : Math.min(1, done / total)
-  const text = `${Math.floor(fraction * 100)}% ${done}/${total} acked ${counts.acked} failed ${counts.failed} ${formatRate(done, elapsedMs)}`
+  const retries = counts.republished + counts.retrying > 0 ? ` re-published ${counts.republished} (${counts.retrying} waiting)` : ''
+  const text = `${Math.floor(fraction * 100)}% ${done}/${total} acked ${counts.acked}${retries} given up ${counts.failed} ${formatRate(done, elapsedMs)}`
   if (columns === undefined) return text
   const width = Math.max(10, Math.min(40, columns - text.length - 4))
   const filled = Math.round(fraction * width)
@@ -56,15 +60,20 @@ export interface SummaryFacts {
   interrupted: boolean
 }
 
-/** The end-of-run report: counts, time and rate, then each kind of failure with how often it happened. */
+/**
+ * The end-of-run report: counts, time and rate; each kind of failed publish with how often it happened (most were
+ * published again), and why messages were given up.
+ */
 export function formatSummary(facts: SummaryFacts): string {
   const { tally, elapsedMs, channel, url, seed, interrupted } = facts
   const lines = [
     `published ${tally.published} to ${channel} on ${url} (seed ${seed})${interrupted ? ', interrupted' : ''}`,
-    `acked ${tally.acked}, failed ${tally.failed}, elapsed ${(elapsedMs / 1000).toFixed(2)} s, ${formatRate(tally.acked, elapsedMs)}`,
+    `acked ${tally.acked}, re-published ${tally.republished}, given up ${tally.failed}, elapsed ${(elapsedMs / 1000).toFixed(2)} s, ${formatRate(tally.acked, elapsedMs)}`,
   ]
   if (tally.duplicates > 0) lines.push(`  ${tally.duplicates} acked as duplicates: the server already had a message with the same id (same bytes) and dropped them`)
   for (const [reason, times] of tally.failures) lines.push(`  failed ${times}× ${reason}`)
+  for (const [reason, times] of tally.givenUp) lines.push(`  given up ${times}× ${reason}`)
+  if (tally.connectionsLost > 0) lines.push(`  connection lost ${tally.connectionsLost}×, connected again to a server of the list`)
   for (const error of new Set(tally.connectionErrors)) lines.push(`  broker error: ${error}`)
   return `${lines.join('\n')}\n`
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.js'
 import { ConfigError } from '../errors.js'
+import type { RetryPolicy } from './publish-loop.js'
 
 export const USAGE = `Usage: bin/publish [options]
 
@@ -20,9 +21,21 @@ Publishes orders to the configured NATS Streaming channel or JetStream subject a
   --channel C      channel (default: $STAN_CHANNEL, else orders)
   --subject S      JetStream subject (default: $JETSTREAM_SUBJECT, else orders); each message carries a
                    Nats-Msg-Id, the sha256 of its bytes, so the server drops an identical republish
+  --ack-timeout S  seconds the broker may take to ack one publish before it counts as failed (default 10)
+  --max-attempts N publishes of one message at most, the first included (default 20)
+  --give-up-after S
+                   seconds from a message's first publish after which a failure gives it up (default 120)
   -h, --help       this text
 
-Exit status: 0 when every message was acked, 1 when any was not, 2 for bad arguments.`
+Through a broker fail-over: when the connection is lost it connects to the next server of the list, and a
+publish that failed or timed out is published again (after 0.1 s, doubling up to 2 s; new messages wait
+meanwhile) until it is acked or one of the two bounds above gives it up; the progress line shows
+"re-published N (M waiting)". On JetStream
+the same Nats-Msg-Id makes a re-publish safe: the server drops a copy it already stored. On NATS Streaming a
+publish whose ack was lost may have been stored: publishing it again can store it twice in the channel, and the
+service takes the second copy as a duplicate (the same order under a stored order_uid).
+
+Exit status: 0 when every message was acked, 1 when any was given up (or none could be sent), 2 for bad arguments.`
 
 export interface PublishArgs {
   count: number
@@ -31,6 +44,9 @@ export interface PublishArgs {
   rate?: number
   seed?: number
   inFlight: number
+  ackTimeoutMs: number
+  /** How long a failed publish keeps being published again. */
+  retry: RetryPolicy
   broker: 'stan' | 'jetstream'
   clusterId: string
   channel: string
@@ -47,6 +63,9 @@ export type ParsedArgs = { ok: true; help: true } | { ok: true; help: false; arg
 const DEFAULT_COUNT = 10
 const DEFAULT_IN_FLIGHT = 1000
 const MAX_COUNT = 1_000_000_000
+const DEFAULT_ACK_TIMEOUT_S = 10
+const DEFAULT_MAX_ATTEMPTS = 20
+const DEFAULT_GIVE_UP_AFTER_S = 120
 
 /** Reads the flags; broker settings fall back to the environment and are validated by the same rules as the service's. */
 export function parsePublishArgs(argv: string[], env: Record<string, string | undefined>): ParsedArgs {
@@ -63,6 +82,9 @@ export function parsePublishArgs(argv: string[], env: Record<string, string | un
         rate: { type: 'string' },
         seed: { type: 'string' },
         'in-flight': { type: 'string' },
+        'ack-timeout': { type: 'string' },
+        'max-attempts': { type: 'string' },
+        'give-up-after': { type: 'string' },
         url: { type: 'string' },
         'cluster-id': { type: 'string' },
         channel: { type: 'string' },
@@ -90,6 +112,9 @@ export function parsePublishArgs(argv: string[], env: Record<string, string | un
   const count = whole('count', values.count, 0, MAX_COUNT) ?? (nothingElse ? DEFAULT_COUNT : 0)
   const seed = whole('seed', values.seed, 0, 0xffffffff)
   const inFlight = whole('in-flight', values['in-flight'], 1, 65_536) ?? DEFAULT_IN_FLIGHT
+  const ackTimeoutMs = (whole('ack-timeout', values['ack-timeout'], 1, 600) ?? DEFAULT_ACK_TIMEOUT_S) * 1000
+  const maxAttempts = whole('max-attempts', values['max-attempts'], 1, 1_000) ?? DEFAULT_MAX_ATTEMPTS
+  const giveUpAfterMs = (whole('give-up-after', values['give-up-after'], 1, 86_400) ?? DEFAULT_GIVE_UP_AFTER_S) * 1000
   let rate: number | undefined
   if (values.rate !== undefined) {
     rate = Number(values.rate)
@@ -113,7 +138,7 @@ export function parsePublishArgs(argv: string[], env: Record<string, string | un
   return {
     ok: true,
     help: false,
-    args: { count, file: values.file, garbage, rate, seed, inFlight, ...broker.settings },
+    args: { count, file: values.file, garbage, rate, seed, inFlight, ackTimeoutMs, retry: { maxAttempts, giveUpAfterMs }, ...broker.settings },
   }
 }
 

@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import stan from 'node-nats-streaming'
-import { emptyTally, publishEach, type PublishPlan as BasePlan, type PublishTally } from './publish-loop.js'
+import { connectOptions, CONNECT_TIMEOUT_MS, ServerRing } from '../ingest/stan-subscription.js'
+import { emptyTally, publishEach, REPUBLISH_DELAY, type PublishPlan as BasePlan, type PublishTally, type SendOne } from './publish-loop.js'
 
 export type { PublishTally }
 
@@ -31,29 +33,39 @@ export type Connected = ({ ok: true } & Connection) | { ok: false; error: string
 export async function connect(target: StanTarget, ackTimeoutMs = 30_000): Promise<Connected> {
   const errors: string[] = []
   for (const server of target.servers) {
-    const connected = await connectTo(server, target, ackTimeoutMs)
+    // A publisher run that does not fail over: fail fast instead of buffering publishes for a broker that went away.
+    const connected = await connectTo({ url: server, maxReconnectAttempts: 0 }, target, ackTimeoutMs)
     if (connected.ok) return connected
     errors.push(target.servers.length > 1 ? `${server}: ${connected.error}` : connected.error)
   }
   return { ok: false, error: errors.join('; ') }
 }
 
-function connectTo(server: string, target: StanTarget, ackTimeoutMs: number): Promise<Connected> {
+function connectTo(connection: stan.StanOptions, target: StanTarget, ackTimeoutMs: number): Promise<Connected> {
   return new Promise((resolve) => {
     const client = stan.connect(target.clusterId, target.clientId, {
-      url: server,
+      ...connection,
       ackTimeout: ackTimeoutMs,
       // We bound the un-acked publishes ourselves; the client's own limit would fail them instead of waiting.
       maxPubAcksInflight: Number.MAX_SAFE_INTEGER,
-      // A publisher run is short: fail fast instead of buffering publishes for a broker that went away.
-      maxReconnectAttempts: 0,
     })
     const onError = (error: unknown) => {
+      clearTimeout(timer)
       client.removeListener('connect', onConnect)
-      client.close()
+      client.removeListener('error', onError)
+      // Whatever the abandoned client still reports must not crash the process as an unheard 'error'.
+      client.on('error', () => {})
+      try {
+        client.close()
+      } catch {
+        // Never connected: nothing to release.
+      }
       resolve({ ok: false, error: describe(error) })
     }
+    // node-nats-streaming passes no connect timeout on: a server that accepts and says nothing would hold us for ever.
+    const timer = setTimeout(() => onError(`no answer within ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS)
     const onConnect = () => {
+      clearTimeout(timer)
       client.removeListener('error', onError)
       let isClosed = false
       const closed = new Promise<void>((settle) =>
@@ -67,6 +79,143 @@ function connectTo(server: string, target: StanTarget, ackTimeoutMs: number): Pr
     client.once('error', onError)
     client.once('connect', onConnect)
   })
+}
+
+/** A connection that moves to the next server of its list whenever it is lost, for a publisher that re-publishes. */
+export interface StanSession {
+  /** Publishes once on the live connection; while there is none, waits for the next (until the message's give-up time). */
+  send: SendOne
+  /** Connections lost (and replaced, or being replaced) so far, and the errors the broker reported. */
+  failovers(): number
+  errors(): string[]
+  /** Closes the live connection; a reconnect in progress stops. */
+  close(): Promise<void>
+}
+
+interface Live extends Connection {
+  server: string
+  /** Set when the connection went: an ack callback after this is no ack (node-nats-streaming calls them without an error). */
+  lost: boolean
+}
+
+/**
+ * Connects to the first server of the list that answers (each tried once: none answering is an error value), then
+ * keeps a connection: when it is lost, the next server of the list, in turn, as the service's subscription does
+ * (src/ingest/stan-subscription.ts), pausing from 100 ms up to 2 s only once every server has failed in a row.
+ * Each connection has a client id of its own (`clientId-1`, `-2`, …): the broker still holds the lost one's for a
+ * while and would refuse it.
+ */
+export async function openSession(
+  target: StanTarget & { channel: string; signal?: AbortSignal },
+  ackTimeoutMs = 30_000,
+): Promise<({ ok: true } & StanSession) | { ok: false; error: string }> {
+  const ring = new ServerRing(target.servers)
+  const brokerErrors: string[] = []
+  let serial = 0
+  let failovers = 0
+  let closing = false
+  let current: Live | undefined
+  let waiters: Array<(live: Live | undefined) => void> = []
+
+  const attempt = async (): Promise<Live | string> => {
+    const server = ring.next()
+    const id = serial === 0 ? target.clientId : `${target.clientId}-${serial}`
+    serial++
+    // The service's connection options: no reconnect of the NATS client (a new connection per server), pings that
+    // notice a connection that stops answering within 8 s.
+    const connected = await connectTo(connectOptions(server, id), { ...target, clientId: id }, ackTimeoutMs)
+    if (!connected.ok) return target.servers.length > 1 ? `${server}: ${connected.error}` : connected.error
+    const live: Live = { ...connected, server, lost: false }
+    const lose = () => {
+      if (live.lost) return
+      live.lost = true
+      if (current === live) current = undefined
+      failovers++
+      if (!closing) void reconnect()
+    }
+    live.client.on('disconnect', lose)
+    live.client.on('connection_lost', lose)
+    live.client.on('close', lose)
+    live.client.on('error', (error: unknown) => brokerErrors.push(describe(error)))
+    return live
+  }
+
+  const reconnect = async () => {
+    let delay: number = REPUBLISH_DELAY.initialMs
+    while (!closing) {
+      const live = await attempt()
+      if (typeof live !== 'string') {
+        if (closing) {
+          await close(live)
+          return
+        }
+        ring.connected()
+        current = live
+        for (const wake of waiters.splice(0)) wake(live)
+        return
+      }
+      if (ring.roundFailed()) {
+        await sleep(delay)
+        delay = Math.min(delay * 2, REPUBLISH_DELAY.maxMs)
+      }
+    }
+  }
+
+  const failures: string[] = []
+  for (let i = 0; i < target.servers.length && current === undefined; i++) {
+    const live = await attempt()
+    if (typeof live === 'string') failures.push(live)
+    else current = live
+  }
+  if (current === undefined) return { ok: false, error: failures.join('; ') }
+  // Interrupted: publishes waiting for a connection give up now rather than at their give-up time.
+  target.signal?.addEventListener('abort', () => waiters.splice(0).forEach((wake) => wake(undefined)), { once: true })
+
+  const waitForConnection = (giveUpAt: number): Promise<Live | undefined> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiters = waiters.filter((waiter) => waiter !== wake)
+        resolve(undefined)
+      }, Math.max(0, giveUpAt - performance.now()))
+      const wake = (live: Live | undefined) => {
+        clearTimeout(timer)
+        resolve(live)
+      }
+      waiters.push(wake)
+    })
+
+  const publishOn: (live: Live, payload: Buffer, settle: Parameters<SendOne>[1]) => void = (live, payload, settle) => {
+    // The server closes the connection of a client that publishes more than its max_payload: refuse it here instead.
+    const maxPayload = (live.client as unknown as { nc?: { info?: { max_payload?: number } } }).nc?.info?.max_payload
+    if (maxPayload !== undefined && payload.length > maxPayload) {
+      return settle({ ok: false, reason: `larger than the server's max_payload (${maxPayload} bytes)`, final: true })
+    }
+    try {
+      live.client.publish(target.channel, payload, (error) =>
+        settle(error ? { ok: false, reason: describe(error) } : live.lost ? { ok: false, reason: 'connection lost before the ack' } : { ok: true }),
+      )
+    } catch (error) {
+      // The connection closed under the call, before its events told us: published again on the next one.
+      settle({ ok: false, reason: describe(error) })
+    }
+  }
+
+  return {
+    ok: true,
+    send(payload, settle, giveUpAt) {
+      if (current !== undefined) return publishOn(current, payload, settle)
+      void waitForConnection(giveUpAt).then((live) =>
+        live === undefined ? settle({ ok: false, reason: target.signal?.aborted ? 'interrupted while waiting for a broker connection' : 'no broker connection in time', final: true }) : publishOn(live, payload, settle),
+      )
+    },
+    failovers: () => failovers,
+    errors: () => brokerErrors,
+    async close() {
+      closing = true
+      for (const wake of waiters.splice(0)) wake(undefined)
+      if (current !== undefined) await close(current)
+    },
+  }
 }
 
 /**
@@ -87,7 +236,9 @@ export async function publishAll(client: stan.Stan, messages: Iterable<Buffer>, 
     messages,
     plan,
     (payload, settle) =>
-      client.publish(plan.channel, payload, (error) => settle(error ? describe(error) : disconnected ? 'connection lost before the ack' : undefined)),
+      client.publish(plan.channel, payload, (error) =>
+        settle(error ? { ok: false, reason: describe(error) } : disconnected ? { ok: false, reason: 'connection lost before the ack' } : { ok: true }),
+      ),
     () => disconnected,
     tally,
   )

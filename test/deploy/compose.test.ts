@@ -78,3 +78,111 @@ describe('docker-compose.yml', () => {
     })
   }
 })
+
+/** The README's compose section: its shell lines, comments dropped, in the order written. */
+function readmeComposeLines(): string[] {
+  const start = readme.indexOf('## Run against real servers (docker compose)')
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) =>
+    block[1]!
+      .split('\n')
+      .map((line) => line.replace(/\s+#.*$/, '').trim())
+      .filter((line) => line !== ''),
+  )
+}
+
+/** A `docker compose` command line: the profiles it enables, its subcommand, and the services it names. */
+function composeCommand(line: string): { profiles: string[]; subcommand: string; services: string[] } {
+  const words = line.split(/\s+/).slice(2)
+  const profiles: string[] = []
+  while (words[0]?.startsWith('-')) {
+    const option = words.shift()!
+    if (option === '--profile') profiles.push(words.shift()!)
+  }
+  const subcommand = words.shift()!
+  const services: string[] = []
+  const VALUED = new Set(['--scale', '-e', '--env', '--entrypoint', '--name', '-u', '--user', '-w', '--workdir'])
+  while (words.length > 0) {
+    const word = words.shift()!
+    if (VALUED.has(word)) words.shift()
+    else if (word.startsWith('-')) continue
+    else {
+      services.push(word)
+      // `run` takes one service; what follows is its command line.
+      if (subcommand === 'run') break
+    }
+  }
+  return { profiles, subcommand, services }
+}
+
+const composeText = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')
+const all = compose.services as Record<string, ComposeService & { depends_on?: unknown; command?: string[] }>
+
+describe("The README's compose commands, as an operator types them from a fresh clone", () => {
+  const lines = readmeComposeLines()
+  const commands = lines.filter((line) => line.startsWith('docker compose'))
+
+  it('Should name only profiles and services the file has, each service enabled by the profiles given', () => {
+    expect(commands.length).toBeGreaterThanOrEqual(5)
+    const known = new Set(Object.values(all).flatMap((service) => service.profiles ?? []))
+    for (const line of commands) {
+      const { profiles, subcommand, services } = composeCommand(line)
+      for (const profile of profiles) expect(known, `${line}: profile ${profile}`).toContain(profile)
+      if (subcommand === 'run') expect(services, line).toHaveLength(1)
+      for (const name of services) {
+        expect(Object.keys(all), `${line}: service ${name}`).toContain(name)
+        const needs = all[name]!.profiles
+        if (needs !== undefined) expect(needs.some((profile) => profiles.includes(profile)), `${line}: ${name} needs --profile ${needs.join('|')}`).toBe(true)
+      }
+    }
+  })
+
+  it("When the file requires a variable (${NAME:?…}), then the README writes it to .env once, before the first compose command, and no command sets it for itself alone", () => {
+    const required = [...new Set([...composeText.matchAll(/\$\{([A-Z_]+):\?/g)].map((match) => match[1]!))]
+    expect(required).toContain('ADMIN_TOKEN')
+    const writesEnv = lines.findIndex((line) => /> \.env$/.test(line))
+    expect(writesEnv, 'a line that writes .env').toBeGreaterThanOrEqual(0)
+    expect(writesEnv, '.env written before the first compose command').toBeLessThan(lines.indexOf(commands[0]!))
+    // Written once: a second run of the line keeps the token the running services were given.
+    expect(lines[writesEnv]).toMatch(/^test -f \.env \|\| /)
+    for (const name of required) expect(lines[writesEnv], name).toContain(`${name}=`)
+    // Set for one command only, the next command would fail to interpolate the file.
+    for (const line of lines) expect(line, line).not.toMatch(/^[A-Z_]+=\S*\s+docker compose/)
+  })
+
+  it('Should keep .env out of the image build context and out of git', () => {
+    const lines = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').split('\n').map((line) => line.trim())
+    expect(lines('.dockerignore')).toContain('.env')
+    expect(lines('.gitignore')).toContain('.env')
+  })
+
+  it("Should show in docker-compose.yml's header only commands the README has", () => {
+    const header = composeText.slice(0, composeText.indexOf('\nname:'))
+    const shown = [...header.matchAll(/^#\s+((?:docker compose|test -f) .*)$/gm)].map((match) => match[1]!.trim())
+    expect(shown.length).toBeGreaterThanOrEqual(3)
+    for (const line of shown) expect(lines, line).toContain(line)
+  })
+})
+
+describe('docker-compose.yml through a broker fail-over', () => {
+  it('When a broker node is down, then the publishers still start: they depend on no node (any of their list will do)', () => {
+    expect(all.publisher!.depends_on).toBeUndefined()
+    expect(all['publisher-jetstream']!.depends_on).toBeUndefined()
+  })
+
+  it('Should give every NATS Streaming node the same fixed NATS cluster name', () => {
+    const nodes = Object.entries(all).filter(([name]) => /^stan-\d$/.test(name))
+    expect(nodes).toHaveLength(3)
+    for (const [name, node] of nodes) expect(node.command, name).toContain('--cluster_name')
+    const names = nodes.map(([, node]) => node.command![node.command!.indexOf('--cluster_name') + 1])
+    expect(names[0]).toMatch(/^[\w-]+$/)
+    expect(new Set(names).size).toBe(1)
+  })
+
+  it('Should have HAProxy log to stdout, requests included', () => {
+    const haproxy = readFileSync(new URL('../../deploy/haproxy.cfg', import.meta.url), 'utf8')
+    expect(haproxy).toMatch(/^global\n(?:\s.*\n)*?\s+log stdout format raw local0$/m)
+    expect(haproxy).toMatch(/^defaults\n(?:\s.*\n)*?\s+log global$/m)
+    expect(haproxy).toMatch(/^\s+option httplog$/m)
+  })
+})

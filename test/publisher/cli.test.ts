@@ -39,12 +39,18 @@ describe('bin/publish arguments', () => {
     expect(run.code).toBe(EXIT_OK)
     expect(run.stdout).toContain('Usage: bin/publish')
     expect(run.stdout).toContain('--garbage N')
+    // The bounds on publishing again through a fail-over, and what a re-publish means on each broker.
+    expect(run.stdout).toMatch(/--max-attempts N +publishes of one message at most, the first included \(default 20\)/)
+    expect(run.stdout).toMatch(/--give-up-after S\n +seconds from a message's first publish after which a failure gives it up \(default 120\)/)
+    expect(run.stdout).toContain('store it twice in the channel')
   })
 
   it('When numbers are malformed or out of range, then it names every bad flag and exits 2', async () => {
-    const run = await publish(['--count=-1', '--garbage', '1e3', '--rate', '0', '--seed', '4294967296', '--in-flight', '0'])
+    const run = await publish(['--count=-1', '--garbage', '1e3', '--rate', '0', '--seed', '4294967296', '--in-flight', '0', '--ack-timeout', '0', '--max-attempts', '0', '--give-up-after', '1.5'])
     expect(run.code).toBe(EXIT_USAGE)
-    for (const flag of ['--count', '--garbage', '--rate', '--seed', '--in-flight']) expect(run.stderr).toContain(`bin/publish: ${flag} must`)
+    for (const flag of ['--count', '--garbage', '--rate', '--seed', '--in-flight', '--ack-timeout', '--max-attempts', '--give-up-after']) {
+      expect(run.stderr).toContain(`bin/publish: ${flag} must`)
+    }
   })
 
   it('When a flag is unknown or a positional argument is given, then it exits 2', async () => {
@@ -96,7 +102,7 @@ describe('bin/publish against the embedded broker', () => {
   it('When publishing --count 5, then a subscriber receives those 5 generated orders and the summary counts 5 acked', async () => {
     const run = await publish(['--count', '5', '--seed', '9', '--url', server.url, '--channel', 'count-five'])
     expect(run.code).toBe(EXIT_OK)
-    expect(run.stdout).toMatch(/published 5 to count-five .*\(seed 9\)\nacked 5, failed 0, elapsed/)
+    expect(run.stdout).toMatch(/published 5 to count-five .*\(seed 9\)\nacked 5, re-published 0, given up 0, elapsed/)
     const received = await receive(server, 'count-five', 5)
     expect(received.map((payload) => JSON.parse(payload.toString()))).toEqual([...generateOrders(5, 9)])
   })
@@ -119,20 +125,22 @@ describe('bin/publish against the embedded broker', () => {
     const garbage = HOSTILE_KINDS.length
     const run = await publish(['--file', file, '--garbage', String(garbage), '--seed', '4', '--url', server.url, '--channel', 'mixed'])
     expect(run.code).toBe(EXIT_OK)
-    expect(run.stdout).toContain(`acked ${garbage + 2}, failed 0`)
+    expect(run.stdout).toContain(`acked ${garbage + 2}, re-published 0, given up 0`)
     const received = await receive(server, 'mixed', garbage + 2)
     const expected: Buffer[] = [Buffer.from('{"order_uid":"from-file"}'), Buffer.from('not json at all')]
     for (const message of hostileMessages(garbage, 4)) expected.push(message.payload)
     expect(received.map((payload) => payload.toString('base64'))).toEqual(expected.map((payload) => payload.toString('base64')))
   })
 
-  it('When the broker drops the connection mid-run, then the failures are counted and it exits 1', async () => {
-    // A broker with a small max_payload closes the connection of a client that publishes more.
+  it('When a message is larger than the broker\'s max_payload, then it is given up at once (publishing again cannot help), the rest acked, and it exits 1', async () => {
+    // A broker with a small max_payload would close the connection of a client that publishes more.
     const strict = await startStanServer({ port: 0, maxPayload: 4096 })
     try {
       const run = await publish(['--count', '20', '--garbage', String(HOSTILE_KINDS.length), '--url', strict.url])
       expect(run.code).toBe(EXIT_NOT_ALL_ACKED)
-      expect(run.stdout).toMatch(/failed [1-9]\d*× /)
+      const givenUp = Number(/given up (\d+)×/.exec(run.stdout)?.[1])
+      expect(run.stdout).toMatch(/given up [1-9]\d*× larger than the server's max_payload \(4096 bytes\)\n/)
+      expect(run.stdout).toContain(`acked ${20 + HOSTILE_KINDS.length - givenUp}, re-published 0, given up ${givenUp},`)
     } finally {
       await strict.close()
     }
