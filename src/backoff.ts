@@ -16,24 +16,20 @@ export interface BackoffPolicy {
  * the first. Every retry loop of the service waits through one, so a failure is retried alike wherever it is met.
  */
 export class Backoff {
-  #next: number
+  #failures = 0
 
   constructor(
     readonly policy: BackoffPolicy,
     private readonly random: () => number = Math.random,
-  ) {
-    this.#next = policy.initialMs
-  }
+  ) {}
 
   /** The delay to wait now; the next one is twice as long, up to maxMs. */
   next(): number {
-    const delay = this.#next
-    this.#next = Math.min(delay * 2, this.policy.maxMs)
-    return Math.round(delay * (1 - (this.policy.jitter ?? 0.2) * this.random()))
+    return Math.round(backoffDelay(this.policy, ++this.#failures) * (1 - (this.policy.jitter ?? 0.2) * this.random()))
   }
 
   reset(): void {
-    this.#next = this.policy.initialMs
+    this.#failures = 0
   }
 
   /** Waits `delay` (from next()); resolves early, without throwing, when `signal` aborts. */
@@ -42,6 +38,14 @@ export class Backoff {
       if (!signal?.aborted) throw error
     })
   }
+}
+
+/**
+ * The delay after the `failures`-th failure in a row (1 for the first), before jitter: for a loop that keeps one
+ * count per item (say, per message published again) rather than a Backoff.
+ */
+export function backoffDelay(policy: BackoffPolicy, failures: number): number {
+  return Math.min(policy.initialMs * 2 ** Math.max(0, failures - 1), policy.maxMs)
 }
 
 /**

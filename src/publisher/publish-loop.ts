@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay } from '../backoff.js'
 
 export interface PublishPlan {
   /** Publishes waiting for their ack at most; the next publish waits for an ack when this many are out. */
@@ -107,7 +108,7 @@ export async function publishEach(messages: Iterable<Buffer>, plan: PublishPlan,
         giveUp(entry, outcome.reason)
       } else {
         if (!failedBefore) recovering++
-        entry.dueAt = now + Math.min(REPUBLISH_DELAY.initialMs * 2 ** (entry.attempts - 1), REPUBLISH_DELAY.maxMs)
+        entry.dueAt = now + backoffDelay(REPUBLISH_DELAY, entry.attempts)
         waitingRetry.push(entry)
         tally.retrying++
       }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import stan from 'node-nats-streaming'
 import { connectOptions, CONNECT_TIMEOUT_MS, ServerRing } from '../ingest/stan-subscription.js'
 import { emptyTally, publishEach, REPUBLISH_DELAY, type PublishPlan as BasePlan, type PublishTally, type SendOne } from './publish-loop.js'
+import { Backoff } from '../backoff.js'
 
 export type { PublishTally }
 
@@ -141,7 +142,7 @@ export async function openSession(
   }
 
   const reconnect = async () => {
-    let delay: number = REPUBLISH_DELAY.initialMs
+    const delays = new Backoff(REPUBLISH_DELAY)
     while (!closing) {
       const live = await attempt()
       if (typeof live !== 'string') {
@@ -154,10 +155,7 @@ export async function openSession(
         for (const wake of waiters.splice(0)) wake(live)
         return
       }
-      if (ring.roundFailed()) {
-        await sleep(delay)
-        delay = Math.min(delay * 2, REPUBLISH_DELAY.maxMs)
-      }
+      if (ring.roundFailed()) await sleep(delays.next())
     }
   }
 
