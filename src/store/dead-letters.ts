@@ -103,9 +103,15 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
     async get(id: string): Promise<DeadLetter | undefined> {
       const [row] = await sql<(SummaryRow & { payload: Buffer })[]>`
         select ${summaryColumns(sql)}, payload from dead_letters where id = ${id}::bigint`
-      if (row === undefined) return undefined
-      const { payload, ...summary } = row
-      return { ...toSummary(summary), payload, truncated: payload.byteLength < row.payload_size }
+      return row === undefined ? undefined : toDeadLetter(row)
+    },
+
+    /** Dead letters with their payloads, by id, in id order; ids that are gone are left out. */
+    async getMany(ids: readonly string[], tx: Queryable = sql): Promise<DeadLetter[]> {
+      if (ids.length === 0) return []
+      const rows = await tx<(SummaryRow & { payload: Buffer })[]>`
+        select ${summaryColumns(sql)}, payload from dead_letters where id = any(${ids}::bigint[]) order by dead_letters.id`
+      return rows.map(toDeadLetter)
     },
 
     async markReplayed(id: string, outcome: string, tx: Queryable = sql): Promise<void> {
@@ -146,4 +152,8 @@ function summaryColumns(sql: Sql) {
 /** The preview is text whatever the bytes: invalid UTF-8 shows as U+FFFD. */
 function toSummary({ head, ...row }: SummaryRow): DeadLetterSummary {
   return { ...row, preview: [...head.toString('utf8')].slice(0, PREVIEW_CHARS).join('') }
+}
+
+function toDeadLetter({ payload, ...summary }: SummaryRow & { payload: Buffer }): DeadLetter {
+  return { ...toSummary(summary), payload, truncated: payload.byteLength < summary.payload_size }
 }
