@@ -48,7 +48,8 @@ export function createReplayStep(options: Omit<ReplayOptions, 'sql' | 'cache'>) 
       await deadLetters.markReplayed(letter.id, `rejected: ${verdict.reason}`, tx)
       return { result: { outcome: 'rejected', reason: verdict.reason, errors: verdict.errors } }
     }
-    const message = { data: letter.payload, sequence: letter.broker_seq === null ? null : Number(letter.broker_seq), verdict }
+    const origin = letter.origin_channel === null || letter.origin_seq === null ? undefined : { channel: letter.origin_channel, sequence: Number(letter.origin_seq) }
+    const message = { data: letter.payload, sequence: letter.broker_seq === null ? null : Number(letter.broker_seq), origin, verdict }
     const [stored] = await storeVerdicts(tx, letter.channel, [message])
     if (stored === undefined) throw new ServiceError('internal', 'storeVerdicts returned no result for one message')
     // A conflict's dead letter is this one (same channel, sequence and bytes): already there.
