@@ -168,11 +168,14 @@ function describe(selection: RedriveSelection): string {
 function progressDrawer(stream: RedriveIo['stderr']) {
   const tty = stream.isTTY === true
   let last = 0
+  let drawnDone = -1
   return {
     draw(progress: RedriveProgress) {
       const now = performance.now()
-      if (now - last < (tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS) && progress.done < progress.total) return
+      const complete = progress.done === progress.total
+      if (complete ? drawnDone === progress.done : now - last < (tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS)) return
       last = now
+      drawnDone = progress.done
       const fraction = progress.total === 0 ? 1 : progress.done / progress.total
       const text = `${Math.floor(fraction * 100)}% ${progress.done}/${progress.total} done; this run ${countsLine(progress.counts)}`
       if (!tty) {
