@@ -22,7 +22,7 @@ import { PostgresCluster } from '../test/support/postgres.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
 import { FULL, QUICK, type Sizes } from './lib/sizes.js'
-import { jetStreamBroker, stanBroker, type TransportName } from './lib/transport.js'
+import { jetStreamBroker, stanBroker, type ScenarioBroker, type TransportName } from './lib/transport.js'
 import { SCENARIOS } from './scenarios/index.js'
 
 const repoDir = fileURLToPath(new URL('..', import.meta.url))
@@ -167,11 +167,25 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
       const overrides = { HTTP_PORT: String(instancePort), STAN_CLIENT_ID: `${SETTINGS.clientId}-${name}`, DATA_DIR: join(dir, `data-${name}`) }
       return new ServiceProcess({ repoDir, cwd: dir, port: instancePort, logPath: join(logsDir, `${scenario.name}.service-${name}.log`), cleanup: own, env: { ...env, ...overrides } })
     }
+    const otherBroker = async () => {
+      const other = run.transport === 'stan'
+        ? await jetStreamBroker({ ...setup, logPath: join(logsDir, `${scenario.name}.jetstream.log`) }, 1)
+        : await stanBroker({ ...setup, logPath: join(logsDir, `${scenario.name}.stan.log`) })
+      await other.start()
+      return other
+    }
+    const instanceOn = async (on: ScenarioBroker, name: string) => {
+      const instancePort = await freePort()
+      const overrides = { ...on.serviceEnv(SETTINGS), HTTP_PORT: String(instancePort), STAN_CLIENT_ID: `${SETTINGS.clientId}-${name}`, DATA_DIR: join(dir, `data-${name}`) }
+      return new ServiceProcess({ repoDir, cwd: dir, port: instancePort, logPath: join(logsDir, `${scenario.name}.service-${name}.log`), cleanup: own, env: { ...env, ...overrides } })
+    }
     const sql = connectDatabase(databaseUrl, { max: 3 })
     own.add('accounting pool', () => sql.end({ timeout: 2 }))
     const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql, proxies?.proxies, {
       newInstance,
       defer: (name, undo) => void own.add(name, undo),
+      otherBroker,
+      instanceOn,
     })
     let failure: string | undefined
     try {

@@ -38,6 +38,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['pool'] as const,
       registers: [registry],
     }),
+    redrivenLetters: new Counter({
+      name: 'order_dead_letters_redriven_total',
+      help: 'Dead letters a bulk re-drive put through the gate again, by outcome: stored, duplicate, rejected, truncated (RedriveOutcome in src/ingest/redrive.ts).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     cacheLookups: new Counter({
       name: 'order_cache_lookups_total',
       help: 'Order lookups by result: hit (cache), miss (read through to the database), absent (no such order).',

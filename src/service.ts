@@ -13,13 +13,15 @@ import { defaultStaticDir } from './http/routes/static.js'
 import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { jetStreamTransport } from './ingest/jetstream-subscription.js'
-import { createReplay } from './ingest/replay.js'
+import { createRedrive, createRedriveRunner } from './ingest/redrive.js'
+import { createReplay, createReplayStep } from './ingest/replay.js'
 import { stanTransport } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { classifyDatabaseError } from './store/database-errors.js'
 import { boundedPages, boundedStore, createBoundedPool } from './store/bounded-pool.js'
 import { isReachable } from './store/db.js'
+import { createRedriveStore } from './store/dead-letter-redrives.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
 import { listenForCommits } from './store/order-commits.js'
@@ -49,6 +51,8 @@ const RETENTION_EVERY_MS = 60 * 60 * 1000
 const POOL_SIZE = 8
 /** The writer's own pool: one connection per batch in flight (the writer's default concurrency). */
 const WRITER_POOL_SIZE = 2
+/** Dead letters per re-drive transaction: about 1 ms each, well within the write bound. */
+const REDRIVE_BATCH_SIZE = 100
 
 /**
  * Builds every part from the configuration and wires broker → gate → batch writer → store → cache → HTTP.
@@ -115,6 +119,22 @@ export async function startService(
   })
   const replay = createReplay({ sql, orders, deadLetters, cache, gate })
   const replayDeadLetter: typeof replay = (id) => pool.bound(replay(id))
+  // Bulk re-drive: on the query pool (never the writer's), each batch's transaction within the write bound; what
+  // it does outside a transaction within the query bound.
+  const redriveStore = createRedriveStore(sql)
+  const boundedRedriveStore = boundedStore(pool, redriveStore)
+  const redrives = createRedriveRunner(
+    createRedrive({
+      transaction: (work) => pool.run((sql) => sql.begin(work) as Promise<never>, { boundMs: config.WRITE_TIMEOUT_MS }),
+      store: { ...redriveStore, start: boundedRedriveStore.start, state: boundedRedriveStore.state, finish: boundedRedriveStore.finish },
+      deadLetters,
+      replayLetter: createReplayStep({ orders, deadLetters, gate }),
+      cache,
+      metrics,
+      batchSize: REDRIVE_BATCH_SIZE,
+    }),
+    log.child({ component: 'redrive' }),
+  )
 
   const state = { databaseReachable: false, cacheWarm: false }
   let subscription: BrokerSubscription | undefined
@@ -129,6 +149,7 @@ export async function startService(
     orders: boundedOrders,
     deadLetters: boundedDeadLetters,
     replayDeadLetter,
+    redrives,
     metrics,
     readiness,
     adminToken: config.ADMIN_TOKEN,
@@ -208,6 +229,7 @@ export async function startService(
       clearInterval(databaseCheck)
       clearInterval(retention)
       // Order matters: finish and ack the batch in flight while the connection is still up, then leave.
+      await redrives.close()
       await writer.stop()
       await gateThread.close()
       await subscription?.close()

@@ -43,7 +43,7 @@ describe('documents the code cites', () => {
 
   it("When the HTTP contract gains an error code, then README's Endpoints section lists it", () => {
     const codes = Object.keys({
-      invalid_id: true, not_found: true, invalid_query: true, unauthorized: true, forbidden: true, unknown_host: true,
+      invalid_id: true, not_found: true, invalid_query: true, invalid_body: true, unauthorized: true, forbidden: true, unknown_host: true,
       payload_too_large: true, not_ready: true, truncated: true, internal: true,
     } satisfies Record<ErrorCode, true>)
     const readme = readFileSync(join(root, 'README.md'), 'utf8')

@@ -31,8 +31,8 @@ const MAX_PROBLEMS = 12
 
 export async function accountStored(sql: Queryable, ledger: Ledger): Promise<StoredAccount> {
   const orders = await sql<{ order_uid: string; body: string }[]>`select order_uid, doc::text as body from orders`
-  const letters = await sql<{ sha: string; reason: string; broker_seq: string | null }[]>`
-    select encode(payload_sha256, 'hex') as sha, reason, broker_seq::text as broker_seq from dead_letters`
+  const letters = await sql<{ sha: string; reason: string; channel: string; broker_seq: string | null }[]>`
+    select encode(payload_sha256, 'hex') as sha, reason, channel, broker_seq::text as broker_seq from dead_letters`
   const account: StoredAccount = { stored: orders.length, deadLettered: letters.length, lost: 0, doubled: 0, unexpected: 0, mismatched: 0, perLabel: {}, problems: [] }
   const problem = (text: string) => account.problems.length < MAX_PROBLEMS && account.problems.push(text)
 
@@ -64,12 +64,14 @@ export async function accountStored(sql: Queryable, ledger: Ledger): Promise<Sto
   const seenSeqs = new Set<string>()
   const actualBySha = new Map<string, string[]>()
   for (const row of letters) {
+    // A position is a sequence in a channel: two brokers (a move from one to the other) count from 1 each.
     if (row.broker_seq !== null) {
-      if (seenSeqs.has(row.broker_seq)) {
+      const position = `${row.channel} ${row.broker_seq}`
+      if (seenSeqs.has(position)) {
         account.doubled++
-        problem(`dead letter for broker sequence ${row.broker_seq} written twice`)
+        problem(`dead letter for ${row.channel} sequence ${row.broker_seq} written twice`)
       }
-      seenSeqs.add(row.broker_seq)
+      seenSeqs.add(position)
     }
     actualBySha.set(row.sha, [...(actualBySha.get(row.sha) ?? []), row.reason])
   }

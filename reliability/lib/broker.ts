@@ -8,6 +8,8 @@ export interface BrokerOptions {
   /** The file store's folder: kept across restarts, so a restarted broker recovers channels and durables. */
   dataDir: string
   port: number
+  /** Serves NATS Streaming's monitoring endpoints (/streaming/channelsz) on this port when given. */
+  monitorPort?: number
   logPath: string
   cleanup: Cleanup
 }
@@ -20,6 +22,7 @@ export const CLUSTER_ID = 'test-cluster'
  */
 export class BrokerProcess {
   readonly url: string
+  readonly monitorUrl: string | undefined
   readonly clusterId = CLUSTER_ID
   #child: Child | undefined
   readonly #options: BrokerOptions
@@ -27,14 +30,16 @@ export class BrokerProcess {
   constructor(options: BrokerOptions) {
     this.#options = options
     this.url = `nats://127.0.0.1:${options.port}`
+    this.monitorUrl = options.monitorPort === undefined ? undefined : `http://127.0.0.1:${options.monitorPort}`
     options.cleanup.add('broker', () => this.stop())
   }
 
   async start(): Promise<void> {
-    const { repoDir, dataDir, port, logPath } = this.#options
+    const { repoDir, dataDir, port, monitorPort, logPath } = this.#options
+    const monitor = monitorPort === undefined ? [] : ['--http_port', String(monitorPort)]
     const child = spawnProcess(
       process.execPath,
-      [join(repoDir, 'bin/nats-streaming'), '--port', String(port), '--store', 'file', '--dir', dataDir, '--cid', CLUSTER_ID],
+      [join(repoDir, 'bin/nats-streaming'), '--port', String(port), ...monitor, '--store', 'file', '--dir', dataDir, '--cid', CLUSTER_ID],
       { cwd: repoDir, env: { ...process.env }, output: { logPath } },
     )
     this.#child = child

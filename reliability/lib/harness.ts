@@ -17,6 +17,20 @@ export interface ScenarioScope {
   newInstance(name: string): Promise<ServiceProcess>
   /** Runs `undo` when the scenario's processes are cleaned up, after its accounting. */
   defer(name: string, undo: () => Promise<void>): void
+  /** The other transport's broker (NATS Streaming beside JetStream, or the reverse), started; one node. */
+  otherBroker(): Promise<ScenarioBroker>
+  /**
+   * An instance of the service on `broker` (same database; its own port and client id), not started. Unlike
+   * addInstance, the accounting leaves it as the scenario left it: a scenario that stops it checks it itself.
+   */
+  instanceOn(broker: ScenarioBroker, name: string): Promise<ServiceProcess>
+}
+
+const NO_SCOPE: ScenarioScope = {
+  newInstance: () => Promise.reject(new Error('no second instance here')),
+  defer: () => {},
+  otherBroker: () => Promise.reject(new Error('no other broker here')),
+  instanceOn: () => Promise.reject(new Error('no other instance here')),
 }
 
 /** Everything a scenario works with: the three processes, the ledger, and a place to record faults and checks. */
@@ -42,7 +56,7 @@ export class ScenarioContext {
     /** The freezing proxies between the service and PostgreSQL and the broker, for scenarios with `proxied`. */
     readonly proxies?: Proxies,
     /** What the runner gives a scenario beyond the three processes: more instances, and undo steps of its own. */
-    readonly scope: ScenarioScope = { newInstance: () => Promise.reject(new Error('no second instance here')), defer: () => {} },
+    readonly scope: ScenarioScope = NO_SCOPE,
   ) {
     this.random = seededRandom(seed, 0x5ce)
   }

@@ -36,6 +36,8 @@ export interface ScenarioBroker {
   /** The address a service is given (the first node's on a cluster), and the variable that gives it. */
   readonly url: string
   readonly urlVariable: 'STAN_URL' | 'NATS_URL'
+  /** NATS Streaming's monitoring address (http://…; /streaming/channelsz), where the broker has one. */
+  readonly monitorUrl?: string | undefined
   /** What the report says was broken by kill(). */
   readonly crashName: string
   /** Starts what is not running (all of it at first, what kill() or stop() took down later). */
@@ -62,16 +64,25 @@ export interface BrokerSetup {
 
 /** The project's NATS Streaming server, its own process with a file store. */
 export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
-  const process = new BrokerProcess({ repoDir: setup.repoDir, dataDir: join(setup.dir, 'broker'), port: await freePort(), logPath: setup.logPath, cleanup: setup.cleanup })
+  const process = new BrokerProcess({
+    repoDir: setup.repoDir,
+    dataDir: join(setup.dir, 'broker'),
+    port: await freePort(),
+    monitorPort: await freePort(),
+    logPath: setup.logPath,
+    cleanup: setup.cleanup,
+  })
   return {
     transport: 'stan',
     url: process.url,
+    monitorUrl: process.monitorUrl,
     urlVariable: 'STAN_URL',
     crashName: 'SIGKILL broker',
     start: () => process.start(),
     kill: () => process.kill(),
     stop: () => process.stop(),
     serviceEnv: (settings) => ({
+      BROKER: 'stan',
       STAN_URL: process.url,
       STAN_CLUSTER_ID: process.clusterId,
       STAN_CLIENT_ID: settings.clientId,

@@ -19,6 +19,7 @@ import { serviceSigkill } from './service-sigkill.js'
 import { serverAddressGone, serverListRefusing } from './server-list.js'
 import { serviceSigterm } from './service-sigterm.js'
 import { slowDatabase } from './slow-database.js'
+import { stanToJetStream } from './stan-to-jetstream.js'
 
 /** In the order they run: the accounting's own check and no fault first, then one fault each, then all of them together. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -40,6 +41,7 @@ export const SCENARIOS: readonly Scenario[] = [
   serverAddressGone,
   instancesSigkill,
   readAcrossInstances,
+  stanToJetStream,
   clusterLeaderKill,
   httpAbuse,
   allTogether,

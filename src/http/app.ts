@@ -14,6 +14,7 @@ import { securityHeaders } from './middleware/security-headers.js'
 import type { AppEnv } from './node-request.js'
 import { createOrderAnswers, ORDER_PATH, orderRoute, type OrderAnswers } from './order-by-id.js'
 import { deadLetterRoute, deadLettersRoute, replayRoute, type ReplayDeadLetter } from './routes/dead-letters.js'
+import { REDRIVE_PATH, redriveRoute, redriveStateRoute, type Redrives } from './routes/redrive.js'
 import { healthRoute, metricsRoute, readyRoute, type Readiness } from './routes/health.js'
 import { ordersRoute } from './routes/orders.js'
 import { loadStaticFiles, staticRoute } from './routes/static.js'
@@ -23,6 +24,8 @@ export interface AppDeps {
   orders: Pick<OrderStore, 'recent'>
   deadLetters: Pick<DeadLetterStore, 'list' | 'get'>
   replayDeadLetter: ReplayDeadLetter
+  /** Bulk re-drive (routes/redrive.ts); without it those routes are not served. */
+  redrives?: Redrives
   metrics: Metrics
   readiness: () => Readiness
   /** ADMIN_TOKEN: when unset, the admin routes ({@link ADMIN_PATHS}) answer loopback clients only. */
@@ -86,6 +89,10 @@ export function createApp(deps: AppDeps): OrderServiceApp {
   route('GET', '/dead-letters', '/dead-letters', deadLettersRoute(deps.deadLetters))
   route('GET', '/dead-letters/:id', '/dead-letters/:id', deadLetterRoute(deps.deadLetters))
   route('POST', '/dead-letters/:id/replay', '/dead-letters/:id/replay', bodyLimit(POST_BODY_MAX_BYTES), replayRoute(deps.replayDeadLetter))
+  if (deps.redrives !== undefined) {
+    route('POST', REDRIVE_PATH, REDRIVE_PATH, bodyLimit(POST_BODY_MAX_BYTES), redriveRoute(deps.redrives))
+    route('GET', `${REDRIVE_PATH}/:id`, `${REDRIVE_PATH}/:id`, redriveStateRoute(deps.redrives))
+  }
 
   route('GET', '/healthz', '/healthz', healthRoute())
   route('GET', '/readyz', '/readyz', readyRoute(deps.readiness))

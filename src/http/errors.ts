@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'invalid_id'
   | 'not_found'
   | 'invalid_query'
+  | 'invalid_body'
   | 'unauthorized'
   | 'forbidden'
   | 'unknown_host'

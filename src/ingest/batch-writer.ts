@@ -10,7 +10,7 @@ import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import type { GateCheck } from './gate.js'
 import { createStoreVerdicts } from './store-verdicts.js'
-import type { BrokerMessage } from './transport.js'
+import type { BrokerMessage, MessageOrigin } from './transport.js'
 import type { RejectReason, Verdict } from './verdict.js'
 
 /** What the writer needs of the cache (src/cache/order-cache.ts provides it). */
@@ -52,6 +52,7 @@ export type BatchWriter = ReturnType<typeof createBatchWriter>
 interface Entry {
   data: Buffer
   sequence: number
+  origin: MessageOrigin | undefined
   /** One per delivery: a message redelivered while still pending is kept once and acked for each delivery. */
   acks: (() => void)[]
   /** Undefined while the gate is at work on it; the gate's, or `unstorable` once PostgreSQL refused it. */
@@ -131,7 +132,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
       return
     }
     // Gated on arrival: the CPU work overlaps the write of the batch before, which waits on PostgreSQL.
-    const entry: Entry = { data: message.data, sequence: message.sequence, acks: [message.ack], verdict: undefined }
+    const entry: Entry = { data: message.data, sequence: message.sequence, origin: message.origin, acks: [message.ack], verdict: undefined }
     unacked.set(message.sequence, entry)
     gating++
     void gate(message.data).then((verdict) => {

@@ -17,7 +17,7 @@ import { connect, millis, nanos, type NatsConnection } from '@nats-io/transport-
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { StartupError } from '../errors.js'
-import type { BrokerMessage, BrokerSubscription, OpenSubscription, Transport } from './transport.js'
+import type { BrokerMessage, BrokerSubscription, MessageOrigin, OpenSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
 import { withTimeout } from '../timeout.js'
 
@@ -345,6 +345,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       data: Buffer.from(message.data),
       sequence,
       redelivered: message.redelivered,
+      origin: copiedFrom(message),
       ack: () => {
         released(sequence)
         try {
@@ -435,3 +436,15 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   }
 }
 
+/** A channel name as NATS Streaming allows it, and a sequence as it counts (from 1, 64 bits; JavaScript-safe here). */
+const STAN_CHANNEL = /^[A-Za-z0-9_.-]{1,255}$/
+const STAN_SEQUENCE = /^[1-9][0-9]{0,15}$/
+
+/** The origin stan2js recorded in the headers of a message it copied; undefined when absent or malformed. */
+export function copiedFrom(message: Pick<JsMsg, 'headers'>): MessageOrigin | undefined {
+  const channel = message.headers?.get('Nats-Streaming-Channel')
+  const sequence = message.headers?.get('Nats-Streaming-Sequence')
+  if (channel === undefined || sequence === undefined || !STAN_CHANNEL.test(channel) || !STAN_SEQUENCE.test(sequence)) return undefined
+  const number = Number(sequence)
+  return Number.isSafeInteger(number) ? { channel, sequence: number } : undefined
+}

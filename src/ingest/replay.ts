@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors.js'
-import type { Sql } from '../store/db.js'
-import type { DeadLetterStore } from '../store/dead-letters.js'
+import type { Queryable, Sql } from '../store/db.js'
+import type { DeadLetter, DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import { isRowId } from '../store/row-id.js'
 import type { OrderCacheWriter } from './batch-writer.js'
@@ -24,39 +24,54 @@ export interface ReplayOptions {
   gate: GateCheck
 }
 
+/** What one replay did: its result, and the order to cache once its transaction has committed. */
+export interface Replayed {
+  result: Exclude<ReplayResult, { outcome: 'not_found' }>
+  stored?: { orderUid: string; body: string }
+}
+
 /**
- * POST /dead-letters/:id/replay: puts a dead letter through the gate again (after a schema fix) and, when it
- * passes, stores it through the batch writer's own step (store-verdicts.ts). The dead letter stays, marked with
- * the replay's outcome in the same transaction.
+ * The replay of one dead letter inside the caller's transaction: through the gate again (after a schema fix)
+ * and, when it passes, stored through the batch writer's own step (store-verdicts.ts). The dead letter stays,
+ * marked with the outcome in the same transaction. The single replay and the bulk re-drive (redrive.ts) both
+ * come through here.
  */
-export function createReplay(options: ReplayOptions) {
-  const { sql, deadLetters, cache, gate } = options
+export function createReplayStep(options: Omit<ReplayOptions, 'sql' | 'cache'>) {
+  const { deadLetters, gate } = options
   const storeVerdicts = createStoreVerdicts(options)
+
+  return async function replayLetter(tx: Queryable, letter: DeadLetter): Promise<Replayed> {
+    if (letter.truncated) return { result: { outcome: 'truncated' } }
+    const verdict = await gate(letter.payload)
+    if (!verdict.ok) {
+      await deadLetters.markReplayed(letter.id, `rejected: ${verdict.reason}`, tx)
+      return { result: { outcome: 'rejected', reason: verdict.reason, errors: verdict.errors } }
+    }
+    const origin = letter.origin_channel === null || letter.origin_seq === null ? undefined : { channel: letter.origin_channel, sequence: Number(letter.origin_seq) }
+    const message = { data: letter.payload, sequence: letter.broker_seq === null ? null : Number(letter.broker_seq), origin, verdict }
+    const [stored] = await storeVerdicts(tx, letter.channel, [message])
+    if (stored === undefined) throw new ServiceError('internal', 'storeVerdicts returned no result for one message')
+    // A conflict's dead letter is this one (same channel, sequence and bytes): already there.
+    await deadLetters.markReplayed(letter.id, stored.outcome === 'stored' || stored.outcome === 'duplicate' ? stored.outcome : `rejected: ${stored.reason}`, tx)
+    if (stored.outcome === 'stored') return { result: { outcome: 'stored' }, stored: { orderUid: stored.orderUid, body: stored.body } }
+    if (stored.outcome === 'duplicate') return { result: { outcome: 'duplicate' } }
+    return { result: { outcome: 'rejected', reason: stored.reason, errors: CONFLICT_ERRORS } }
+  }
+}
+
+export type ReplayStep = ReturnType<typeof createReplayStep>
+
+/** POST /dead-letters/:id/replay: one dead letter through the replay step, in a transaction of its own. */
+export function createReplay(options: ReplayOptions) {
+  const { sql, deadLetters, cache } = options
+  const replayLetter = createReplayStep(options)
 
   return async function replayDeadLetter(id: string): Promise<ReplayResult> {
     const letter = isRowId(id) ? await deadLetters.get(id) : undefined
     if (letter === undefined) return { outcome: 'not_found' }
-    if (letter.truncated) return { outcome: 'truncated' }
-
-    const verdict = await gate(letter.payload)
-    if (!verdict.ok) {
-      await deadLetters.markReplayed(id, `rejected: ${verdict.reason}`)
-      return { outcome: 'rejected', reason: verdict.reason, errors: verdict.errors }
-    }
-    const message = { data: letter.payload, sequence: letter.broker_seq === null ? null : Number(letter.broker_seq), verdict }
-    const result = await sql.begin(async (tx) => {
-      const [stored] = await storeVerdicts(tx, letter.channel, [message])
-      if (stored === undefined) throw new ServiceError('internal', 'storeVerdicts returned no result for one message')
-      // A conflict's dead letter is this one (same channel, sequence and bytes): already there.
-      await deadLetters.markReplayed(id, stored.outcome === 'stored' || stored.outcome === 'duplicate' ? stored.outcome : `rejected: ${stored.reason}`, tx)
-      return stored
-    })
-    if (result.outcome === 'stored') {
-      cache.set(result.orderUid, result.body)
-      return { outcome: 'stored' }
-    }
-    if (result.outcome === 'duplicate') return { outcome: 'duplicate' }
-    return { outcome: 'rejected', reason: result.reason, errors: CONFLICT_ERRORS }
+    const { result, stored } = await sql.begin((tx) => replayLetter(tx, letter))
+    if (stored !== undefined) cache.set(stored.orderUid, stored.body)
+    return result
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Queryable } from '../store/db.js'
 import type { DeadLetterStore, NewDeadLetter } from '../store/dead-letters.js'
 import type { NewOrder, OrderStore } from '../store/orders.js'
+import type { MessageOrigin } from './transport.js'
 import { CONFLICT_ERRORS, type RejectReason, type Verdict } from './verdict.js'
 
 /** A message with its verdict: what the writer holds, and what the replay rebuilds from a dead letter. */
@@ -8,6 +9,8 @@ export interface JudgedMessage {
   data: Uint8Array
   /** Its position in the channel; null for a dead letter stored without one. */
   sequence: number | null
+  /** Where a copied message was first (transport.ts); kept with its dead letter. */
+  origin?: MessageOrigin | undefined
   verdict: Verdict
 }
 
@@ -44,6 +47,7 @@ export function createStoreVerdicts({ orders, deadLetters }: StoreVerdictsOption
       errors,
       orderUid: orderUid ?? null,
       payload: message.data,
+      origin: message.origin ?? null,
     })
     messages.forEach((message, i) => {
       const verdict = message.verdict

@@ -13,7 +13,18 @@ export interface BrokerMessage {
    */
   sequence: number
   redelivered: boolean
+  /** Where the message was first, when a tool copied it from another broker (see MessageOrigin). */
+  origin?: MessageOrigin | undefined
   ack(): void
+}
+
+/**
+ * The NATS Streaming channel and sequence a message was copied from: stan2js, NATS's tool that moves channels
+ * to JetStream, puts them in the Nats-Streaming-Channel and Nats-Streaming-Sequence headers. Dead letters keep it.
+ */
+export interface MessageOrigin {
+  channel: string
+  sequence: number
 }
 
 /** A live, durable, manual-ack subscription that keeps itself alive across broker restarts and fail-overs. */

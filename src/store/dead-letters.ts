@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { MessageOrigin } from '../ingest/transport.js'
 import type { RejectError, RejectReason } from '../ingest/verdict.js'
 import type { Queryable, Sql } from './db.js'
 
@@ -9,6 +10,8 @@ export interface NewDeadLetter {
   errors: readonly RejectError[]
   orderUid: string | null
   payload: Uint8Array
+  /** The NATS Streaming channel and sequence of a message stan2js copied to JetStream (MessageOrigin). */
+  origin?: MessageOrigin | null
 }
 
 export interface DeadLetterSummary {
@@ -24,6 +27,9 @@ export interface DeadLetterSummary {
   preview: string
   replayed_at: Date | null
   replay_outcome: string | null
+  /** Set for a message copied from NATS Streaming by stan2js: the channel and sequence it had there. */
+  origin_channel: string | null
+  origin_seq: string | null
 }
 
 export interface DeadLetter extends DeadLetterSummary {
@@ -72,13 +78,16 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
         payload: Buffer.from(letter.payload.subarray(0, limits.maxPayloadBytes)).toString('base64'),
         payload_size: letter.payload.byteLength,
         payload_sha256: createHash('sha256').update(letter.payload).digest('hex'),
+        origin_channel: letter.origin?.channel ?? null,
+        origin_seq: letter.origin?.sequence ?? null,
       }))
       // In one order (channel, sequence) for the reason orders are (see orders.insertMany): no deadlock.
       const sorted = [...rows].sort(byMessage)
       const written = await tx<{ key: string }[]>`
-        insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256)
+        insert into dead_letters (channel, broker_seq, reason, errors, order_uid, payload, payload_size, payload_sha256, origin_channel, origin_seq)
         select e ->> 'channel', (e ->> 'broker_seq')::bigint, e ->> 'reason', e -> 'errors', e ->> 'order_uid',
-               decode(e ->> 'payload', 'base64'), (e ->> 'payload_size')::int, decode(e ->> 'payload_sha256', 'hex')
+               decode(e ->> 'payload', 'base64'), (e ->> 'payload_size')::int, decode(e ->> 'payload_sha256', 'hex'),
+               e ->> 'origin_channel', (e ->> 'origin_seq')::bigint
         from jsonb_array_elements(${JSON.stringify(sorted)}::text::jsonb) as e
         on conflict do nothing
         returning concat_ws(' ', channel, broker_seq, encode(payload_sha256, 'hex')) as key`
@@ -103,9 +112,15 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
     async get(id: string): Promise<DeadLetter | undefined> {
       const [row] = await sql<(SummaryRow & { payload: Buffer })[]>`
         select ${summaryColumns(sql)}, payload from dead_letters where id = ${id}::bigint`
-      if (row === undefined) return undefined
-      const { payload, ...summary } = row
-      return { ...toSummary(summary), payload, truncated: payload.byteLength < row.payload_size }
+      return row === undefined ? undefined : toDeadLetter(row)
+    },
+
+    /** Dead letters with their payloads, by id, in id order; ids that are gone are left out. */
+    async getMany(ids: readonly string[], tx: Queryable = sql): Promise<DeadLetter[]> {
+      if (ids.length === 0) return []
+      const rows = await tx<(SummaryRow & { payload: Buffer })[]>`
+        select ${summaryColumns(sql)}, payload from dead_letters where id = any(${ids}::bigint[]) order by dead_letters.id`
+      return rows.map(toDeadLetter)
     },
 
     async markReplayed(id: string, outcome: string, tx: Queryable = sql): Promise<void> {
@@ -140,10 +155,14 @@ function summaryColumns(sql: Sql) {
     id::text as id, received_at, channel, broker_seq::text as broker_seq, reason, errors, order_uid,
     payload_size, encode(payload_sha256, 'hex') as payload_sha256,
     substring(payload from 1 for ${PREVIEW_CHARS * 4}) as head,
-    replayed_at, replay_outcome`
+    replayed_at, replay_outcome, origin_channel, origin_seq::text as origin_seq`
 }
 
 /** The preview is text whatever the bytes: invalid UTF-8 shows as U+FFFD. */
 function toSummary({ head, ...row }: SummaryRow): DeadLetterSummary {
   return { ...row, preview: [...head.toString('utf8')].slice(0, PREVIEW_CHARS).join('') }
+}
+
+function toDeadLetter({ payload, ...summary }: SummaryRow & { payload: Buffer }): DeadLetter {
+  return { ...toSummary(summary), payload, truncated: payload.byteLength < summary.payload_size }
 }

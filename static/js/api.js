@@ -5,14 +5,16 @@
 
 /** @param {{ token: () => string }} options */
 export function createApi({ token }) {
-  async function request(path, { method = 'GET', signal, admin = false } = {}) {
+  async function request(path, { method = 'GET', signal, admin = false, json } = {}) {
     const headers = { Accept: 'application/json' };
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
     const bearer = admin ? token() : '';
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
 
     let response;
     try {
-      response = await fetch(path, { method, headers, signal, credentials: 'same-origin' });
+      const body = json === undefined ? undefined : JSON.stringify(json);
+      response = await fetch(path, { method, headers, body, signal, credentials: 'same-origin' });
     } catch (error) {
       if (signal?.aborted) return { ok: false, status: 0, code: 'aborted', message: 'Replaced by a newer request.' };
       return { ok: false, status: 0, code: 'unreachable', message: errorMessage(error) };
@@ -56,6 +58,8 @@ export function createApi({ token }) {
     listDeadLetters: (before, limit = 20) => request(`/dead-letters${query({ limit, before })}`, { admin: true }),
     getDeadLetter: (id) => request(`/dead-letters/${encodeURIComponent(id)}`, { admin: true }),
     replayDeadLetter: (id) => request(`/dead-letters/${encodeURIComponent(id)}/replay`, { method: 'POST', admin: true }),
+    redriveDeadLetters: (selection) => request('/dead-letters/redrive', { method: 'POST', admin: true, json: selection }),
+    getRedrive: (id) => request(`/dead-letters/redrive/${encodeURIComponent(id)}`, { admin: true }),
   };
 }
 

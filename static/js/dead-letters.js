@@ -3,6 +3,7 @@
 import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
 import { describeFailure } from './api.js';
 import { oneLoadAtATime } from './one-load-at-a-time.js';
+import { redriveControl } from './redrive.js';
 import { text, bytes, timeElement, fromIso } from './format.js';
 
 const REASONS = {
@@ -158,6 +159,7 @@ export function createDeadLetters({ root, api, tokens, onPick, onTokenChange }) 
       el('pre', { class: 'preview', tabindex: 0, 'data-testid': 'dead-letter-preview' }, text(letter?.preview)),
       details,
       el('div', { class: 'actions' }, replay, outcome),
+      redriveControl({ api, reason: text(letter?.reason), onUnauthorized: askForToken }),
     );
   }
 

@@ -46,7 +46,7 @@ export async function startTestDatabase(options: { dir?: string } = {}): Promise
     url: server.url,
     sql,
     truncate: async () => {
-      await sql`truncate orders, dead_letters restart identity`
+      await sql`truncate orders, dead_letters, dead_letter_redrives, dead_letter_redrive_letters restart identity`
     },
     stopServer: async () => {
       running = false
