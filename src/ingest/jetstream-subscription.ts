@@ -310,7 +310,6 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
     onMessage({
       data: Buffer.from(message.data),
       sequence,
-      redelivered: message.redelivered,
       ack: () => {
         released(sequence)
         try {
