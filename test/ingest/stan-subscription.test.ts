@@ -46,12 +46,14 @@ it('When upgrading from a single plain durable with unacked messages, then the n
 
   // Reopened, the old durable would redeliver its 10 first; removed, a new durable starts at the next message.
   const check = await connectAs('order-service')
+  let published: Promise<unknown> | undefined
   const first = new Promise<number>((resolve) => {
     const reopened = check.subscribe(channel, check.subscriptionOptions().setDurableName('order-service').setManualAckMode(true))
     reopened.on('message', (message: { getSequence(): number }) => resolve(message.getSequence()))
-    reopened.once('ready', () => void broker.publish(channel, [orderJson('after-upgrade')]))
+    reopened.once('ready', () => (published = broker.publish(channel, [orderJson('after-upgrade')])))
   })
   expect(await first).toBe(11)
+  await published
   check.close()
 })
 

@@ -1,8 +1,9 @@
 import { EventEmitter, once } from 'node:events'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { startFreezingProxy } from '../../reliability/lib/freezing-proxy.js'
 import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
 import { createOrderStore } from '../../src/store/orders.js'
+import { Cleanup } from '../support/cleanup.js'
 import type { TestDatabase } from '../support/postgres.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
 import { orderJson, outcomes, writerFor } from './support.js'
@@ -86,8 +87,7 @@ export interface Fixture<B extends Broker> {
 /** The cases on one server: delivery, acks, redelivery, the in-flight bound, hand-back on close, restart, a frozen connection. */
 export function singleServerContract(transport: string, features: Features, fixture: () => Fixture<SingleServer>): void {
   describe(`transport contract on ${transport}, one server`, () => {
-    const { ingest, subscribe, flowing, cleanups } = harness(fixture)
-    afterEach(cleanups)
+    const { ingest, subscribe, flowing, later } = harness(fixture)
 
     it('When orders are published, then they are delivered in order, stored, acked after commit, and a reopened durable resumes after them', async () => {
       const { db, broker } = fixture()
@@ -206,7 +206,7 @@ export function singleServerContract(transport: string, features: Features, fixt
       const { db, broker } = fixture()
       // Instance A reaches the broker through an address of its own, takes messages and never acks them.
       const toA = await startTcpProxy(hostPort(broker.urls[0]!))
-      cleanups.add(() => toA.close())
+      later('proxy', () => toA.close())
       const held: number[] = []
       const a = await subscribe('dies', { servers: [toA.url], ackWaitMs: 1_000, maxInFlight: 16, member: 'dying' }, (message) => held.push(message.sequence))
       const b = await ingest('dies', { ackWaitMs: 1_000, maxInFlight: 16, member: 'surviving' })
@@ -242,7 +242,7 @@ export function singleServerContract(transport: string, features: Features, fixt
       const { broker } = fixture()
       const bounds = features.frozen
       const proxy = await startFreezingProxy(hostPort(broker.urls[0]!))
-      cleanups.add(() => proxy.close())
+      later('proxy', () => proxy.close())
       const liveness: boolean[] = []
       const log = { info: () => void liveness.push(true), warn: () => void liveness.push(false) }
       const { subscription, arrivals } = await flowing('hung', { servers: [`nats://127.0.0.1:${proxy.port}`], ackWaitMs: bounds.ackWaitMs, log })
@@ -273,8 +273,7 @@ export function singleServerContract(transport: string, features: Features, fixt
 /** The cases on several servers: fail-over mid-ingest, and a frozen server left for another. */
 export function clusterContract(transport: string, features: Features, fixture: () => Fixture<Cluster>): void {
   describe(`transport contract on ${transport}, several servers`, () => {
-    const { ingest, flowing, cleanups } = harness(fixture)
-    afterEach(cleanups)
+    const { ingest, flowing, later } = harness(fixture)
 
     it('When the server the subscription depends on fails mid-ingest, then it fails over to another and every order is stored once', { timeout: 120_000 }, async () => {
       const { db, broker } = fixture()
@@ -300,9 +299,7 @@ export function clusterContract(transport: string, features: Features, fixture: 
       const { broker } = fixture()
       const bounds = features.frozen
       const proxies = await Promise.all(broker.urls.map((url) => startFreezingProxy(hostPort(url))))
-      cleanups.add(async () => {
-        for (const each of proxies) await each.close()
-      })
+      for (const each of proxies) later('proxy', () => each.close())
       /** What the subscription logs, by message: awaited as events. */
       const logged = new EventEmitter()
       const log = (first: unknown, second?: unknown) => void logged.emit(typeof first === 'string' ? first : String(second), first)
@@ -332,35 +329,33 @@ export function clusterContract(transport: string, features: Features, fixture: 
   })
 }
 
-/** What both groups of cases share: the service's ingest path on a case's channel, and what to close after a case. */
+/** What both groups of cases share: the service's ingest path on a case's channel, and what to undo after a case. */
 function harness(fixture: () => Fixture<Broker>) {
-  const pending = new Set<() => Promise<unknown>>()
-  const cleanups = Object.assign(
-    async () => {
-      for (const cleanup of [...pending].reverse()) await cleanup()
-      pending.clear()
-      await fixture().db.truncate()
-    },
-    { add: (cleanup: () => Promise<unknown>) => void pending.add(cleanup) },
-  )
+  let cleanup = new Cleanup()
+  beforeEach(() => void (cleanup = new Cleanup()))
+  afterEach(async () => {
+    await cleanup.run()
+    await fixture().db.truncate()
+  })
+  const later = (name: string, undo: () => unknown) => void cleanup.add(name, undo)
 
   /** subscription → batch writer (dead letters under the broker's name) → PostgreSQL; acks recorded by sequence. */
   async function ingest(channel: string, settings: Settings = {}, onDelivery: (message: BrokerMessage) => void = () => {}) {
     const { db, broker } = fixture()
     const service = writerFor(db.sql, { maxWaitMs: 5, channel: broker.deadLetterChannel(channel) })
-    cleanups.add(() => service.writer.stop())
+    later('writer', () => service.writer.stop())
     const subscription = await broker.open(channel, settings, (message) => {
       onDelivery(message)
       service.writer.add({ ...message, ack: () => (service.acked.push(message.sequence), message.ack()) })
     })
-    cleanups.add(() => subscription.close())
+    later('subscription', () => subscription.close())
     return { ...service, subscription }
   }
 
   /** The subscription alone, closed after the case. */
   async function subscribe(channel: string, settings: Settings, onMessage: (message: BrokerMessage) => void): Promise<BrokerSubscription> {
     const subscription = await fixture().broker.open(channel, settings, onMessage)
-    cleanups.add(() => subscription.close())
+    later('subscription', () => subscription.close())
     return subscription
   }
 
@@ -380,7 +375,7 @@ function harness(fixture: () => Fixture<Broker>) {
     const arrivals = (payload: string, from: number) => once(received, payload).then(() => performance.now() - from)
     return { subscription, arrivals }
   }
-  return { ingest, subscribe, flowing, cleanups }
+  return { ingest, subscribe, flowing, later }
 }
 
 const orders = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => orderJson(`${prefix}-${i}`))
