@@ -89,7 +89,7 @@ export function singleServerContract(transport: string, features: Features, fixt
   describe(`transport contract on ${transport}, one server`, () => {
     const { ingest, subscribe, flowing, later } = harness(fixture)
 
-    it('When orders are published, then they are delivered in order, stored, acked after commit, and a reopened durable resumes after them', async () => {
+    it('When orders are published, then they are delivered in order, stored and acked, and a reopened durable resumes after them', async () => {
       const { db, broker } = fixture()
       const delivered: number[] = []
       const first = await ingest('e2e', {}, (message) => delivered.push(message.sequence))
