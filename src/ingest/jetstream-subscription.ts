@@ -344,7 +344,6 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
     onMessage({
       data: Buffer.from(message.data),
       sequence,
-      redelivered: message.redelivered,
       origin: copiedFrom(message),
       ack: () => {
         released(sequence)

@@ -41,7 +41,6 @@ type Subscription = ReturnType<Connection['subscribe']>
 interface StanMessage {
   getRawData(): Buffer
   getSequence(): number
-  isRedelivered(): boolean
   ack(): void
 }
 
@@ -183,7 +182,6 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       onMessage({
         data: message.getRawData(),
         sequence: message.getSequence(),
-        redelivered: message.isRedelivered(),
         ack: () => ackQuietly(message),
       })
     })

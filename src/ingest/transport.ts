@@ -9,10 +9,10 @@ export interface BrokerMessage {
   data: Buffer
   /**
    * The message's position in its channel or stream (dead letters record it). Unique within it, and the same
-   * on a redelivery: the writer keeps a message redelivered while still pending once.
+   * on a redelivery: the writer keeps a message redelivered while still pending once. (No redelivered flag: the
+   * service handles a redelivery as any delivery, and the store absorbs it as a duplicate.)
    */
   sequence: number
-  redelivered: boolean
   /** Where the message was first, when a tool copied it from another broker (see MessageOrigin). */
   origin?: MessageOrigin | undefined
   ack(): void

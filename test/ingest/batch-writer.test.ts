@@ -25,7 +25,7 @@ describe('batch writer', () => {
     // At ack time, another connection must already see the order: the ack follows the commit.
     const seenAtAck: Promise<string | undefined>[] = []
     for (const [seq, uid] of [[1, 'a1'], [2, 'a2'], [3, 'a3']] as const) {
-      writer.add({ data: Buffer.from(orderJson(uid)), sequence: seq, redelivered: false, ack: () => (acked.push(seq), seenAtAck.push(orders.findBody(uid))) })
+      writer.add({ data: Buffer.from(orderJson(uid)), sequence: seq, ack: () => (acked.push(seq), seenAtAck.push(orders.findBody(uid))) })
     }
     await writer.stop()
 

@@ -1,95 +1,66 @@
 import stan from 'node-nats-streaming'
-import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { openStanSubscription } from '../../src/ingest/stan-subscription.js'
-import type { BrokerSubscription } from '../../src/ingest/transport.js'
-import { createOrderStore } from '../../src/store/orders.js'
-import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
-import { acks } from '../support/events.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { stanFeatures, stanServer } from './brokers.js'
 import { orderJson, outcomes, stanOptions, writerFor } from './support.js'
+import { singleServerContract } from './transport-contract.js'
 
 let db: TestDatabase
-let broker: StanServer
-const open: BrokerSubscription[] = []
+let broker: Awaited<ReturnType<typeof stanServer>>
 
 beforeAll(async () => {
-  db = await startTestDatabase()
-  broker = await startStanServer({ port: 0 })
+  ;[db, broker] = await Promise.all([startTestDatabase(), stanServer()])
 })
 afterAll(async () => {
-  for (const subscription of open) await subscription.close()
   await broker?.close()
   await db?.stop()
 })
-beforeEach(() => db.truncate())
 
-/** The path of the service: subscription → batch writer → PostgreSQL; the acks sent to the broker are recorded. */
-function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>): BrokerSubscription {
+singleServerContract('NATS Streaming', stanFeatures, () => ({ db, broker }))
+
+it('When upgrading from a single plain durable with unacked messages, then the new group ingests them all and the old durable is removed', async () => {
+  const channel = 'upgrade'
+  // The single-instance version: plain durable 'order-service' under client id 'order-service', stopped while
+  // holding 10 messages it never acked.
+  const legacy = await connectAs('order-service')
+  const old = legacy.subscribe(channel, legacy.subscriptionOptions().setDeliverAllAvailable().setDurableName('order-service').setManualAckMode(true))
+  await new Promise((resolve) => old.once('ready', resolve))
+  const delivered = new Promise<void>((resolve) => old.on('message', (message: { getSequence(): number }) => message.getSequence() === 10 && resolve()))
+  await broker.publish(channel, Array.from({ length: 10 }, (_, i) => orderJson(`upgrade-${i}`)))
+  await delivered
+  await new Promise<void>((resolve) => {
+    legacy.once('close', () => resolve())
+    legacy.close()
+  })
+
+  const service = writerFor(db.sql, { maxWaitMs: 5 })
   const subscription = openStanSubscription(
-    stanOptions(broker, { clientId: `service-${channel}`, channel }),
-    (message) => writer.add({ ...message, ack: () => (acked.push(message.sequence), message.ack()) }),
+    stanOptions(broker.stan(), { channel, clientId: 'order-service-web-1-8000', queueGroup: 'order-service', retireDurableOf: 'order-service' }),
+    (message) => service.writer.add({ ...message, ack: () => (service.acked.push(message.sequence), message.ack()) }),
   )
-  open.push(subscription)
-  return subscription
-}
+  await vi.waitFor(() => expect(new Set(service.acked).size).toBe(10), { timeout: 10_000 })
+  await subscription.close()
+  await service.writer.stop()
+  expect(await outcomes(service.metrics)).toEqual({ stored: 10 })
 
-/** Publishes with node-nats-streaming, as any producer would; resolves when the broker acked every message. */
-async function publish(channel: string, payloads: string[]): Promise<void> {
-  const connection = stan.connect(broker.clusterId, `publisher-${process.pid}-${channel}`, { url: broker.url })
-  await new Promise<void>((resolve, reject) => {
-    connection.once('connect', () => resolve())
+  // Reopened, the old durable would redeliver its 10 first; removed, a new durable starts at the next message.
+  const check = await connectAs('order-service')
+  let published: Promise<unknown> | undefined
+  const first = new Promise<number>((resolve) => {
+    const reopened = check.subscribe(channel, check.subscriptionOptions().setDurableName('order-service').setManualAckMode(true))
+    reopened.on('message', (message: { getSequence(): number }) => resolve(message.getSequence()))
+    reopened.once('ready', () => (published = broker.publish(channel, [orderJson('after-upgrade')])))
+  })
+  expect(await first).toBe(11)
+  await published
+  check.close()
+})
+
+function connectAs(clientId: string): Promise<stan.Stan> {
+  return new Promise((resolve, reject) => {
+    const connection = stan.connect(broker.stan().clusterId, clientId, { url: broker.stan().url })
+    connection.once('connect', () => resolve(connection))
     connection.once('error', reject)
   })
-  for (const payload of payloads) {
-    await new Promise<void>((resolve, reject) => connection.publish(channel, payload, (error) => (error ? reject(error) : resolve())))
-  }
-  await new Promise<void>((resolve) => {
-    connection.once('close', () => resolve())
-    connection.close()
-  })
 }
-
-it('When orders are published, then they are stored, acked, and a reopened durable resumes after them', async () => {
-  const first = writerFor(db.sql, { maxWaitMs: 5 })
-  const subscription = ingest('e2e', first)
-  await vi.waitFor(() => expect(subscription.isLive()).toBe(true))
-  const fourAcked = acks(first.writer.events, 4)
-  await publish('e2e', [orderJson('e1'), orderJson('e2'), '{"order_uid":"e3"}', orderJson('e1')])
-  await fourAcked
-  await subscription.close()
-  await first.writer.stop()
-  expect(await outcomes(first.metrics)).toEqual({ stored: 2, duplicate: 1, 'dead_lettered/schema': 1 })
-
-  // Published while the service is away: the durable keeps its place, and acked messages do not come again.
-  await publish('e2e', [orderJson('e4')])
-  const second = writerFor(db.sql, { maxWaitMs: 5 })
-  const resumed = acks(second.writer.events, 1)
-  const reopened = ingest('e2e', second)
-  await resumed
-  await reopened.close()
-  await second.writer.stop()
-  expect(await outcomes(second.metrics)).toEqual({ stored: 1 })
-  expect(await createOrderStore(db.sql).count()).toBe(3)
-})
-
-it('When the broker goes away and comes back, then the subscription reconnects by itself and ingests again', async () => {
-  const service = writerFor(db.sql, { maxWaitMs: 5 })
-  const { writer } = service
-  const subscription = ingest('restart', service)
-  await vi.waitFor(() => expect(subscription.isLive()).toBe(true))
-  const firstAck = acks(writer.events, 1)
-  await publish('restart', [orderJson('x1')])
-  await firstAck
-
-  const port = broker.port
-  await broker.close()
-  await vi.waitFor(() => expect(subscription.isLive()).toBe(false))
-  broker = await startStanServer({ port })
-  await vi.waitFor(() => expect(subscription.isLive()).toBe(true), { timeout: 10_000 })
-  const secondAck = acks(writer.events, 1)
-  await publish('restart', [orderJson('x2')])
-  await secondAck
-  await subscription.close()
-  await writer.stop()
-  expect(await createOrderStore(db.sql).count()).toBe(2)
-})

@@ -59,7 +59,6 @@ export function writerFor(sql: Sql, overrides: Partial<BatchWriterOptions> = {})
     writer.add({
       data: typeof payload === 'string' ? Buffer.from(payload) : payload,
       sequence,
-      redelivered: false,
       ack: () => acked.push(sequence),
     })
   return { writer, deliver, acked, cache, metrics }
