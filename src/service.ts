@@ -16,7 +16,7 @@ import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { classifyDatabaseError } from './store/database-errors.js'
-import { boundedPages, boundedStore, createBoundedPool } from './store/bounded-pool.js'
+import { boundedPages, createBoundedPool } from './store/bounded-pool.js'
 import { isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
@@ -84,18 +84,16 @@ export async function startService(
     lockTimeoutMs: config.WRITE_TIMEOUT_MS,
     onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
   })
-  const sql = pool.sql
-  const orders = createOrderStore(sql)
-  const deadLetters = createDeadLetterStore(sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES })
-  // What HTTP and the cache's misses call, each call within the bound; the writer and replay bound their transactions.
-  const boundedOrders = boundedStore(pool, orders)
-  const boundedDeadLetters = boundedStore(pool, deadLetters)
-  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: boundedOrders })
+  const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
+  // Each call on a generation of its pool and within its bound: nothing here holds a connection past its work.
+  const orders = pool.bound(createOrderStore)
+  const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits))
+  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
   const writer = createBatchWriter({
-    sql: writerPool.sql,
     transaction: writerPool.begin,
-    orders,
-    deadLetters,
+    // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
+    orders: writerPool.bound(createOrderStore),
+    deadLetters: writerPool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
     cache,
     metrics,
     gate,
@@ -105,8 +103,7 @@ export async function startService(
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     log: log.child({ component: 'writer' }),
   })
-  const replay = createReplay({ sql, orders, deadLetters, cache, gate })
-  const replayDeadLetter: typeof replay = (id) => pool.bound(replay(id))
+  const replayDeadLetter = createReplay({ transaction: pool.begin, orders, deadLetters, cache, gate })
 
   const state = { databaseReachable: false, cacheWarm: false }
   let subscription: BrokerSubscription | undefined
@@ -118,8 +115,8 @@ export async function startService(
 
   const http = createApp({
     cache,
-    orders: boundedOrders,
-    deadLetters: boundedDeadLetters,
+    orders,
+    deadLetters,
     replayDeadLetter,
     metrics,
     readiness,
@@ -131,7 +128,7 @@ export async function startService(
   try {
     server = await listen(http, config.HTTP_HOST, config.HTTP_PORT)
   } catch (error) {
-    await sql.end({ timeout: 1 })
+    await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
     await gateThread.close()
     if (isAddressInUse(error)) throw new PortInUseError('HTTP_PORT', config.HTTP_HOST, config.HTTP_PORT, { cause: error })
     throw error
@@ -156,7 +153,7 @@ export async function startService(
     const warmStarted = performance.now()
     // A page that does not come within the bound, or a database lost meanwhile, is waited out as at the start:
     // the warm-up begins again on fresh connections.
-    const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, orders.newestFirst())), log, signal)
+    const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, (sql) => createOrderStore(sql).newestFirst())), log, signal)
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
     openSubscription = await openTransport(config, endpoints, log.child({ component: 'subscription' }), signal)
@@ -171,17 +168,18 @@ export async function startService(
   }
 
   // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
-  const commits = listenForCommits(
-    sql,
-    { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
-    log.child({ component: 'commits' }),
-  )
+  const commits = listenForCommits({
+    url: endpoints.databaseUrl,
+    name: 'order-service commits',
+    handlers: { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
+    log: log.child({ component: 'commits' }),
+  })
 
   const prune = async () => {
     try {
       // A long delete, bounded as a migration is, not as a lookup.
       const retention = { maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS }
-      const removed = await pool.run(() => deadLetters.prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
+      const removed = await pool.run((sql) => createDeadLetterStore(sql, deadLetterLimits).prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
       if (removed > 0) log.info({ removed }, 'dead-letter retention applied')
     } catch (error) {
       log.warn({ err: error }, 'dead-letter retention failed; next try in an hour')

@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors.js'
-import type { Sql } from '../store/db.js'
+import type { Transaction } from '../store/db.js'
 import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import type { OrderCacheWriter } from './batch-writer.js'
@@ -16,7 +16,8 @@ export type ReplayResult =
   | { outcome: 'truncated' }
 
 export interface ReplayOptions {
-  sql: Sql
+  /** The replay's transaction: the service's bounded pool's. */
+  transaction: Transaction
   orders: Pick<OrderStore, 'insertMany'>
   deadLetters: Pick<DeadLetterStore, 'get' | 'markReplayed' | 'insertMany'>
   cache: OrderCacheWriter
@@ -31,7 +32,7 @@ const ID = /^[1-9][0-9]{0,17}$/
  * the replay's outcome in the same transaction.
  */
 export function createReplay(options: ReplayOptions) {
-  const { sql, deadLetters, cache, gate } = options
+  const { transaction, deadLetters, cache, gate } = options
   const storeVerdicts = createStoreVerdicts(options)
 
   return async function replayDeadLetter(id: string): Promise<ReplayResult> {
@@ -45,7 +46,7 @@ export function createReplay(options: ReplayOptions) {
       return { outcome: 'rejected', reason: verdict.reason, errors: verdict.errors }
     }
     const message = { data: letter.payload, sequence: letter.broker_seq === null ? null : Number(letter.broker_seq), verdict }
-    const result = await sql.begin(async (tx) => {
+    const result = await transaction(async (tx) => {
       const [stored] = await storeVerdicts(tx, letter.channel, [message])
       if (stored === undefined) throw new ServiceError('internal', 'storeVerdicts returned no result for one message')
       // A conflict's dead letter is this one (same channel, sequence and bytes): already there.
