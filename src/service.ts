@@ -169,7 +169,7 @@ export async function startService(
 
   // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
   const commits = listenForCommits({
-    url: endpoints.databaseUrl,
+    url: config.DATABASE_LISTEN_URL ?? endpoints.databaseUrl,
     name: 'order-service commits',
     handlers: { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
     log: log.child({ component: 'commits' }),
