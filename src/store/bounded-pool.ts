@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type postgres from 'postgres'
+import { needsNewConnection } from './database-errors.js'
 import { CONNECT_TIMEOUT_MS, connectDatabase, transactionOn, type Sql, type Transaction } from './db.js'
 import type { OrderPages, StoredOrder } from './orders.js'
 
@@ -30,6 +31,9 @@ export interface BoundedPoolOptions {
   /** Called once per abandoned generation of connections (the metric). */
   onAbandoned?: () => void
 }
+
+/** Seconds the work on a retired generation has to finish before its connections are closed. */
+const RETIRE_GRACE_S = 5
 
 /**
  * A postgres.js pool whose every wait has a bound. postgres.js has no per-query timeout and cannot destroy one
@@ -89,6 +93,16 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     return { sql, applicationName }
   }
 
+  /**
+   * A generation whose connection reached a read-only or departing server (needsNewConnection): new work goes to a
+   * fresh generation, which connects afresh, while work already on the old one finishes or fails on its own.
+   */
+  function retire(generation: Generation): void {
+    if (generation !== current) return
+    current = open()
+    void generation.sql.end({ timeout: RETIRE_GRACE_S }).catch(() => {})
+  }
+
   function abandon(generation: Generation): void {
     // Work on an already abandoned generation timing out late: the pool was replaced then.
     if (generation !== current) return
@@ -132,6 +146,7 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
       if (generation !== current && (error as { code?: unknown } | null)?.code === 'CONNECTION_DESTROYED') {
         throw new DatabaseTimeoutError(options.name, boundMs, { cause: error })
       }
+      if (needsNewConnection(error)) retire(generation)
       throw error
     })
     return Promise.race([answered, timeout]).finally(() => clearTimeout(timer))
