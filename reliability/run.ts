@@ -18,6 +18,7 @@ import { startFreezingProxy } from './lib/freezing-proxy.js'
 import { finish, ScenarioContext, type Scenario, type ServiceSettings } from './lib/harness.js'
 import { freePort } from './lib/ports.js'
 import { PostgresCluster } from '../test/support/postgres.js'
+import { startPostgresPair } from '../test/support/postgres-pair.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
 import { FULL, QUICK, type Sizes } from './lib/sizes.js'
@@ -60,7 +61,9 @@ async function main(): Promise<number> {
     for (const scenario of applicable) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
     return 0
   }
-  const selected = values.scenario === undefined ? applicable : applicable.filter((s) => values.scenario?.includes(s.name))
+  // The quick run leaves out what its CI budget cannot hold (`quick: false`); --scenario still names any of them.
+  const runnable = values.quick ? applicable.filter((s) => s.quick !== false) : applicable
+  const selected = values.scenario === undefined ? runnable : applicable.filter((s) => values.scenario?.includes(s.name))
   const unknown = (values.scenario ?? []).filter((name) => !applicable.some((s) => s.name === name))
   if (unknown.length > 0) {
     console.error(`unknown scenario(s) on ${transport}: ${unknown.join(', ')}; see --list`)
@@ -112,7 +115,7 @@ async function main(): Promise<number> {
     scenarios: results,
   }
   // Only a whole full run replaces results/latest.*: the README quotes it. Quick and partial runs go beside it.
-  const whole = selected.length === applicable.length
+  const whole = values.scenario === undefined || selected.length === applicable.length
   const base = transport === 'stan' ? resultsDir : join(resultsDir, transport)
   await writeReport(whole ? (values.quick ? join(base, 'quick') : base) : join(base, 'partial'), report)
   console.log(`\n${scenarioTable(results)}\n`)
@@ -138,7 +141,9 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   await mkdir(dir, { recursive: true })
   try {
     await run.pg.start()
-    const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
+    const pair = scenario.postgresPair === undefined ? undefined : await startPostgresPair({ synchronous: true })
+    if (pair !== undefined) own.add('PostgreSQL primary and standby', () => pair.stop())
+    const databaseUrl = pair !== undefined ? pair.url(scenario.postgresPair?.hosts) : await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
     const setup = { repoDir, dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
     const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
@@ -171,6 +176,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const ctx = new ScenarioContext(scenario.name, run.sizes, run.seed + index, SETTINGS, run.pg, broker, service, sql, proxies?.proxies, {
       newInstance,
       defer: (name, undo) => void own.add(name, undo),
+      ...(pair === undefined ? {} : { pair }),
     })
     let failure: string | undefined
     try {

@@ -6,6 +6,7 @@ import type { FreezingProxy } from './freezing-proxy.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
 import type { PostgresCluster } from '../../test/support/postgres.js'
+import type { PostgresPair } from '../../test/support/postgres-pair.js'
 import { publish, type PublishOptions } from './publisher.js'
 import type { ScenarioResult } from './report.js'
 import type { ServiceProcess } from './service-process.js'
@@ -33,6 +34,8 @@ export interface ScenarioScope {
   newInstance(name: string): Promise<ServiceProcess>
   /** Runs `undo` when the scenario's processes are cleaned up, after its accounting. */
   defer(name: string, undo: () => Promise<void>): void
+  /** The primary and standby the service uses, for scenarios with `postgresPair`. */
+  pair?: PostgresPair
 }
 
 /** Everything a scenario works with: the three processes, the ledger, and a place to record faults and checks. */
@@ -245,5 +248,12 @@ export interface Scenario {
   transports?: readonly TransportName[]
   /** JetStream on three clustered nodes with an R3 stream instead of one node. */
   cluster?: boolean
+  /**
+   * A primary and a synchronous streaming standby of its own instead of a database on the shared server; the
+   * service and the accounting are given both hosts (target_session_attrs=read-write) in this order.
+   */
+  postgresPair?: { hosts: 'primary-first' | 'standby-first' }
+  /** false: left out of `--quick` (the CI budget), run by the full suite or when named with --scenario. */
+  quick?: false
   run(ctx: ScenarioContext): Promise<void>
 }
