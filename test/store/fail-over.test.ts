@@ -1,6 +1,9 @@
 import { once } from 'node:events'
 import postgres from 'postgres'
-import { afterEach, describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { OrderCache } from '../../src/cache/order-cache.js'
+import { listenForCommits } from '../../src/store/order-commits.js'
 import { createBoundedPool, type BoundedPool } from '../../src/store/bounded-pool.js'
 import { classifyDatabaseError, needsNewConnection } from '../../src/store/database-errors.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
@@ -95,4 +98,47 @@ describe('fail-over to a promoted standby (synchronous replication)', () => {
       expect(promotionToCommitMs).toBeLessThan(5_000)
     }, 90_000)
   }
+})
+
+describe('two instances across a fail-over', () => {
+  it('When the standby is promoted, then each instance serves an order the other writes on the new primary within a second of its commit', async () => {
+    const pair: PostgresPair = await startPostgresPair({ synchronous: true })
+    cleanups.push(() => pair.stop())
+    const instances = ['a', 'b'].map((name) => {
+      const reads = pool(pair.url())
+      const cache = new OrderCache({ maxBytes: 1 << 20, store: reads.bound(createOrderStore), now: () => 0 })
+      let listens = 0
+      const listener = listenForCommits({
+        url: pair.url(),
+        name: `fail-over-test ${name} listener`,
+        handlers: {
+          committed: (uids) => cache.forgetAbsent(uids),
+          listening: () => {
+            listens++
+            cache.forgetAllAbsent()
+          },
+        },
+        log: pino({ level: 'silent' }),
+      })
+      cleanups.push(() => listener.close())
+      return { name, reads, orders: reads.bound(createOrderStore), cache, listens: () => listens }
+    })
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]]
+    await vi.waitFor(() => expect([a.listens(), b.listens()]).toEqual([1, 1]))
+
+    await pair.primary.kill()
+    await pair.standby.promote()
+    const promotedAt = performance.now()
+    // Each asks for an order the other is about to write, is told "unknown", and must serve it once it is written.
+    for (const [reader, writer] of [[a, b], [b, a]] as const) {
+      const uid = `after-promotion-${writer.name}`
+      // Asked until the new primary answers: the lookup fails while the pool finds it.
+      await vi.waitFor(async () => expect(await reader.cache.lookup(uid)).toEqual({ kind: 'absent' }), { timeout: 5_000, interval: 20 })
+      await vi.waitFor(() => writer.reads.begin((tx) => writer.orders.insertMany([order(uid)], tx)), { timeout: 5_000, interval: 20 })
+      await vi.waitFor(() => expect(reader.cache.stats().absentEntries).toBe(0), { timeout: 1_000, interval: 10 })
+      expect((await reader.cache.lookup(uid)).kind).toBe('loaded')
+    }
+    // Both exchanges, the pools' and listeners' reconnections included.
+    expect(performance.now() - promotedAt).toBeLessThan(3_000)
+  }, 60_000)
 })
