@@ -18,6 +18,7 @@ import { startFreezingProxy } from './lib/freezing-proxy.js'
 import { finish, ScenarioContext, type Scenario, type ServiceSettings } from './lib/harness.js'
 import { freePort } from './lib/ports.js'
 import { PostgresCluster } from '../test/support/postgres.js'
+import { startPgBouncer } from '../test/support/pgbouncer.js'
 import { startPostgresPair } from '../test/support/postgres-pair.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
@@ -148,9 +149,11 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
+    const pooler = scenario.pgbouncer ? await startPooler(databaseUrl, own) : undefined
     const port = await freePort()
     const env: Record<string, string> = {
-      DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
+      DATABASE_URL: pooler?.url ?? proxies?.databaseUrl ?? databaseUrl,
+      ...(pooler === undefined ? {} : { DATABASE_POOLER: 'transaction', DATABASE_LISTEN_URL: databaseUrl }),
       ...broker.serviceEnv(SETTINGS),
       // Through the freezing proxy, for scenarios that freeze the broker's connection.
       ...(proxies === undefined ? {} : { [broker.urlVariable]: proxies.brokerUrl }),
@@ -177,6 +180,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
       newInstance,
       defer: (name, undo) => void own.add(name, undo),
       ...(pair === undefined ? {} : { pair }),
+      ...(pooler === undefined ? {} : { behindPooler: pooler.proxy }),
     })
     let failure: string | undefined
     try {
@@ -192,6 +196,17 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   } finally {
     await release()
   }
+}
+
+/** PgBouncer (transaction pooling) in front of the scenario's database, reaching it through a freezing proxy. */
+async function startPooler(databaseUrl: string, cleanup: Cleanup) {
+  const proxy = await startFreezingProxy({ port: Number(new URL(databaseUrl).port) })
+  cleanup.add('PostgreSQL proxy behind PgBouncer', () => proxy.close())
+  const upstream = new URL(databaseUrl)
+  upstream.port = String(proxy.port)
+  const bouncer = await startPgBouncer(upstream.href)
+  cleanup.add('PgBouncer', () => bouncer.stop())
+  return { proxy, url: bouncer.url }
 }
 
 /** Freezing proxies in front of PostgreSQL and the broker, and the URLs that go through them. */

@@ -110,6 +110,8 @@ const Settings = v.object({
   DATABASE_URL: databaseUrl(),
   /** Where the commit listener LISTENs when DATABASE_URL leads to a transaction pooler: the primary, or a session pool. */
   DATABASE_LISTEN_URL: databaseUrl(),
+  /** `transaction`: DATABASE_URL leads to a transaction pooler (PgBouncer pool_mode=transaction); see docs/postgres-ha.md. */
+  DATABASE_POOLER: v.optional(v.picklist(['none', 'transaction'], 'must be none or transaction'), 'none'),
   STAN_URL: serverList(),
   STAN_CLUSTER_ID: token('test-cluster'),
   // Unset: derived from the host and the HTTP port (defaultClientId), so instances differ and restarts keep theirs.

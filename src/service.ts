@@ -20,7 +20,7 @@ import { boundedPages, createBoundedPool } from './store/bounded-pool.js'
 import { isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
-import { listenForCommits } from './store/order-commits.js'
+import { listenForCommits, type CommitListener } from './store/order-commits.js'
 import { createOrderStore } from './store/orders.js'
 
 export interface ServiceEndpoints {
@@ -72,6 +72,7 @@ export async function startService(
     max: POOL_SIZE,
     boundMs: config.QUERY_TIMEOUT_MS,
     idleInTransactionMs: config.QUERY_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
     onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
   })
   // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
@@ -82,6 +83,7 @@ export async function startService(
     boundMs: config.WRITE_TIMEOUT_MS,
     idleInTransactionMs: config.WRITE_TIMEOUT_MS,
     lockTimeoutMs: config.WRITE_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
     onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
   })
   const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
@@ -168,12 +170,7 @@ export async function startService(
   }
 
   // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
-  const commits = listenForCommits({
-    url: config.DATABASE_LISTEN_URL ?? endpoints.databaseUrl,
-    name: 'order-service commits',
-    handlers: { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
-    log: log.child({ component: 'commits' }),
-  })
+  const commits = startCommitListener(config, endpoints, cache, log.child({ component: 'commits' }))
 
   const prune = async () => {
     try {
@@ -205,6 +202,26 @@ export async function startService(
       await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
   }
+}
+
+/**
+ * The commit listener, on DATABASE_LISTEN_URL when set. LISTEN needs a session of its own, which a transaction
+ * pooler does not give: behind one without DATABASE_LISTEN_URL there is no listener, and the service says so once.
+ */
+function startCommitListener(config: Config, endpoints: ServiceEndpoints, cache: OrderCache, log: Logger): CommitListener {
+  const url = config.DATABASE_LISTEN_URL ?? (config.DATABASE_POOLER === 'transaction' ? undefined : endpoints.databaseUrl)
+  if (url === undefined) {
+    log.warn(
+      'DATABASE_POOLER=transaction without DATABASE_LISTEN_URL: no LISTEN through a transaction pooler, so orders written by other instances are seen here only after the unknown-id memory expires (2 s); set DATABASE_LISTEN_URL to the primary or a session-mode pool',
+    )
+    return { close: async () => {} }
+  }
+  return listenForCommits({
+    url,
+    name: 'order-service commits',
+    handlers: { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
+    log,
+  })
 }
 
 /**

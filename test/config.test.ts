@@ -51,6 +51,8 @@ describe('configuration', () => {
       expect(() => loadConfig({ DATABASE_URL: value })).toThrow(problem)
     }
     expect(() => loadConfig({ DATABASE_LISTEN_URL: 'postgres://u@h1/orders' })).toThrow('DATABASE_LISTEN_URL: is used only with DATABASE_URL')
+    expect(loadConfig({}).DATABASE_POOLER).toBe('none')
+    expect(() => loadConfig({ DATABASE_POOLER: 'session' })).toThrow('DATABASE_POOLER: must be none or transaction')
   })
 
   it('When STAN_URL is a comma-separated list, then it is trimmed into servers; a bad entry is named', () => {

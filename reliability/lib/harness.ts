@@ -36,6 +36,8 @@ export interface ScenarioScope {
   defer(name: string, undo: () => Promise<void>): void
   /** The primary and standby the service uses, for scenarios with `postgresPair`. */
   pair?: PostgresPair
+  /** Between PgBouncer and PostgreSQL, for scenarios with `pgbouncer`: freezes the pooler's server connections. */
+  behindPooler?: FreezingProxy
 }
 
 /** Everything a scenario works with: the three processes, the ledger, and a place to record faults and checks. */
@@ -253,6 +255,12 @@ export interface Scenario {
    * service and the accounting are given both hosts (target_session_attrs=read-write) in this order.
    */
   postgresPair?: { hosts: 'primary-first' | 'standby-first' }
+  /**
+   * The service reaches PostgreSQL through PgBouncer in transaction pooling mode (DATABASE_POOLER=transaction), and
+   * PgBouncer reaches it through a freezing proxy (scope.behindPooler); the commit listener and the accounting
+   * connect directly (DATABASE_LISTEN_URL).
+   */
+  pgbouncer?: true
   /** false: left out of `--quick` (the CI budget), run by the full suite or when named with --scenario. */
   quick?: false
   run(ctx: ScenarioContext): Promise<void>

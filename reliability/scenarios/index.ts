@@ -9,6 +9,7 @@ import { hostileInput } from './hostile-input.js'
 import { instancesSigkill } from './instances-sigkill.js'
 import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
+import { pgbouncer } from './pgbouncer.js'
 import { postgresFailover, postgresFailoverReversed, postgresSwitchover } from './postgres-failover.js'
 import { postgresFrozen } from './postgres-frozen.js'
 import { postgresFrozenAtStart } from './postgres-frozen-at-start.js'
@@ -39,6 +40,7 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresFailover,
   postgresFailoverReversed,
   postgresSwitchover,
+  pgbouncer,
   brokerFrozen,
   serverListRefusing,
   serverAddressGone,

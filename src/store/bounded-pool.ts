@@ -28,6 +28,15 @@ export interface BoundedPoolOptions {
    */
   idleInTransactionMs: number
   lockTimeoutMs?: number
+  /**
+   * 'transaction': a transaction pooler (PgBouncer, pool_mode=transaction) stands between the pool and PostgreSQL,
+   * so no server session is the pool's own. Nothing is set per session: application_name alone is sent at connect
+   * (the pooler refuses other startup settings and sets it on each server connection it lends), statements are
+   * not prepared by name, and the server-side bounds are set in each transaction (SET LOCAL). Abandoned backends
+   * are not ended by name (a server connection serves other clients after it): a hung transaction is ended by
+   * the server when it idles past `idleInTransactionMs` or waits for a lock past `lockTimeoutMs`.
+   */
+  pooler?: 'none' | 'transaction'
   /** Called once per abandoned generation of connections (the metric). */
   onAbandoned?: () => void
 }
@@ -75,6 +84,7 @@ interface Generation {
 
 export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
   /** application_names of abandoned generations whose backends are not known to be ended yet. */
+  const pooled = options.pooler === 'transaction'
   const toEnd = new Set<string>()
   let abandoned = 0
   let current = open()
@@ -84,11 +94,14 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     const applicationName = `${options.name} ${randomBytes(6).toString('hex')}`.slice(-63)
     const sql = connectDatabase(options.url, {
       max: options.max,
-      connection: {
-        application_name: applicationName,
-        idle_in_transaction_session_timeout: options.idleInTransactionMs,
-        ...(options.lockTimeoutMs === undefined ? {} : { lock_timeout: options.lockTimeoutMs }),
-      },
+      connection: pooled
+        ? { application_name: applicationName }
+        : {
+            application_name: applicationName,
+            idle_in_transaction_session_timeout: options.idleInTransactionMs,
+            ...(options.lockTimeoutMs === undefined ? {} : { lock_timeout: options.lockTimeoutMs }),
+          },
+      ...(pooled ? { prepare: false } : {}),
     })
     return { sql, applicationName }
   }
@@ -107,7 +120,7 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     // Work on an already abandoned generation timing out late: the pool was replaced then.
     if (generation !== current) return
     abandoned++
-    toEnd.add(generation.applicationName)
+    if (!pooled) toEnd.add(generation.applicationName)
     current = open()
     options.onAbandoned?.()
     // The queries still on it fail now (CONNECTION_DESTROYED); whoever awaits them has had its answer.
@@ -129,6 +142,10 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
 
   async function endAbandonedBackends(sql: Sql): Promise<void> {
     const names = [...toEnd]
+    if (names.length === 0) {
+      await sql`select 1`
+      return
+    }
     await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = any(${names}::text[])`
     for (const name of names) toEnd.delete(name)
   }
@@ -158,7 +175,17 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     return within(generation, work(generation.sql), runOptions.boundMs ?? options.boundMs)
   }
 
-  const begin: Transaction = (work) => run((sql) => transactionOn(sql)(work))
+  // Behind a transaction pooler the session's bounds (see open) are the transaction's, set as it begins.
+  const begin: Transaction = pooled
+    ? (work) =>
+        run((sql) =>
+          transactionOn(sql)(async (tx) => {
+            await tx`select set_config('idle_in_transaction_session_timeout', ${String(options.idleInTransactionMs)}, true),
+              set_config('lock_timeout', ${String(options.lockTimeoutMs ?? 0)}, true)`
+            return work(tx)
+          }),
+        )
+    : (work) => run((sql) => transactionOn(sql)(work))
 
   function bound<S extends object>(make: (sql: Sql) => S): BoundedStore<S> {
     const stores = new WeakMap<Sql, S>()

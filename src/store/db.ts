@@ -19,6 +19,8 @@ export interface DatabaseOptions {
   onNotice?: (notice: postgres.Notice) => void
   /** Session settings sent at connect (application_name, server-side timeouts): see src/store/bounded-pool.ts. */
   connection?: Partial<postgres.ConnectionParameters>
+  /** Named prepared statements (default true); false behind a transaction pooler, where they do not outlive the transaction. */
+  prepare?: boolean
 }
 
 /** How long opening a connection may take, up to PostgreSQL's ready-for-query. */
@@ -33,6 +35,7 @@ export function connectDatabase(url: string, options: DatabaseOptions = {}): Sql
     connect_timeout: CONNECT_TIMEOUT_MS / 1000,
     idle_timeout: 60,
     ...(options.connection === undefined ? {} : { connection: options.connection }),
+    ...(options.prepare === undefined ? {} : { prepare: options.prepare }),
     // Large ids (bigint) come back as strings: they are never used as numbers here.
     types: {},
   })

@@ -105,12 +105,14 @@ export async function startPostgresPair(options: { synchronous: boolean }): Prom
 }
 
 /** A postgres process on `dataDir`, as the postgres OS user when run as root (PostgreSQL refuses root). */
-async function startNode(dataDir: string, port: number, settings: string[]): Promise<PostgresNode> {
-  const asPostgres = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {}
-  const child: ChildProcess = spawn(POSTGRES, ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, ...settings], {
-    ...asPostgres,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+/** The uid and gid of the postgres OS user when run as root (PostgreSQL and PgBouncer refuse root), else nothing. */
+export function asPostgresUser(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {}
+}
+
+/** A server process run as asPostgresUser, with the tail of its stderr kept to say why it failed. */
+export function spawnServer(command: string, args: readonly string[]) {
+  const child: ChildProcess = spawn(command, args, { ...asPostgresUser(), stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-8192)
@@ -119,26 +121,33 @@ async function startNode(dataDir: string, port: number, settings: string[]): Pro
   const exit = once(child, 'exit').then(() => {
     exited = true
   })
+  return { child, exit, exited: () => exited, log: () => log }
+}
+
+async function startNode(dataDir: string, port: number, settings: string[]): Promise<PostgresNode> {
+  const asPostgres = asPostgresUser()
+  const server = spawnServer(POSTGRES, ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, ...settings])
+  const { child, exit } = server
   const url = `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${DATABASE}`
   const pgCtl = async (...args: string[]) => {
     const ctl = spawn(PG_CTL, ['-D', dataDir, ...args], { ...asPostgres, stdio: 'ignore' })
     const [code] = (await once(ctl, 'exit')) as [number]
-    if (code !== 0) throw new Error(`pg_ctl ${args.join(' ')} exited ${code}: ${log}`)
+    if (code !== 0) throw new Error(`pg_ctl ${args.join(' ')} exited ${code}: ${server.log()}`)
   }
   const node: PostgresNode = {
     port,
     dataDir,
     get pid() {
-      return exited ? undefined : child.pid
+      return server.exited() ? undefined : child.pid
     },
     url,
     kill: async () => {
-      if (exited) return
+      if (server.exited()) return
       child.kill('SIGKILL')
       await exit
     },
     stopFast: async () => {
-      if (exited) return
+      if (server.exited()) return
       await pgCtl('stop', '-m', 'fast', '-w')
       await exit
     },
@@ -150,7 +159,7 @@ async function startNode(dataDir: string, port: number, settings: string[]): Pro
   }
   // Ready when it answers, as a primary or as a hot standby.
   for (let tries = 0; ; tries++) {
-    if (exited) throw new Error(`PostgreSQL on port ${port} exited while starting: ${log}`)
+    if (server.exited()) throw new Error(`PostgreSQL on port ${port} exited while starting: ${server.log()}`)
     const probe = postgres({ host: HOST, port, user: 'postgres', password: 'postgres', database: DATABASE, max: 1, onnotice: () => {}, connect_timeout: 1 })
     try {
       await probe`select 1`
