@@ -149,28 +149,33 @@ export async function startService(
     probing = false
   }, DATABASE_CHECK_MS)
   let openSubscription: OpenSubscription
+  let commits: CommitListener | undefined
   try {
     await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
     state.databaseReachable = true
+    // Orders committed through other instances: ids this one remembered as unknown are forgotten at once. Started
+    // before the warm-up, so that nothing committed meanwhile goes unheard.
+    commits = startCommitListener(config, endpoints, cache, log.child({ component: 'commits' }))
     const warmStarted = performance.now()
     // A page that does not come within the bound, or a database lost meanwhile, is waited out as at the start:
     // the warm-up begins again on fresh connections.
     const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, (sql) => createOrderStore(sql).newestFirst())), log, signal)
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+    await commits.started.catch((error: unknown) => {
+      throw new StartupError('listen_refused', `${config.DATABASE_LISTEN_URL === undefined ? 'DATABASE_URL' : 'DATABASE_LISTEN_URL'} leads to a standby, which refuses LISTEN (${(error as Error).message}): name the primary, or add target_session_attrs=read-write to a host list`)
+    })
     openSubscription = await openTransport(config, endpoints, log.child({ component: 'subscription' }), signal)
     signal?.throwIfAborted()
   } catch (error) {
     // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
     clearInterval(databaseCheck)
+    await commits?.close()
     await new Promise<void>((resolve) => server.close(() => resolve()))
     await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
     await gateThread.close()
     throw error
   }
-
-  // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
-  const commits = startCommitListener(config, endpoints, cache, log.child({ component: 'commits' }))
 
   const prune = async () => {
     try {
@@ -197,7 +202,7 @@ export async function startService(
       await writer.stop()
       await gateThread.close()
       await subscription?.close()
-      await commits.close()
+      await commits?.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
@@ -214,7 +219,7 @@ function startCommitListener(config: Config, endpoints: ServiceEndpoints, cache:
     log.warn(
       'DATABASE_POOLER=transaction without DATABASE_LISTEN_URL: no LISTEN through a transaction pooler, so orders written by other instances are seen here only after the unknown-id memory expires (2 s); set DATABASE_LISTEN_URL to the primary or a session-mode pool',
     )
-    return { close: async () => {} }
+    return { started: Promise.resolve(), close: async () => {} }
   }
   return listenForCommits({
     url,

@@ -31,6 +31,11 @@ export interface CommitListenerOptions {
 }
 
 export interface CommitListener {
+  /**
+   * Settles after the first LISTEN: resolves when it succeeded, or failed in a way a retry may pass (the retries go
+   * on); rejects when the server refused it for being a standby (25006), which no retry passes: the URL is wrong.
+   */
+  readonly started: Promise<void>
   close(): Promise<void>
 }
 
@@ -47,9 +52,17 @@ export function listenForCommits(options: CommitListenerOptions): CommitListener
 
   /** Sessions lost or refused since the last one that listened. */
   let failures = 0
+  let settle: { resolve(): void; reject(error: Error): void } | undefined
+  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
   const running = (async () => {
     while (!stopped.signal.aborted) {
       const outcome = await session()
+      if (settle !== undefined && isStandbyRefusal(outcome.error)) {
+        settle.reject(outcome.error)
+        return
+      }
+      settle?.resolve()
+      settle = undefined
       if (stopped.signal.aborted) return
       // The first loss of an outage is logged; its retries, every RETRY_MAX_MS, would be noise.
       if (outcome.listened || failures === 0) log.warn({ err: { message: outcome.message } }, 'commit listener lost its connection; listening again')
@@ -61,7 +74,7 @@ export function listenForCommits(options: CommitListenerOptions): CommitListener
   })()
 
   /** One connection: LISTEN, then heartbeats until it is lost or the listener stops. Resolves with why it ended. */
-  async function session(): Promise<{ listened: boolean; message: string }> {
+  async function session(): Promise<{ listened: boolean; message: string; error: Error }> {
     const lost = new AbortController()
     const onStop = () => lost.abort(new Error('stopped'))
     stopped.signal.addEventListener('abort', onStop)
@@ -76,6 +89,8 @@ export function listenForCommits(options: CommitListenerOptions): CommitListener
     try {
       await answered(sql`listen orders_committed`, lost.signal, ANSWER_AFTER_CONNECT_MS)
       listened = true
+      settle?.resolve()
+      settle = undefined
       handlers.listening()
       if (failures > 0) log.info({}, 'listening for commits of other instances again')
       for (;;) {
@@ -84,7 +99,7 @@ export function listenForCommits(options: CommitListenerOptions): CommitListener
       }
     } catch (error) {
       const reason = lost.signal.aborted ? (lost.signal.reason as Error) : (error as Error)
-      return { listened, message: reason.message }
+      return { listened, message: reason.message, error: error as Error }
     } finally {
       stopped.signal.removeEventListener('abort', onStop)
       ended = sql.end({ timeout: 0 }).catch(() => undefined)
@@ -92,12 +107,19 @@ export function listenForCommits(options: CommitListenerOptions): CommitListener
   }
 
   return {
+    started,
     async close() {
       stopped.abort()
       await running
       await ended
+      settle?.resolve()
     },
   }
+}
+
+/** "cannot execute LISTEN during recovery": the session is on a hot standby. */
+function isStandbyRefusal(error: Error): boolean {
+  return (error as { code?: unknown }).code === '25006'
 }
 
 /** LISTEN's first answer includes connecting (postgres.js's own connect_timeout) and, through a pooler, a wait. */

@@ -3,6 +3,9 @@ import postgres from 'postgres'
 import pino from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { OrderCache } from '../../src/cache/order-cache.js'
+import { loadConfig } from '../../src/config.js'
+import { StartupError } from '../../src/errors.js'
+import { startService } from '../../src/service.js'
 import { listenForCommits } from '../../src/store/order-commits.js'
 import { createBoundedPool, type BoundedPool } from '../../src/store/bounded-pool.js'
 import { classifyDatabaseError, needsNewConnection } from '../../src/store/database-errors.js'
@@ -140,5 +143,16 @@ describe('two instances across a fail-over', () => {
     }
     // Both exchanges, the pools' and listeners' reconnections included.
     expect(performance.now() - promotedAt).toBeLessThan(3_000)
+  }, 60_000)
+})
+
+describe('a commit listener pointed at a standby', () => {
+  it('When DATABASE_LISTEN_URL names a standby, then the start-up is refused in one line naming it (exit 78 in main.ts), not retried for ever', async () => {
+    const pair: PostgresPair = await startPostgresPair({ synchronous: false })
+    cleanups.push(() => pair.stop())
+    const config = loadConfig({ HTTP_PORT: '0', GATE_THREAD: 'off', DATABASE_URL: pair.url(), DATABASE_LISTEN_URL: pair.standby.url })
+    const starting = startService(config, { databaseUrl: pair.url(), stanServers: [], stanClusterId: 'test-cluster', natsServers: [] }, pino({ level: 'silent' }))
+    await expect(starting).rejects.toBeInstanceOf(StartupError)
+    await expect(starting).rejects.toMatchObject({ code: 'listen_refused', message: expect.stringMatching(/^DATABASE_LISTEN_URL leads to a standby, which refuses LISTEN \(cannot execute LISTEN during recovery\)/) })
   }, 60_000)
 })
