@@ -94,9 +94,10 @@ export async function measureIngestLatency(
     const all = new Promise<void>((resolve) => (allHeard = resolve))
     let listening: () => void = () => undefined
     const listened = new Promise<void>((resolve) => (listening = resolve))
-    const listener = listenForCommits(
-      db.sql,
-      {
+    const listener = listenForCommits({
+      url: db.url,
+      name: 'bench listener',
+      handlers: {
         committed: (ids) => {
           const at = now()
           for (const id of ids) {
@@ -111,8 +112,8 @@ export async function measureIngestLatency(
           listening()
         },
       },
-      pino({ level: 'warn' }, pino.destination(2)),
-    )
+      log: pino({ level: 'warn' }, pino.destination(2)),
+    })
     try {
       await listened
       const published = await publishOrders(cleanup, broker, { channel: options.channel, count, seed: options.seed, rate: options.rate })

@@ -19,6 +19,8 @@ import { finish, ScenarioContext, type Scenario } from './lib/harness.js'
 import type { ServiceSettings } from './lib/transport.js'
 import { freePort } from './lib/ports.js'
 import { PostgresCluster } from '../test/support/postgres.js'
+import { startPgBouncer } from '../test/support/pgbouncer.js'
+import { startPostgresPair } from '../test/support/postgres-pair.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
 import { FULL, QUICK, type Sizes } from './lib/sizes.js'
@@ -61,7 +63,9 @@ async function main(): Promise<number> {
     for (const scenario of applicable) console.log(`${scenario.name.padEnd(24)} ${scenario.summary}`)
     return 0
   }
-  const selected = values.scenario === undefined ? applicable : applicable.filter((s) => values.scenario?.includes(s.name))
+  // The quick run leaves out what its CI budget cannot hold (`quick: false`); --scenario still names any of them.
+  const runnable = values.quick ? applicable.filter((s) => s.quick !== false) : applicable
+  const selected = values.scenario === undefined ? runnable : applicable.filter((s) => values.scenario?.includes(s.name))
   const unknown = (values.scenario ?? []).filter((name) => !applicable.some((s) => s.name === name))
   if (unknown.length > 0) {
     console.error(`unknown scenario(s) on ${transport}: ${unknown.join(', ')}; see --list`)
@@ -113,7 +117,7 @@ async function main(): Promise<number> {
     scenarios: results,
   }
   // Only a whole full run replaces results/latest.*: the README quotes it. Quick and partial runs go beside it.
-  const whole = selected.length === applicable.length
+  const whole = values.scenario === undefined || selected.length === applicable.length
   const base = transport === 'stan' ? resultsDir : join(resultsDir, transport)
   await writeReport(whole ? (values.quick ? join(base, 'quick') : base) : join(base, 'partial'), report)
   console.log(`\n${scenarioTable(results)}\n`)
@@ -139,14 +143,18 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   await mkdir(dir, { recursive: true })
   try {
     await run.pg.start()
-    const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
+    const pair = scenario.postgresPair === undefined ? undefined : await startPostgresPair({ synchronous: true })
+    if (pair !== undefined) own.add('PostgreSQL primary and standby', () => pair.stop())
+    const databaseUrl = pair !== undefined ? pair.url(scenario.postgresPair?.hosts) : await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
     const setup = { repoDir, dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
     const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
+    const pooler = scenario.pgbouncer ? await startPooler(databaseUrl, own) : undefined
     const port = await freePort()
     const env: Record<string, string> = {
-      DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
+      DATABASE_URL: pooler?.url ?? proxies?.databaseUrl ?? databaseUrl,
+      ...(pooler === undefined ? {} : { DATABASE_POOLER: 'transaction', DATABASE_LISTEN_URL: databaseUrl }),
       ...broker.serviceEnv(SETTINGS),
       // Through the freezing proxy, for scenarios that freeze the broker's connection.
       ...(proxies === undefined ? {} : { [broker.urlVariable]: proxies.brokerUrl }),
@@ -186,6 +194,8 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
       defer: (name, undo) => void own.add(name, undo),
       otherBroker,
       instanceOn,
+      ...(pair === undefined ? {} : { pair }),
+      ...(pooler === undefined ? {} : { behindPooler: pooler.proxy }),
     })
     let failure: string | undefined
     try {
@@ -201,6 +211,17 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   } finally {
     await release()
   }
+}
+
+/** PgBouncer (transaction pooling) in front of the scenario's database, reaching it through a freezing proxy. */
+async function startPooler(databaseUrl: string, cleanup: Cleanup) {
+  const proxy = await startFreezingProxy({ port: Number(new URL(databaseUrl).port) })
+  cleanup.add('PostgreSQL proxy behind PgBouncer', () => proxy.close())
+  const upstream = new URL(databaseUrl)
+  upstream.port = String(proxy.port)
+  const bouncer = await startPgBouncer(upstream.href)
+  cleanup.add('PgBouncer', () => bouncer.stop())
+  return { proxy, url: bouncer.url }
 }
 
 /** Freezing proxies in front of PostgreSQL and the broker, and the URLs that go through them. */

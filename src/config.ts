@@ -22,15 +22,6 @@ const int = (fallback: number, min: number, max: number) => v.optional(wholeNumb
 const token = (fallback: string) =>
   v.pipe(v.optional(v.string(), fallback), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 _ -'))
 
-const url = (schemes: string[]) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.url('must be a URL'),
-      v.check((value) => schemes.some((scheme) => value.startsWith(`${scheme}://`)), `must start with ${schemes.join(':// or ')}://`),
-    ),
-  )
-
 /**
  * A comma-separated list of servers, as NATS clients take them: `nats://a:4222,nats://b:4222`. Each entry is
  * trimmed and must be a `nats://` URL with a host; every bad one is named. Outputs the list; the broker's client
@@ -91,6 +82,55 @@ function isBracketedIPv6(entry: string): boolean {
   return entry.startsWith('[') && entry.endsWith(']') && isIP(entry.slice(1, -1)) === 6
 }
 
+/**
+ * A PostgreSQL URL as postgres.js reads it, with one host or several the libpq way:
+ * `postgres://user:pw@h1:5432,h2:5432/orders?target_session_attrs=read-write`. Each host entry is named when it is
+ * malformed, and a target_session_attrs that postgres.js does not understand too.
+ */
+const databaseUrl = () =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return
+        const problem = databaseUrlProblem(dataset.value)
+        if (problem !== undefined) addIssue({ message: problem })
+      }),
+    ),
+  )
+
+/** What postgres.js 3.4 accepts for target_session_attrs (libpq's `any` is the default, left unset). */
+export const TARGET_SESSION_ATTRS = ['read-write', 'read-only', 'primary', 'standby', 'prefer-standby'] as const
+
+/** `host`, `host:port`, `[v6]` or `[v6]:port`, port 1..65535. */
+const HOST_ENTRY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/
+
+export function databaseUrlProblem(value: string): string | undefined {
+  const scheme = /^postgres(?:ql)?:\/\//.exec(value)
+  if (scheme === null) return 'must start with postgres:// or postgresql://'
+  const rest = value.slice(scheme[0].length)
+  const authority = rest.split(/[/?#]/)[0] ?? ''
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1).split(',')
+  for (const entry of hosts) {
+    const port = HOST_ENTRY.exec(entry)?.[1]
+    if (!HOST_ENTRY.test(entry) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+      return `host entry "${entry}" is malformed: each of the comma-separated hosts must be host or host:port (port 1..65535)`
+    }
+  }
+  let url: URL
+  try {
+    // As postgres.js does: the URL with its first host alone carries the user, database and parameters.
+    url = new URL(value.replace(authority, authority.slice(0, authority.lastIndexOf('@') + 1) + hosts[0]))
+  } catch {
+    return 'must be a URL (postgres://user:password@host:port/database, hosts comma-separated)'
+  }
+  const attrs = url.searchParams.get('target_session_attrs')
+  if (attrs !== null && !(TARGET_SESSION_ATTRS as readonly string[]).includes(attrs)) {
+    return `target_session_attrs=${attrs} is not understood: use one of ${TARGET_SESSION_ATTRS.join(', ')}`
+  }
+  return undefined
+}
+
 /** A NATS subject without wildcards: where orders are published. */
 const subject = (fallback: string) =>
   v.pipe(v.optional(v.string(), fallback), v.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a subject without wildcards'))
@@ -100,7 +140,11 @@ const MiB = 1024 * 1024
 const Settings = v.object({
   HTTP_HOST: v.pipe(v.optional(v.string(), '127.0.0.1'), v.minLength(1, 'must not be empty')),
   HTTP_PORT: int(8000, 0, 65535),
-  DATABASE_URL: url(['postgres', 'postgresql']),
+  DATABASE_URL: databaseUrl(),
+  /** Where the commit listener LISTENs when DATABASE_URL leads to a transaction pooler: the primary, or a session pool. */
+  DATABASE_LISTEN_URL: databaseUrl(),
+  /** `transaction`: DATABASE_URL leads to a transaction pooler (PgBouncer pool_mode=transaction); see docs/postgres-ha.md. */
+  DATABASE_POOLER: v.optional(v.picklist(['none', 'transaction'], 'must be none or transaction'), 'none'),
   STAN_URL: serverList(),
   STAN_CLUSTER_ID: token('test-cluster'),
   // Unset: derived from the host and the HTTP port (defaultClientId), so instances differ and restarts keep theirs.
@@ -156,6 +200,10 @@ const ConfigSchema = v.pipe(
       (issue) => `must be below ${issue.input.BROKER === 'jetstream' ? 'JETSTREAM' : 'STAN'}_ACK_WAIT_SECONDS × 1000`,
     ),
     ['WRITE_TIMEOUT_MS'],
+  ),
+  v.forward(
+    v.check((config) => config.DATABASE_LISTEN_URL === undefined || config.DATABASE_URL !== undefined, 'is used only with DATABASE_URL'),
+    ['DATABASE_LISTEN_URL'],
   ),
 )
 

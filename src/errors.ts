@@ -28,6 +28,8 @@ export type ServiceErrorCode =
   | 'consumer_mismatch'
   /** Run as root, DATA_DIR lies in a folder the embedded PostgreSQL's OS user cannot enter (StartupError): exit 78. */
   | 'data_dir_unreachable'
+  /** The commit listener's URL leads to a standby, which refuses LISTEN (StartupError): exit 78. */
+  | 'listen_refused'
   /** A broken invariant, such as a module run in a way it cannot be: a bug. */
   | 'internal'
 
@@ -103,7 +105,7 @@ export function isAddressInUse(error: unknown): boolean {
  */
 export class StartupError extends ServiceError {
   constructor(
-    code: Extract<ServiceErrorCode, 'nats_server_missing' | 'nats_server_failed' | 'stream_subjects_mismatch' | 'consumer_mismatch' | 'data_dir_unreachable'>,
+    code: Extract<ServiceErrorCode, 'nats_server_missing' | 'nats_server_failed' | 'stream_subjects_mismatch' | 'consumer_mismatch' | 'data_dir_unreachable' | 'listen_refused'>,
     message: string,
   ) {
     super(code, message)

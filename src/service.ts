@@ -5,7 +5,7 @@ import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
-import { isAddressInUse, PortInUseError } from './errors.js'
+import { isAddressInUse, PortInUseError, StartupError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
 import { allowedHosts } from './http/middleware/host-check.js'
 import { createRequestListener } from './http/order-by-id.js'
@@ -19,12 +19,12 @@ import { stanTransport } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
 import { classifyDatabaseError } from './store/database-errors.js'
-import { boundedPages, boundedStore, createBoundedPool } from './store/bounded-pool.js'
+import { boundedPages, createBoundedPool } from './store/bounded-pool.js'
 import { isReachable } from './store/db.js'
 import { createRedriveStore } from './store/dead-letter-redrives.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
-import { listenForCommits } from './store/order-commits.js'
+import { listenForCommits, type CommitListener } from './store/order-commits.js'
 import { createOrderStore } from './store/orders.js'
 
 export interface ServiceEndpoints {
@@ -84,6 +84,7 @@ export async function startService(
     max: POOL_SIZE,
     boundMs: config.QUERY_TIMEOUT_MS,
     idleInTransactionMs: config.QUERY_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
     onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
   })
   // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
@@ -94,20 +95,19 @@ export async function startService(
     boundMs: config.WRITE_TIMEOUT_MS,
     idleInTransactionMs: config.WRITE_TIMEOUT_MS,
     lockTimeoutMs: config.WRITE_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
     onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
   })
-  const sql = pool.sql
-  const orders = createOrderStore(sql)
-  const deadLetters = createDeadLetterStore(sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES })
-  // What HTTP and the cache's misses call, each call within the bound; the writer and replay bound their transactions.
-  const boundedOrders = boundedStore(pool, orders)
-  const boundedDeadLetters = boundedStore(pool, deadLetters)
-  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: boundedOrders })
+  const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
+  // Each call on a generation of its pool and within its bound: nothing here holds a connection past its work.
+  const orders = pool.bound(createOrderStore)
+  const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits))
+  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
   const writer = createBatchWriter({
-    sql: writerPool.sql,
     transaction: writerPool.begin,
-    orders,
-    deadLetters,
+    // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
+    orders: writerPool.bound(createOrderStore),
+    deadLetters: writerPool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
     cache,
     metrics,
     gate,
@@ -117,16 +117,12 @@ export async function startService(
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     log: log.child({ component: 'writer' }),
   })
-  const replay = createReplay({ sql, orders, deadLetters, cache, gate })
-  const replayDeadLetter: typeof replay = (id) => pool.bound(replay(id))
-  // Bulk re-drive: on the query pool (never the writer's), each batch's transaction within the write bound; what
-  // it does outside a transaction within the query bound.
-  const redriveStore = createRedriveStore(sql)
-  const boundedRedriveStore = boundedStore(pool, redriveStore)
+  const replayDeadLetter = createReplay({ transaction: pool.begin, orders, deadLetters, cache, gate })
+  // Bulk re-drive: on the query pool (never the writer's), each batch's transaction within the query bound.
   const redrives = createRedriveRunner(
     createRedrive({
-      transaction: (work) => pool.run((sql) => sql.begin(work) as Promise<never>, { boundMs: config.WRITE_TIMEOUT_MS }),
-      store: { ...redriveStore, start: boundedRedriveStore.start, state: boundedRedriveStore.state, finish: boundedRedriveStore.finish },
+      transaction: pool.begin,
+      store: pool.bound(createRedriveStore),
       deadLetters,
       replayLetter: createReplayStep({ orders, deadLetters, gate }),
       cache,
@@ -146,8 +142,8 @@ export async function startService(
 
   const http = createApp({
     cache,
-    orders: boundedOrders,
-    deadLetters: boundedDeadLetters,
+    orders,
+    deadLetters,
     replayDeadLetter,
     redrives,
     metrics,
@@ -161,7 +157,7 @@ export async function startService(
   try {
     server = await listen(http, config.HTTP_HOST, config.HTTP_PORT)
   } catch (error) {
-    await sql.end({ timeout: 1 })
+    await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
     await gateThread.close()
     if (isAddressInUse(error)) throw new PortInUseError('HTTP_PORT', config.HTTP_HOST, config.HTTP_PORT, { cause: error })
     throw error
@@ -180,38 +176,39 @@ export async function startService(
     probing = false
   }, DATABASE_CHECK_MS)
   let openSubscription: OpenSubscription
+  let commits: CommitListener | undefined
   try {
     await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
     state.databaseReachable = true
+    // Orders committed through other instances: ids this one remembered as unknown are forgotten at once. Started
+    // before the warm-up, so that nothing committed meanwhile goes unheard.
+    commits = startCommitListener(config, endpoints, cache, log.child({ component: 'commits' }))
     const warmStarted = performance.now()
     // A page that does not come within the bound, or a database lost meanwhile, is waited out as at the start:
     // the warm-up begins again on fresh connections.
-    const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, orders.newestFirst())), log, signal)
+    const warmed = await waitForDatabase(() => cache.warm(boundedPages(pool, (sql) => createOrderStore(sql).newestFirst())), log, signal)
     state.cacheWarm = true
     log.info({ orders: warmed, bytes: cache.stats().bytes, ms: Math.round(performance.now() - warmStarted) }, 'cache warmed')
+    await commits.started.catch((error: unknown) => {
+      throw new StartupError('listen_refused', `${config.DATABASE_LISTEN_URL === undefined ? 'DATABASE_URL' : 'DATABASE_LISTEN_URL'} leads to a standby, which refuses LISTEN (${(error as Error).message}): name the primary, or add target_session_attrs=read-write to a host list`)
+    })
     openSubscription = await transport.prepare(signal)
     signal?.throwIfAborted()
   } catch (error) {
     // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
     clearInterval(databaseCheck)
+    await commits?.close()
     await new Promise<void>((resolve) => server.close(() => resolve()))
     await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
     await gateThread.close()
     throw error
   }
 
-  // Orders committed through other instances: ids this one remembered as unknown are forgotten at once.
-  const commits = listenForCommits(
-    sql,
-    { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
-    log.child({ component: 'commits' }),
-  )
-
   const prune = async () => {
     try {
       // A long delete, bounded as a migration is, not as a lookup.
       const retention = { maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS }
-      const removed = await pool.run(() => deadLetters.prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
+      const removed = await pool.run((sql) => createDeadLetterStore(sql, deadLetterLimits).prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
       if (removed > 0) log.info({ removed }, 'dead-letter retention applied')
     } catch (error) {
       log.warn({ err: error }, 'dead-letter retention failed; next try in an hour')
@@ -233,11 +230,31 @@ export async function startService(
       await writer.stop()
       await gateThread.close()
       await subscription?.close()
-      await commits.close()
+      await commits?.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
   }
+}
+
+/**
+ * The commit listener, on DATABASE_LISTEN_URL when set. LISTEN needs a session of its own, which a transaction
+ * pooler does not give: behind one without DATABASE_LISTEN_URL there is no listener, and the service says so once.
+ */
+function startCommitListener(config: Config, endpoints: ServiceEndpoints, cache: OrderCache, log: Logger): CommitListener {
+  const url = config.DATABASE_LISTEN_URL ?? (config.DATABASE_POOLER === 'transaction' ? undefined : endpoints.databaseUrl)
+  if (url === undefined) {
+    log.warn(
+      'DATABASE_POOLER=transaction without DATABASE_LISTEN_URL: no LISTEN through a transaction pooler, so orders written by other instances are seen here only after the unknown-id memory expires (2 s); set DATABASE_LISTEN_URL to the primary or a session-mode pool',
+    )
+    return { started: Promise.resolve(), close: async () => {} }
+  }
+  return listenForCommits({
+    url,
+    name: 'order-service commits',
+    handlers: { committed: (orderUids) => cache.forgetAbsent(orderUids), listening: () => cache.forgetAllAbsent() },
+    log,
+  })
 }
 
 /** Runs `task` until the database lets it: a server still starting or briefly down is waited for, not fatal. */

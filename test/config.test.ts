@@ -37,6 +37,24 @@ describe('configuration', () => {
     for (const name of ['HTTP_PORT', 'DATABASE_URL', 'STAN_CHANNEL', 'ADMIN_TOKEN', 'GATE_THREAD']) expect(problems).toContain(name)
   })
 
+  it('When DATABASE_URL names several hosts the libpq way, then it is accepted as written; a malformed entry or an unknown target_session_attrs is named in one line', () => {
+    const url = 'postgres://u:p%2Cw@db1.example:5432,10.0.0.2:5433,[::1]/orders?target_session_attrs=read-write'
+    expect(loadConfig({ DATABASE_URL: url }).DATABASE_URL).toBe(url)
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u@h1,h2/orders' }).DATABASE_URL).toBe('postgresql://u@h1,h2/orders')
+    for (const [value, problem] of [
+      ['postgres://u:p@h1:5432,h2:99999/orders', 'DATABASE_URL: host entry "h2:99999" is malformed'],
+      ['postgres://u:p@h1:5432,,h2/orders', 'DATABASE_URL: host entry "" is malformed'],
+      ['postgres://u:p@h1:5432,h 2/orders', 'DATABASE_URL: host entry "h 2" is malformed'],
+      ['postgres://u:p@h1,h2/orders?target_session_attrs=any', 'DATABASE_URL: target_session_attrs=any is not understood: use one of read-write, read-only, primary, standby, prefer-standby'],
+      ['mysql://h1/orders', 'DATABASE_URL: must start with postgres:// or postgresql://'],
+    ]) {
+      expect(() => loadConfig({ DATABASE_URL: value })).toThrow(problem)
+    }
+    expect(() => loadConfig({ DATABASE_LISTEN_URL: 'postgres://u@h1/orders' })).toThrow('DATABASE_LISTEN_URL: is used only with DATABASE_URL')
+    expect(loadConfig({}).DATABASE_POOLER).toBe('none')
+    expect(() => loadConfig({ DATABASE_POOLER: 'session' })).toThrow('DATABASE_POOLER: must be none or transaction')
+  })
+
   it('When STAN_URL is a comma-separated list, then it is trimmed into servers; a bad entry is named', () => {
     expect(loadConfig({ STAN_URL: ' nats://a:4222 ,nats://b:4223' }).STAN_URL).toEqual(['nats://a:4222', 'nats://b:4223'])
     for (const [value, bad] of [['nats://a:4222,http://b:4222', 'http://b:4222'], ['nats://a:4222,', ''], ['nats://', 'nats://'], ['a:4222', 'a:4222']]) {

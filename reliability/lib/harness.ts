@@ -6,6 +6,7 @@ import type { FreezingProxy } from './freezing-proxy.js'
 import { Ledger, type Outgoing } from './ledger.js'
 import { mixedMessages } from './messages.js'
 import type { PostgresCluster } from '../../test/support/postgres.js'
+import type { PostgresPair } from '../../test/support/postgres-pair.js'
 import { publish, type PublishOptions } from './publisher.js'
 import type { Check, ScenarioResult } from './report.js'
 import type { ServiceProcess } from './service-process.js'
@@ -24,6 +25,10 @@ export interface ScenarioScope {
    * addInstance, the accounting leaves it as the scenario left it: a scenario that stops it checks it itself.
    */
   instanceOn(broker: ScenarioBroker, name: string): Promise<ServiceProcess>
+  /** The primary and standby the service uses, for scenarios with `postgresPair`. */
+  pair?: PostgresPair
+  /** Between PgBouncer and PostgreSQL, for scenarios with `pgbouncer`: freezes the pooler's server connections. */
+  behindPooler?: FreezingProxy
 }
 
 const NO_SCOPE: ScenarioScope = {
@@ -243,5 +248,18 @@ export interface Scenario {
   transports?: readonly TransportName[]
   /** JetStream on three clustered nodes with an R3 stream instead of one node. */
   cluster?: boolean
+  /**
+   * A primary and a synchronous streaming standby of its own instead of a database on the shared server; the
+   * service and the accounting are given both hosts (target_session_attrs=read-write) in this order.
+   */
+  postgresPair?: { hosts: 'primary-first' | 'standby-first' }
+  /**
+   * The service reaches PostgreSQL through PgBouncer in transaction pooling mode (DATABASE_POOLER=transaction), and
+   * PgBouncer reaches it through a freezing proxy (scope.behindPooler); the commit listener and the accounting
+   * connect directly (DATABASE_LISTEN_URL).
+   */
+  pgbouncer?: true
+  /** false: left out of `--quick` (the CI budget), run by the full suite or when named with --scenario. */
+  quick?: false
   run(ctx: ScenarioContext): Promise<void>
 }

@@ -9,6 +9,8 @@ import { hostileInput } from './hostile-input.js'
 import { instancesSigkill } from './instances-sigkill.js'
 import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
+import { pgbouncer } from './pgbouncer.js'
+import { postgresFailover, postgresFailoverReversed, postgresSwitchover } from './postgres-failover.js'
 import { postgresFrozen } from './postgres-frozen.js'
 import { postgresFrozenAtStart } from './postgres-frozen-at-start.js'
 import { postgresFrozenDuringReplay } from './postgres-frozen-during-replay.js'
@@ -36,6 +38,10 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresFrozen,
   postgresFrozenAtStart,
   postgresFrozenDuringReplay,
+  postgresFailover,
+  postgresFailoverReversed,
+  postgresSwitchover,
+  pgbouncer,
   brokerFrozen,
   serverListRefusing,
   serverAddressGone,

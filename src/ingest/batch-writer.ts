@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { ServiceError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { classifyDatabaseError } from '../store/database-errors.js'
-import type { Sql } from '../store/db.js'
+import type { Transaction } from '../store/db.js'
 import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import type { GateCheck } from './gate.js'
@@ -19,12 +19,11 @@ export interface OrderCacheWriter {
 }
 
 export interface BatchWriterOptions {
-  sql: Sql
   /**
-   * Runs a batch's transaction; default `sql.begin`. The service bounds it (src/store/bounded-pool.ts): a
-   * transaction not committed in time fails with a code, as an unreachable database does, and is retried.
+   * Runs a batch's transaction. The service bounds it (src/store/bounded-pool.ts): a transaction not committed in
+   * time fails with a code, as an unreachable database does, and is retried.
    */
-  transaction?: <T>(work: (tx: postgres.TransactionSql) => Promise<T>) => Promise<T>
+  transaction: Transaction
   orders: Pick<OrderStore, 'insertMany'>
   deadLetters: Pick<DeadLetterStore, 'insertMany'>
   cache: OrderCacheWriter
@@ -99,11 +98,10 @@ export interface BatchWriterEvents {
  * or an outage leaves them unacked and the broker delivers them again.
  */
 export function createBatchWriter(options: BatchWriterOptions) {
-  const { sql, cache, metrics, gate, channel, log } = options
+  const { transaction, cache, metrics, gate, channel, log } = options
   const storeVerdicts = createStoreVerdicts(options)
   const backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 }
   const concurrency = options.concurrency ?? 2
-  const transaction = options.transaction ?? (<T>(work: (tx: postgres.TransactionSql) => Promise<T>) => sql.begin(work) as Promise<T>)
 
   /** Every message not acked yet, by sequence: waiting or being written. */
   const unacked = new Map<number, Entry>()

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 import { loadConfig, loadDotEnv } from '../config.js'
 import { ConfigError } from '../errors.js'
-import { boundedStore, createBoundedPool } from '../store/bounded-pool.js'
+import { createBoundedPool } from '../store/bounded-pool.js'
 import { createRedriveStore, type RedriveSelection } from '../store/dead-letter-redrives.js'
 import { createDeadLetterStore } from '../store/dead-letters.js'
 import { createOrderStore } from '../store/orders.js'
@@ -105,13 +105,14 @@ export async function main(argv: string[], io: RedriveIo): Promise<number> {
     max: 2,
     boundMs: config.WRITE_TIMEOUT_MS,
     idleInTransactionMs: config.WRITE_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
   })
   const gate = gateInThisThread({ maxMessageBytes: config.MAX_MESSAGE_BYTES })
-  const orders = createOrderStore(pool.sql)
-  const deadLetters = createDeadLetterStore(pool.sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES })
+  const orders = pool.bound(createOrderStore)
+  const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }))
   const redrive = createRedrive({
     transaction: pool.begin,
-    store: boundedStore(pool, createRedriveStore(pool.sql)),
+    store: pool.bound(createRedriveStore),
     deadLetters,
     replayLetter: createReplayStep({ orders, deadLetters, gate: gate.check }),
     batchSize: batch,

@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors.js'
-import type { Queryable, Sql } from '../store/db.js'
+import type { Queryable, Transaction } from '../store/db.js'
 import type { DeadLetter, DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import { isRowId } from '../store/row-id.js'
@@ -17,7 +17,8 @@ export type ReplayResult =
   | { outcome: 'truncated' }
 
 export interface ReplayOptions {
-  sql: Sql
+  /** The replay's transaction: the service's bounded pool's. */
+  transaction: Transaction
   orders: Pick<OrderStore, 'insertMany'>
   deadLetters: Pick<DeadLetterStore, 'get' | 'markReplayed' | 'insertMany'>
   cache: OrderCacheWriter
@@ -36,7 +37,7 @@ export interface Replayed {
  * marked with the outcome in the same transaction. The single replay and the bulk re-drive (redrive.ts) both
  * come through here.
  */
-export function createReplayStep(options: Omit<ReplayOptions, 'sql' | 'cache'>) {
+export function createReplayStep(options: Omit<ReplayOptions, 'transaction' | 'cache'>) {
   const { deadLetters, gate } = options
   const storeVerdicts = createStoreVerdicts(options)
 
@@ -63,13 +64,13 @@ export type ReplayStep = ReturnType<typeof createReplayStep>
 
 /** POST /dead-letters/:id/replay: one dead letter through the replay step, in a transaction of its own. */
 export function createReplay(options: ReplayOptions) {
-  const { sql, deadLetters, cache } = options
+  const { transaction, deadLetters, cache } = options
   const replayLetter = createReplayStep(options)
 
   return async function replayDeadLetter(id: string): Promise<ReplayResult> {
     const letter = isRowId(id) ? await deadLetters.get(id) : undefined
     if (letter === undefined) return { outcome: 'not_found' }
-    const { result, stored } = await sql.begin((tx) => replayLetter(tx, letter))
+    const { result, stored } = await transaction((tx) => replayLetter(tx, letter))
     if (stored !== undefined) cache.set(stored.orderUid, stored.body)
     return result
   }

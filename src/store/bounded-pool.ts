@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type postgres from 'postgres'
-import { CONNECT_TIMEOUT_MS, connectDatabase, type Sql } from './db.js'
-import type { OrderPages } from './orders.js'
+import { needsNewConnection } from './database-errors.js'
+import { CONNECT_TIMEOUT_MS, connectDatabase, transactionOn, type Sql, type Transaction } from './db.js'
+import type { OrderPages, StoredOrder } from './orders.js'
 
 /** Database work that did not finish within its bound: its connections were abandoned. */
 export class DatabaseTimeoutError extends Error {
@@ -27,9 +28,21 @@ export interface BoundedPoolOptions {
    */
   idleInTransactionMs: number
   lockTimeoutMs?: number
+  /**
+   * 'transaction': a transaction pooler (PgBouncer, pool_mode=transaction) stands between the pool and PostgreSQL,
+   * so no server session is the pool's own. Nothing is set per session: application_name alone is sent at connect
+   * (the pooler refuses other startup settings and sets it on each server connection it lends), statements are
+   * not prepared by name, and the server-side bounds are set in each transaction (SET LOCAL). Abandoned backends
+   * are not ended by name (a server connection serves other clients after it): a hung transaction is ended by
+   * the server when it idles past `idleInTransactionMs` or waits for a lock past `lockTimeoutMs`.
+   */
+  pooler?: 'none' | 'transaction'
   /** Called once per abandoned generation of connections (the metric). */
   onAbandoned?: () => void
 }
+
+/** Seconds the work on a retired generation has to finish before its connections are closed. */
+const RETIRE_GRACE_S = 5
 
 /**
  * A postgres.js pool whose every wait has a bound. postgres.js has no per-query timeout and cannot destroy one
@@ -42,18 +55,25 @@ export interface BoundedPoolOptions {
  * retry of the same rows does not block on them. The server-side timeouts above end them too should that fail.
  */
 export interface BoundedPool {
-  /** Routes to the current generation. Queries made directly on it are bounded only under `run` or `bound`. */
-  readonly sql: Sql
-  /** Runs `work` on the current generation, after the abandoned backends are ended, within `boundMs` (or the given bound). */
-  run<T>(work: (sql: Sql) => Promise<T>, options?: { boundMs?: number }): Promise<T>
+  /**
+   * Runs `work` on the current generation, after the abandoned backends are ended, within `boundMs` (or the given
+   * bound). The `sql` it is handed is for that work only: it is ended with its generation.
+   */
+  run<T>(work: (sql: Sql) => PromiseLike<T>, options?: { boundMs?: number }): Promise<T>
   /** A transaction within the bound, counted from its start: when it has not committed by then, it is abandoned. */
-  begin<T>(work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T>
-  /** Bounds work already started on `sql` (a store method's promise): on timeout the generation is abandoned. */
-  bound<T>(work: PromiseLike<T>): Promise<T>
+  begin: Transaction
+  /**
+   * A store whose every method that returns a promise runs as `run` does, on the generation of its call: the store
+   * is made by `make` once per generation. Methods that return anything else are left out (see boundedPages).
+   */
+  bound<S extends object>(make: (sql: Sql) => S): BoundedStore<S>
   /** Generations abandoned so far. */
   readonly abandoned: number
   end(options?: { timeout?: number }): Promise<void>
 }
+
+/** The methods of S that return promises. */
+export type BoundedStore<S> = { [K in keyof S as S[K] extends (...args: never[]) => PromiseLike<unknown> ? K : never]: S[K] }
 
 interface Generation {
   sql: Sql
@@ -64,6 +84,7 @@ interface Generation {
 
 export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
   /** application_names of abandoned generations whose backends are not known to be ended yet. */
+  const pooled = options.pooler === 'transaction'
   const toEnd = new Set<string>()
   let abandoned = 0
   let current = open()
@@ -73,20 +94,33 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     const applicationName = `${options.name} ${randomBytes(6).toString('hex')}`.slice(-63)
     const sql = connectDatabase(options.url, {
       max: options.max,
-      connection: {
-        application_name: applicationName,
-        idle_in_transaction_session_timeout: options.idleInTransactionMs,
-        ...(options.lockTimeoutMs === undefined ? {} : { lock_timeout: options.lockTimeoutMs }),
-      },
+      connection: pooled
+        ? { application_name: applicationName }
+        : {
+            application_name: applicationName,
+            idle_in_transaction_session_timeout: options.idleInTransactionMs,
+            ...(options.lockTimeoutMs === undefined ? {} : { lock_timeout: options.lockTimeoutMs }),
+          },
+      ...(pooled ? { prepare: false } : {}),
     })
     return { sql, applicationName }
+  }
+
+  /**
+   * A generation whose connection reached a read-only or departing server (needsNewConnection): new work goes to a
+   * fresh generation, which connects afresh, while work already on the old one finishes or fails on its own.
+   */
+  function retire(generation: Generation): void {
+    if (generation !== current) return
+    current = open()
+    void generation.sql.end({ timeout: RETIRE_GRACE_S }).catch(() => {})
   }
 
   function abandon(generation: Generation): void {
     // Work on an already abandoned generation timing out late: the pool was replaced then.
     if (generation !== current) return
     abandoned++
-    toEnd.add(generation.applicationName)
+    if (!pooled) toEnd.add(generation.applicationName)
     current = open()
     options.onAbandoned?.()
     // The queries still on it fail now (CONNECTION_DESTROYED); whoever awaits them has had its answer.
@@ -108,6 +142,10 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
 
   async function endAbandonedBackends(sql: Sql): Promise<void> {
     const names = [...toEnd]
+    if (names.length === 0) {
+      await sql`select 1`
+      return
+    }
     await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = any(${names}::text[])`
     for (const name of names) toEnd.delete(name)
   }
@@ -125,6 +163,7 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
       if (generation !== current && (error as { code?: unknown } | null)?.code === 'CONNECTION_DESTROYED') {
         throw new DatabaseTimeoutError(options.name, boundMs, { cause: error })
       }
+      if (needsNewConnection(error)) retire(generation)
       throw error
     })
     return Promise.race([answered, timeout]).finally(() => clearTimeout(timer))
@@ -136,25 +175,38 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
     return within(generation, work(generation.sql), runOptions.boundMs ?? options.boundMs)
   }
 
-  // Calls and property reads go to the generation of the moment: stores built once keep working across replacements.
-  const sql = new Proxy(function route() {} as unknown as Sql, {
-    apply: (_, thisArg, args) => Reflect.apply(current.sql, thisArg, args),
-    get: (_, property) => {
-      const value: unknown = Reflect.get(current.sql, property)
-      return typeof value === 'function' ? value.bind(current.sql) : value
-    },
-  })
+  // Behind a transaction pooler the session's bounds (see open) are the transaction's, set as it begins.
+  const begin: Transaction = pooled
+    ? (work) =>
+        run((sql) =>
+          transactionOn(sql)(async (tx) => {
+            await tx`select set_config('idle_in_transaction_session_timeout', ${String(options.idleInTransactionMs)}, true),
+              set_config('lock_timeout', ${String(options.lockTimeoutMs ?? 0)}, true)`
+            return work(tx)
+          }),
+        )
+    : (work) => run((sql) => transactionOn(sql)(work))
 
-  function begin<T>(work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-    // postgres.js types begin's result as UnwrapPromiseArray<T>: T itself unless T is an array of promises.
-    return run((sql) => sql.begin(work) as Promise<T>)
+  function bound<S extends object>(make: (sql: Sql) => S): BoundedStore<S> {
+    const stores = new WeakMap<Sql, S>()
+    const storeOn = (sql: Sql): S => {
+      let store = stores.get(sql)
+      if (store === undefined) stores.set(sql, (store = make(sql)))
+      return store
+    }
+    const methods = Object.entries(storeOn(current.sql)).filter(([, value]) => typeof value === 'function')
+    return Object.fromEntries(
+      methods.map(([key]) => [
+        key,
+        (...args: unknown[]) => run((sql) => (storeOn(sql) as Record<string, (...args: unknown[]) => PromiseLike<unknown>>)[key]!(...args)),
+      ]),
+    ) as BoundedStore<S>
   }
 
   return {
-    sql,
     run,
     begin,
-    bound: (work) => within(current, work, options.boundMs),
+    bound,
     get abandoned() {
       return abandoned
     },
@@ -163,31 +215,15 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
 }
 
 /**
- * The store with every method that returns a promise bounded by `pool` (see BoundedPool.bound); other methods
- * (say, one that returns a page iterator) are passed through as they are.
+ * Pages read each within the pool's bound: a page that does not come ends the iteration with DatabaseTimeoutError.
+ * The iteration stays on the generation of its first page; should that generation be abandoned meanwhile, the next
+ * page fails (a transient error) and the reader starts again.
  */
-export function boundedStore<S extends object>(pool: Pick<BoundedPool, 'bound'>, store: S): S {
-  const bounded = { ...store } as Record<string, unknown>
-  for (const [key, value] of Object.entries(store)) {
-    if (typeof value !== 'function') continue
-    bounded[key] = (...args: unknown[]) => {
-      const result: unknown = value.apply(store, args)
-      return isThenable(result) ? pool.bound(result) : result
-    }
-  }
-  return bounded as S
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
-/** The pages with each page's read bounded by `pool`: a read that hangs ends the iteration with DatabaseTimeoutError. */
-export function boundedPages(pool: Pick<BoundedPool, 'bound'>, pages: OrderPages): OrderPages {
+export function boundedPages(pool: Pick<BoundedPool, 'run'>, pagesOn: (sql: Sql) => OrderPages): OrderPages {
   return async function* bounded<B>(keep: (body: Uint8Array) => B) {
-    const iterator = pages(keep)
+    let iterator: AsyncGenerator<StoredOrder<B>[]> | undefined
     for (;;) {
-      const next = await pool.bound(iterator.next())
+      const next = await pool.run((sql) => (iterator ??= pagesOn(sql)(keep)).next())
       if (next.done === true) return
       yield next.value
     }

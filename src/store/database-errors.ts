@@ -23,12 +23,25 @@ const DRIVER_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTI
 /**
  * SQLSTATEs that may pass later: classes 08 (connection), 40 (serialization failure, deadlock), 53 (insufficient
  * resources: disk full, out of memory, too many connections), 58 (system error, I/O); 57P01–57P03 (shutting down,
- * crashed, starting up), 57014 (statement cancelled, as by a timeout) and 55P03 (lock not available).
+ * crashed, starting up), 57014 (statement cancelled, as by a timeout), 55P03 (lock not available) and 25006 (a
+ * write on a read-only server: a standby, or a primary being demoted; the same write passes on the new primary).
  */
-const TRANSIENT_SQLSTATE = /^(08|40|53|58|57P0[123]$|57014$|55P03$)/
+const TRANSIENT_SQLSTATE = /^(08|40|53|58|57P0[123]$|57014$|55P03$|25006$)/
+
+/**
+ * SQLSTATEs that say the connection itself is of no further use: it reached a server that is read-only (25006) or
+ * going away (57P01 admin shutdown, 57P02 crash shutdown, 57P03 starting up). Such a connection is dropped, so the
+ * retry connects afresh and target_session_attrs=read-write finds the primary of the moment.
+ */
+const RECONNECT_SQLSTATE = /^(25006|57P0[123])$/
 
 /** Classes 22 (data exception), 23 (integrity constraint) and 54 (program limit). */
 const DATA_SQLSTATE = /^(22|23|54)/
+
+/** True when the connection that failed must be dropped before the (transient) work is retried: see RECONNECT_SQLSTATE. */
+export function needsNewConnection(error: unknown): boolean {
+  return error instanceof postgres.PostgresError && RECONNECT_SQLSTATE.test(error.code)
+}
 
 export function classifyDatabaseError(error: unknown): DatabaseErrorKind {
   if (error instanceof postgres.PostgresError) {

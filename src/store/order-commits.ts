@@ -1,9 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import type { Sql } from './db.js'
+import { connectSession, type Sql } from './db.js'
 
 /** The channel sql/002_order_commit_notify.sql notifies: a comma-separated list of committed order ids. */
 const CHANNEL = 'orders_committed'
+
+/**
+ * The listener's bounds. A connection that closes (PostgreSQL restarted, a fail-over, the session terminated)
+ * is noticed at once; one that stops answering without closing (a freeze, a partition) by the heartbeat, at most
+ * HEARTBEAT_MS + ANSWER_MS later. Then LISTEN is tried again at once and every RETRY_MAX_MS at most until it
+ * succeeds, each try on a fresh connection (so on whichever host is the primary by then) bounded by ANSWER_MS
+ * after its connect.
+ */
+export const LISTEN_BOUNDS = Object.freeze({ HEARTBEAT_MS: 3_000, ANSWER_MS: 3_000, RETRY_MAX_MS: 500 })
 
 export interface CommitHandlers {
   /** Orders committed by any instance (this one too), heard after their commit. */
@@ -12,36 +21,122 @@ export interface CommitHandlers {
   listening(): void
 }
 
+export interface CommitListenerOptions {
+  /** Where to LISTEN: the primary, directly or through a session-mode pool (never a transaction pool). */
+  url: string
+  /** The session's application_name. */
+  name: string
+  handlers: CommitHandlers
+  log: Pick<Logger, 'warn' | 'info'>
+}
+
 export interface CommitListener {
+  /**
+   * Settles after the first LISTEN: resolves when it succeeded, or failed in a way a retry may pass (the retries go
+   * on); rejects when the server refused it for being a standby (25006), which no retry passes: the URL is wrong.
+   */
+  readonly started: Promise<void>
   close(): Promise<void>
 }
 
 /**
- * Hears of every order committed to the table, whichever instance wrote it. postgres.js keeps LISTEN on one
- * connection of its own, outside the pool, and listens again by itself when that connection is lost; each
- * (re)listen calls `listening`, since notifications sent in between are gone. Only the first LISTEN is retried
- * here, with backoff, until it succeeds or the listener is closed.
+ * Hears of every order committed to the table, whichever instance wrote it, on a connection of its own: never a
+ * pool's, whose end would take the LISTEN with it. Each session is one connection that LISTENs, answers a
+ * heartbeat, and is given up at the first sign of loss; the next session LISTENs again and calls `listening`, since
+ * notifications sent in between are gone. Retried until the listener is closed.
  */
-export function listenForCommits(sql: Sql, handlers: CommitHandlers, log: Pick<Logger, 'warn'>): CommitListener {
+export function listenForCommits(options: CommitListenerOptions): CommitListener {
+  const { handlers, log } = options
   const stopped = new AbortController()
-  let unlisten: (() => Promise<void>) | undefined
-  const started = (async () => {
-    for (let delay = 250; !stopped.signal.aborted; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        const listened = await sql.listen(CHANNEL, (payload) => handlers.committed(payload.split(',')), handlers.listening)
-        unlisten = listened.unlisten
+  let ended: Promise<void> = Promise.resolve()
+
+  /** Sessions lost or refused since the last one that listened. */
+  let failures = 0
+  let settle: { resolve(): void; reject(error: Error): void } | undefined
+  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
+  const running = (async () => {
+    while (!stopped.signal.aborted) {
+      const outcome = await session()
+      if (settle !== undefined && isStandbyRefusal(outcome.error)) {
+        settle.reject(outcome.error)
         return
-      } catch (error) {
-        log.warn({ err: { message: (error as Error).message }, retryInMs: delay }, 'cannot listen for commits of other instances yet')
-        await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
       }
+      settle?.resolve()
+      settle = undefined
+      if (stopped.signal.aborted) return
+      // The first loss of an outage is logged; its retries, every RETRY_MAX_MS, would be noise.
+      if (outcome.listened || failures === 0) log.warn({ err: { message: outcome.message } }, 'commit listener lost its connection; listening again')
+      failures = outcome.listened ? 1 : failures + 1
+      // At once after a loss; then 100, 200, 400, 500, 500 ms … while it is refused.
+      const delay = failures === 1 ? 0 : Math.min(50 * 2 ** (failures - 1), LISTEN_BOUNDS.RETRY_MAX_MS)
+      await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
     }
   })()
+
+  /** One connection: LISTEN, then heartbeats until it is lost or the listener stops. Resolves with why it ended. */
+  async function session(): Promise<{ listened: boolean; message: string; error: Error }> {
+    const lost = new AbortController()
+    const onStop = () => lost.abort(new Error('stopped'))
+    stopped.signal.addEventListener('abort', onStop)
+    const sql: Sql = connectSession(options.url, {
+      applicationName: options.name,
+      onNotify: (channel, payload) => {
+        if (channel === CHANNEL) handlers.committed(payload.split(','))
+      },
+      onClose: () => lost.abort(new Error('connection closed')),
+    })
+    let listened = false
+    try {
+      await answered(sql`listen orders_committed`, lost.signal, ANSWER_AFTER_CONNECT_MS)
+      listened = true
+      settle?.resolve()
+      settle = undefined
+      handlers.listening()
+      if (failures > 0) log.info({}, 'listening for commits of other instances again')
+      for (;;) {
+        await sleep(LISTEN_BOUNDS.HEARTBEAT_MS, undefined, { signal: lost.signal })
+        await answered(sql`select 1`, lost.signal, LISTEN_BOUNDS.ANSWER_MS)
+      }
+    } catch (error) {
+      const reason = lost.signal.aborted ? (lost.signal.reason as Error) : (error as Error)
+      return { listened, message: reason.message, error: error as Error }
+    } finally {
+      stopped.signal.removeEventListener('abort', onStop)
+      ended = sql.end({ timeout: 0 }).catch(() => undefined)
+    }
+  }
+
   return {
+    started,
     async close() {
       stopped.abort()
-      await started
-      await unlisten?.().catch(() => undefined)
+      await running
+      await ended
+      settle?.resolve()
     },
   }
+}
+
+/** "cannot execute LISTEN during recovery": the session is on a hot standby. */
+function isStandbyRefusal(error: Error): boolean {
+  return (error as { code?: unknown }).code === '25006'
+}
+
+/** LISTEN's first answer includes connecting (postgres.js's own connect_timeout) and, through a pooler, a wait. */
+const ANSWER_AFTER_CONNECT_MS = 5_000 + LISTEN_BOUNDS.ANSWER_MS
+
+/** A query's answer within `ms`, or a rejection; a loss of the connection rejects at once. */
+function answered(query: PromiseLike<unknown>, lost: AbortSignal, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let fail: (() => void) | undefined
+  const given = new Promise<never>((_, reject) => {
+    fail = () => reject(lost.reason as Error)
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    if (lost.aborted) fail()
+    else lost.addEventListener('abort', fail, { once: true })
+  })
+  return Promise.race([Promise.resolve(query).then(() => undefined), given]).finally(() => {
+    clearTimeout(timer)
+    if (fail !== undefined) lost.removeEventListener('abort', fail)
+  })
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { transactionOn } from '../../src/store/db.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createReplay } from '../../src/ingest/replay.js'
 import type { NewDeadLetter } from '../../src/store/dead-letters.js'
@@ -30,7 +31,7 @@ const letter = (payload: Uint8Array | string, change: Partial<NewDeadLetter> = {
 function appWithReplay(adminToken: string | undefined) {
   const stores = buildApp(db)
   const replayDeadLetter = createReplay({
-    sql: db.sql,
+    transaction: transactionOn(db.sql),
     orders: stores.orders,
     deadLetters: stores.deadLetters,
     cache: stores.cache,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { transactionOn } from '../../src/store/db.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createReplay } from '../../src/ingest/replay.js'
 import type { RejectReason } from '../../src/ingest/verdict.js'
@@ -22,7 +23,7 @@ afterAll(() => db?.stop())
 beforeEach(async () => {
   await db.truncate()
   cache = new RecordingCache()
-  replay = createReplay({ sql: db.sql, orders, deadLetters, cache, gate: checkInThisThread(createGate({ maxMessageBytes: 256 * 1024 })) })
+  replay = createReplay({ transaction: transactionOn(db.sql), orders, deadLetters, cache, gate: checkInThisThread(createGate({ maxMessageBytes: 256 * 1024 })) })
 })
 
 /** A dead letter as the writer leaves it; returns its id. */

@@ -5,7 +5,7 @@ import type { StanSubscriptionOptions } from '../../src/ingest/stan-subscription
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore } from '../../src/store/orders.js'
-import type { Sql } from '../../src/store/db.js'
+import { transactionOn, type Sql } from '../../src/store/db.js'
 import type { StanServer } from '../../src/stan-server/index.js'
 
 export { orderJson } from '../support/orders.js'
@@ -41,7 +41,7 @@ export function writerFor(sql: Sql, overrides: Partial<BatchWriterOptions> = {})
   const cache = new RecordingCache()
   const acked: number[] = []
   const writer = createBatchWriter({
-    sql,
+    transaction: transactionOn(sql),
     orders: createOrderStore(sql),
     deadLetters: createDeadLetterStore(sql, { maxPayloadBytes: 64 * 1024 }),
     cache,

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
-import { boundedPages, boundedStore, createBoundedPool, DatabaseTimeoutError, type BoundedPool } from '../../src/store/bounded-pool.js'
+import { boundedPages, createBoundedPool, DatabaseTimeoutError, type BoundedPool } from '../../src/store/bounded-pool.js'
 import { migrate, MIGRATION_LOCK } from '../../src/store/migrate.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { orderJson } from '../support/orders.js'
@@ -38,7 +38,7 @@ const insert = (uid: string) => ({ orderUid: uid, json: orderJson(uid), brokerSe
 describe('bounded pool', () => {
   it('When a transaction\'s connection freezes after it took a row lock, then it is abandoned within the bound and a retry of the same row commits on a fresh connection', async () => {
     const pool = await poolThroughProxy()
-    const orders = createOrderStore(pool.sql)
+    const orders = pool.bound(createOrderStore)
     const started = performance.now()
     const frozen = pool.begin(async (tx) => {
       await orders.insertMany([insert('frozen-1')], tx)
@@ -60,8 +60,8 @@ describe('bounded pool', () => {
 
   it('When a store query hangs, then it fails within the bound and the next query is answered by a fresh pool', async () => {
     const pool = await poolThroughProxy()
-    const orders = boundedStore(pool, createOrderStore(pool.sql))
-    await pool.begin((tx) => createOrderStore(pool.sql).insertMany([insert('stored-1')], tx))
+    const orders = pool.bound(createOrderStore)
+    await pool.begin((tx) => orders.insertMany([insert('stored-1')], tx))
     proxy.freeze()
     await expect(orders.findBody('stored-1')).rejects.toBeInstanceOf(DatabaseTimeoutError)
     expect(pool.abandoned).toBe(1)
@@ -70,7 +70,7 @@ describe('bounded pool', () => {
 
   it('When a lock is held longer than lockTimeoutMs, then the waiting statement fails with 55P03 instead of waiting on', async () => {
     const pool = await poolThroughProxy({ lockTimeoutMs: 200 })
-    const orders = createOrderStore(pool.sql)
+    const orders = createOrderStore(db.sql)
     await db.sql.begin(async (holder) => {
       await orders.insertMany([insert('locked-1')], holder)
       await expect(pool.begin((tx) => orders.insertMany([insert('locked-1')], tx))).rejects.toMatchObject({ code: '55P03' })
@@ -93,16 +93,15 @@ describe('bounded pool', () => {
 
   it('When a page of the warm-up does not come, then the iteration fails within the bound', async () => {
     const pool = await poolThroughProxy()
-    const orders = createOrderStore(pool.sql)
-    await pool.begin((tx) => orders.insertMany([insert('page-1'), insert('page-2')], tx))
-    const pages = boundedPages(pool, orders.newestFirst(1))(() => 'kept')
+    await pool.begin((tx) => pool.bound(createOrderStore).insertMany([insert('page-1'), insert('page-2')], tx))
+    const pages = boundedPages(pool, (sql) => createOrderStore(sql).newestFirst(1))(() => 'kept')
     expect((await pages.next()).value).toHaveLength(1)
     proxy.freeze()
     await expect(pages.next()).rejects.toBeInstanceOf(DatabaseTimeoutError)
   })
   it('When work on a pool is cut off because other work on it passed the bound, then it fails with the same timeout error', async () => {
     const pool = await poolThroughProxy()
-    const orders = boundedStore(pool, createOrderStore(pool.sql))
+    const orders = pool.bound(createOrderStore)
     await pool.run((sql) => sql`select 1`)
     proxy.freeze({ newConnections: 'freeze' })
     const first = orders.count()

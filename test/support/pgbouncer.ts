@@ -1,0 +1,82 @@
+import { execFileSync } from 'node:child_process'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { restartablePort } from './ports.js'
+import { spawnServer } from './postgres-pair.js'
+
+/** Debian's PgBouncer (1.18 on bookworm); .ci/run installs it. */
+const PGBOUNCER = '/usr/sbin/pgbouncer'
+
+export interface PgBouncer {
+  readonly port: number
+  /** The service's URL through the pooler (same user, password and database as `upstream`). */
+  readonly url: string
+  stop(): Promise<void>
+}
+
+/**
+ * PgBouncer in transaction pooling mode on loopback in front of `upstream` (a postgres:// URL with one host), the
+ * way it is run in front of a primary: every client transaction gets whichever server connection is free.
+ * `settings`: more [pgbouncer] lines (its own timeouts, say).
+ */
+export async function startPgBouncer(upstream: string, settings: Record<string, string | number> = {}): Promise<PgBouncer> {
+  const target = new URL(upstream)
+  const user = decodeURIComponent(target.username)
+  const password = decodeURIComponent(target.password)
+  const database = target.pathname.slice(1)
+  const dir = await mkdtemp(join(tmpdir(), 'order-service-pgbouncer-'))
+  // PgBouncer refuses to run as root: as root it runs as the postgres OS user, which must read its files.
+  await chmod(dir, 0o755)
+  const port = await restartablePort()
+  const ini = [
+    '[databases]',
+    `${database} = host=${target.hostname} port=${target.port} dbname=${database}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${port}`,
+    'unix_socket_dir =',
+    'auth_type = plain',
+    `auth_file = ${join(dir, 'users.txt')}`,
+    'pool_mode = transaction',
+    'default_pool_size = 10',
+    'max_client_conn = 200',
+    // The driver sends these at connect; PgBouncer passes on only what it tracks.
+    'ignore_startup_parameters = extra_float_digits',
+    `pidfile = ${join(dir, 'pgbouncer.pid')}`,
+    `logfile = ${join(dir, 'pgbouncer.log')}`,
+    ...Object.entries(settings).map(([key, value]) => `${key} = ${value}`),
+  ]
+  await writeFile(join(dir, 'pgbouncer.ini'), `${ini.join('\n')}\n`)
+  await writeFile(join(dir, 'users.txt'), `"${user}" "${password}"\n`)
+  if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir])
+  const server = spawnServer(PGBOUNCER, [join(dir, 'pgbouncer.ini')])
+  const stop = async () => {
+    if (!server.exited()) {
+      server.child.kill('SIGKILL')
+      await server.exit
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+  for (let tries = 0; !(await accepts(port)); tries++) {
+    if (server.exited() || tries > 100) {
+      await stop()
+      throw new Error(`PgBouncer did not start on port ${port}: ${server.log()}`)
+    }
+    await sleep(50)
+  }
+  return { port, url: `postgres://${target.username}:${target.password}@127.0.0.1:${port}/${database}`, stop }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
