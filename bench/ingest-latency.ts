@@ -134,14 +134,7 @@ async function measureIngestLatency(
   const count = warmup + Math.round(options.rate * options.seconds)
   const uids = new Map(Array.from({ length: count }, (_, index) => [orderUid(options.seed, index), index]))
   await db.reset()
-  const service = await startService(cleanup, build, {
-    databaseUrl: db.url,
-    broker,
-    channel: options.serviceChannel,
-    durable: options.durable,
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
-  })
+  const service = await startService(cleanup, build, { databaseUrl: db.url, broker, channel: options.serviceChannel, durable: options.durable, env: options.env, nodeFlags: options.nodeFlags })
   try {
     const committedAt = new Array<number | undefined>(count)
     let heard = 0
