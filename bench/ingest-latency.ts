@@ -13,15 +13,23 @@
 import pino from 'pino'
 import { orderUid } from '../src/publisher/generate-orders.js'
 import { listenForCommits } from '../src/store/order-commits.js'
+import { ownFeed, type Bench, type Variant } from './lib/bench.js'
 import type { BenchBroker } from './lib/broker.js'
 import type { Cleanup } from '../test/support/cleanup.js'
 import type { BenchDatabase } from './lib/postgres.js'
 import { publishOrders } from './lib/publish.js'
-import { textTable } from './lib/report.js'
+import { describeMachine, textTable } from './lib/report.js'
 import type { ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'
 
-export interface IngestLatencyOptions {
+/** Orders per second, for `seconds` after `warmupSeconds` published at the same rate and not counted. */
+export interface SteadyTraffic {
+  rate: number
+  seconds: number
+  warmupSeconds: number
+}
+
+export interface IngestLatencyOptions extends SteadyTraffic {
   /** A channel (or, on JetStream, the stream's subject) that holds nothing yet. */
   channel: string
   /** The channel the service consumes: the same on NATS Streaming; on JetStream its settings are in `env`. */
@@ -29,11 +37,6 @@ export interface IngestLatencyOptions {
   durable: string
   /** Distinct per run, so no order (nor JetStream message id) repeats one of an earlier run. */
   seed: number
-  /** Orders per second. */
-  rate: number
-  /** Seconds measured, after `warmupSeconds` published at the same rate and not counted. */
-  seconds: number
-  warmupSeconds: number
   env?: Record<string, string>
   nodeFlags?: string[]
 }
@@ -67,7 +70,60 @@ const DRAIN_TIMEOUT_MS = 30_000
 
 const now = () => performance.timeOrigin + performance.now()
 
-export async function measureIngestLatency(
+/**
+ * The latency loop (--latency): on NATS Streaming, then on JetStream when asked, the service (this build and each
+ * variant) in rounds, taking turns going first (nats-server 2.9.10 drops a JetStream pull at random: none to four
+ * of the ten or so pulls of a 20 s run were dropped here, so one run may or may not meet one; and in runs of a fixed
+ * order the build that went first met more of them). Each run has an empty table, a channel (or a purged stream)
+ * of its own and orders of its own. Rows: each round, then all rounds of a service pooled.
+ */
+export async function measureLatencyRounds(
+  bench: Pick<Bench, 'cleanup' | 'db' | 'build' | 'broker' | 'serviceFlags'>,
+  steady: SteadyTraffic,
+  rounds: number,
+  variants: Variant[],
+  nats: BenchBroker | undefined,
+): Promise<LatencyRow[]> {
+  if (!(steady.rate > 0) || !(steady.seconds > 0) || !(steady.warmupSeconds >= 0)) throw new Error('--rate and --seconds must be above 0, --warmup at least 0')
+  const rows: LatencyRow[] = []
+  const services = [{ label: 'this build', build: bench.build, env: {} }, ...variants]
+  const transports = [
+    { name: 'NATS Streaming (embedded broker)', broker: bench.broker },
+    ...(nats === undefined ? [] : [{ name: 'JetStream (nats-server, file store)', broker: nats }]),
+  ]
+  let run = 0
+  for (const transport of transports) {
+    const runs = new Map(services.map((service) => [service.label, [] as IngestLatencyRun[]]))
+    for (let round = 1; round <= rounds; round++) {
+      for (const variant of services.map((_, i) => services[(i + round - 1) % services.length]!)) {
+        const durable = `latency-${++run}`
+        const feed = await ownFeed(transport.broker, durable, variant.env)
+        const result = await measureIngestLatency(bench.cleanup, bench.db, variant.build, transport.broker, {
+          channel: feed.publishTo,
+          serviceChannel: feed.channel,
+          durable,
+          seed: 100 + run,
+          ...steady,
+          env: feed.env,
+          nodeFlags: bench.serviceFlags,
+        })
+        runs.get(variant.label)!.push(result)
+        const figures = summarise([result])
+        const ms = (value: number) => `${value.toFixed(1)} ms`
+        console.error(
+          `  ${transport.name} / ${variant.label} / round ${round}: p50 ${ms(figures.p50)}, p99 ${ms(figures.p99)}, max ${ms(figures.max)}, ${figures.overOneSecond} of ${figures.orders.toLocaleString('en-US')} over 1 s`,
+        )
+      }
+    }
+    for (const [service, measured] of runs) {
+      measured.forEach((one, i) => rows.push({ transport: transport.name, service, round: String(i + 1), result: summarise([one]) }))
+      if (rounds > 1) rows.push({ transport: transport.name, service, round: 'all', result: summarise(measured) })
+    }
+  }
+  return rows
+}
+
+async function measureIngestLatency(
   cleanup: Cleanup,
   db: BenchDatabase,
   build: ServiceBuild,
@@ -78,14 +134,7 @@ export async function measureIngestLatency(
   const count = warmup + Math.round(options.rate * options.seconds)
   const uids = new Map(Array.from({ length: count }, (_, index) => [orderUid(options.seed, index), index]))
   await db.reset()
-  const service = await startService(cleanup, build, {
-    databaseUrl: db.url,
-    broker,
-    channel: options.serviceChannel,
-    durable: options.durable,
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}),
-  })
+  const service = await startService(cleanup, build, { databaseUrl: db.url, broker, channel: options.serviceChannel, durable: options.durable, env: options.env, nodeFlags: options.nodeFlags })
   try {
     const committedAt = new Array<number | undefined>(count)
     let heard = 0
@@ -135,7 +184,7 @@ export async function measureIngestLatency(
   }
 }
 
-export function summarise(runs: IngestLatencyRun[]): IngestLatency {
+function summarise(runs: IngestLatencyRun[]): IngestLatency {
   const sorted = runs.flatMap((run) => run.latencies).sort((a, b) => a - b)
   // Nearest rank: the smallest latency at least that share of the orders had.
   const at = (share: number) => sorted[Math.max(0, Math.ceil(share * sorted.length) - 1)]!
@@ -160,8 +209,16 @@ export interface LatencyRow {
   result: IngestLatency
 }
 
-/** Fixed-width text: one line per run, milliseconds right-aligned. */
-export function formatLatencyTable(header: string[], rows: LatencyRow[]): string {
+/** Fixed-width text: what was measured where, then one line per run, milliseconds right-aligned. */
+export function formatLatencyTable(rows: LatencyRow[], run: { startedAt: string; postgres: string; steady: SteadyTraffic; rounds: number }): string {
+  const m = describeMachine(run.postgres)
+  const { rate, seconds, warmupSeconds } = run.steady
+  const header = [
+    `order-service ingest latency under steady traffic, ${run.startedAt}`,
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.postgres}`,
+    `command: npm run bench -- ${process.argv.slice(2).join(' ')}`,
+    `${rate} orders/s for ${seconds} s after ${warmupSeconds} s not counted, ${run.rounds} rounds; ms from the broker's ack of each publish to its commit heard (LISTEN orders_committed)`,
+  ]
   const ms = (value: number) => value.toFixed(value >= 100 ? 0 : 1)
   const titles = ['transport', 'service', 'round', 'orders', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 1 s', 'min ms']
   const cells = rows.map(({ transport, service, round, result: r }) => [

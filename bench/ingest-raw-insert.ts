@@ -54,3 +54,8 @@ function statementFor(rows: number): string {
   }
   return statement
 }
+
+/** CPU per row of the raw INSERT: PostgreSQL's, and the bench's own sending them. */
+export function insertCpuNote({ cpuPerRow: cpu }: RawInsertResult): string {
+  return `CPU per row: PostgreSQL ${cpu.postgres.toFixed(1)} us, client ${cpu.client.toFixed(1)} us`
+}

@@ -1,5 +1,5 @@
 /**
- * The service's read path under the same load as the bare server (bench/read-bare.ts): wrk, 50 connections,
+ * The service's read path under the same load as the bare server (bench/lib/bare-server.ts): wrk, 50 connections,
  * random /order/<id> paths. The service's own metrics say how the requests were answered (status, and cache
  * hit, read-through or absent), so a rate is never reported for answers other than the ones it claims to be.
  */

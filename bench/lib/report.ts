@@ -72,3 +72,19 @@ export async function writeReport(path: string, report: Report): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
   await writeFile(path, `${JSON.stringify(report, null, 2)}\n`)
 }
+
+const GROUP_ORDER: Row['group'][] = ['read', 'ingest', 'restore', 'memory']
+
+/** The rows by group, in the table's order; within a group, in the order they were measured. */
+export function sortByGroup(rows: Row[]): Row[] {
+  return GROUP_ORDER.flatMap((group) => rows.filter((row) => row.group === group))
+}
+
+/** A whole number with thousands separators: 100,000. */
+export const count = (n: number): string => n.toLocaleString('en-US')
+
+/** `a / b` with two decimals, for notes such as "0.85 of ceiling". */
+export const ratio = (a: number, b: number): string => (a / b).toFixed(2)
+
+/** Whether a target was met, in the table's target column. */
+export const verdict = (met: boolean): string => (met ? 'met' : 'MISSED')
