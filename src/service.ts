@@ -1,26 +1,25 @@
-import { createServer, type Server } from 'node:http'
-import { retry } from './backoff.js'
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { ServerType } from '@hono/node-server'
 import type { Logger } from 'pino'
+import { retry } from './backoff.js'
 import { OrderCache } from './cache/order-cache.js'
 import type { Config } from './config.js'
-import { isAddressInUse, PortInUseError, StartupError } from './errors.js'
-import { createApp, type OrderServiceApp } from './http/app.js'
+import { StartupError } from './errors.js'
+import { createApp } from './http/app.js'
 import { allowedHosts } from './http/middleware/host-check.js'
-import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
+import { serveHttp } from './http/server.js'
 import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { jetStreamTransport } from './ingest/jetstream-subscription.js'
 import { createRedrive, createRedriveRunner } from './ingest/redrive.js'
 import { createReplay, createReplayStep } from './ingest/replay.js'
 import { stanTransport } from './ingest/stan-subscription.js'
-import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
+import type { BrokerSubscription } from './ingest/transport.js'
+import { Lifecycle } from './lifecycle.js'
 import { createMetrics } from './metrics.js'
-import { classifyDatabaseError } from './store/database-errors.js'
+import { DatabaseProbe } from './readiness.js'
 import { boundedPages, createBoundedPool } from './store/bounded-pool.js'
-import { isReachable } from './store/db.js'
+import { classifyDatabaseError } from './store/database-errors.js'
+import { startRetention } from './store/dead-letter-retention.js'
 import { createRedriveStore } from './store/dead-letter-redrives.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
@@ -55,9 +54,10 @@ const WRITER_POOL_SIZE = 2
 const REDRIVE_BATCH_SIZE = 100
 
 /**
- * Builds every part from the configuration and wires broker → gate → batch writer → store → cache → HTTP.
- * HTTP listens first, so /healthz answers and /readyz says why not ready while the database is awaited,
- * the cache warms and the subscription starts.
+ * Builds every part from the configuration and wires broker → gate → batch writer → store → cache → HTTP, each
+ * part registering its stop as it starts (src/lifecycle.ts): `stop()`, and a start that fails half-way, stop them
+ * newest first. HTTP listens before the database is awaited, so /healthz answers and /readyz says why not ready
+ * while the database is awaited, the cache warms and the subscription starts.
  */
 export async function startService(
   config: Config,
@@ -66,123 +66,112 @@ export async function startService(
   /** Aborted by a stop signal during start-up (say, while PostgreSQL is awaited): start-up undoes itself and throws. */
   signal?: AbortSignal,
 ): Promise<RunningService> {
-  const metrics = createMetrics()
-  // The one place the service chooses a broker.
-  const subscriptionLog = log.child({ component: 'subscription' })
-  const transport =
-    config.BROKER === 'jetstream'
-      ? jetStreamTransport(config, endpoints.natsServers, subscriptionLog)
-      : stanTransport(config, { servers: endpoints.stanServers, clusterId: endpoints.stanClusterId }, subscriptionLog)
-  // First: the one part that can fail to start before anything else needs undoing.
-  const gateOptions = { maxMessageBytes: config.MAX_MESSAGE_BYTES }
-  const gateThread = config.GATE_THREAD === 'on' ? await startGateThread(gateOptions) : gateInThisThread(gateOptions)
-  const gate = gateThread.check
-  // Every wait on PostgreSQL has a bound: work past it abandons its pool's connections (src/store/bounded-pool.ts).
-  const pool = createBoundedPool({
-    url: endpoints.databaseUrl,
-    name: 'order-service',
-    max: POOL_SIZE,
-    boundMs: config.QUERY_TIMEOUT_MS,
-    idleInTransactionMs: config.QUERY_TIMEOUT_MS,
-    pooler: config.DATABASE_POOLER,
-    onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
-  })
-  // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
-  const writerPool = createBoundedPool({
-    url: endpoints.databaseUrl,
-    name: 'order-service writer',
-    max: WRITER_POOL_SIZE,
-    boundMs: config.WRITE_TIMEOUT_MS,
-    idleInTransactionMs: config.WRITE_TIMEOUT_MS,
-    lockTimeoutMs: config.WRITE_TIMEOUT_MS,
-    pooler: config.DATABASE_POOLER,
-    onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
-  })
-  const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
-  // Each call on a generation of its pool and within its bound: nothing here holds a connection past its work.
-  const orders = pool.bound(createOrderStore)
-  const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits))
-  const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
-  const writer = createBatchWriter({
-    transaction: writerPool.begin,
-    // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
-    orders: writerPool.bound(createOrderStore),
-    deadLetters: writerPool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
-    cache,
-    metrics,
-    gate,
-    // Dead letters name where the message came from: the STAN channel or the JetStream stream.
-    channel: transport.origin,
-    maxBatch: config.BATCH_MAX_SIZE,
-    maxWaitMs: config.BATCH_MAX_WAIT_MS,
-    log: log.child({ component: 'writer' }),
-  })
-  const replayDeadLetter = createReplay({ transaction: pool.begin, orders, deadLetters, cache, gate })
-  // Bulk re-drive: on the query pool (never the writer's), each batch's transaction within the query bound.
-  const redrives = createRedriveRunner(
-    createRedrive({
-      transaction: pool.begin,
-      store: pool.bound(createRedriveStore),
-      deadLetters,
-      replayLetter: createReplayStep({ orders, deadLetters, gate }),
+  const life = new Lifecycle((part, error) => log.warn({ err: error, part }, 'stopping a part failed'))
+  return life.startAll(async () => {
+    const metrics = createMetrics()
+    // The one place the service chooses a broker.
+    const subscriptionLog = log.child({ component: 'subscription' })
+    const transport =
+      config.BROKER === 'jetstream'
+        ? jetStreamTransport(config, endpoints.natsServers, subscriptionLog)
+        : stanTransport(config, { servers: endpoints.stanServers, clusterId: endpoints.stanClusterId }, subscriptionLog)
+    const gateOptions = { maxMessageBytes: config.MAX_MESSAGE_BYTES }
+    const gateThread = await life.start(
+      'gate',
+      () => (config.GATE_THREAD === 'on' ? startGateThread(gateOptions) : gateInThisThread(gateOptions)),
+      (gate) => gate.close(),
+    )
+    const gate = gateThread.check
+
+    // Every wait on PostgreSQL has a bound: work past it abandons its pool's connections (src/store/bounded-pool.ts).
+    // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
+    const pools = await life.start(
+      'database pools',
+      () => ({
+        queries: createBoundedPool({
+          url: endpoints.databaseUrl,
+          name: 'order-service',
+          max: POOL_SIZE,
+          boundMs: config.QUERY_TIMEOUT_MS,
+          idleInTransactionMs: config.QUERY_TIMEOUT_MS,
+          pooler: config.DATABASE_POOLER,
+          onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
+        }),
+        writer: createBoundedPool({
+          url: endpoints.databaseUrl,
+          name: 'order-service writer',
+          max: WRITER_POOL_SIZE,
+          boundMs: config.WRITE_TIMEOUT_MS,
+          idleInTransactionMs: config.WRITE_TIMEOUT_MS,
+          lockTimeoutMs: config.WRITE_TIMEOUT_MS,
+          pooler: config.DATABASE_POOLER,
+          onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
+        }),
+      }),
+      // Graceful: what is still running on them has 5 s to finish.
+      ({ queries, writer }) => Promise.all([queries.end({ timeout: 5 }), writer.end({ timeout: 5 })]),
+    )
+    const pool = pools.queries
+    const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
+    // Each call on a generation of its pool and within its bound: nothing here holds a connection past its work.
+    const orders = pool.bound(createOrderStore)
+    const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits))
+    const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
+    const writer = createBatchWriter({
+      transaction: pools.writer.begin,
+      // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
+      orders: pools.writer.bound(createOrderStore),
+      deadLetters: pools.writer.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
       cache,
       metrics,
-      batchSize: REDRIVE_BATCH_SIZE,
-    }),
-    log.child({ component: 'redrive' }),
-  )
+      gate,
+      // Dead letters name where the message came from: the STAN channel or the JetStream stream.
+      channel: transport.origin,
+      maxBatch: config.BATCH_MAX_SIZE,
+      maxWaitMs: config.BATCH_MAX_WAIT_MS,
+      log: log.child({ component: 'writer' }),
+    })
+    const replayDeadLetter = createReplay({ transaction: pool.begin, orders, deadLetters, cache, gate })
+    // Bulk re-drive: on the query pool (never the writer's), each batch's transaction within the query bound.
+    const redrives = createRedriveRunner(
+      createRedrive({
+        transaction: pool.begin,
+        store: pool.bound(createRedriveStore),
+        deadLetters,
+        replayLetter: createReplayStep({ orders, deadLetters, gate }),
+        cache,
+        metrics,
+        batchSize: REDRIVE_BATCH_SIZE,
+      }),
+      log.child({ component: 'redrive' }),
+    )
 
-  const state = { databaseReachable: false, cacheWarm: false }
-  let subscription: BrokerSubscription | undefined
-  const readiness = () => ({
-    database: state.databaseReachable && writer.isHealthy(),
-    subscription: subscription?.isLive() ?? false,
-    cache: state.cacheWarm,
-  })
+    const database = await life.start('database probe', () => new DatabaseProbe(pool, DATABASE_CHECK_MS), (probe) => probe.stop())
+    const state = { cacheWarm: false, subscription: undefined as BrokerSubscription | undefined }
+    const http = createApp({
+      cache,
+      orders,
+      deadLetters,
+      replayDeadLetter,
+      redrives,
+      metrics,
+      readiness: () => ({
+        database: database.reachable && writer.isHealthy(),
+        subscription: state.subscription?.isLive() ?? false,
+        cache: state.cacheWarm,
+      }),
+      adminToken: config.ADMIN_TOKEN,
+      allowedHosts: allowedHosts(config.HTTP_HOST, config.ALLOWED_HOSTS),
+      staticDir: defaultStaticDir,
+      log: log.child({ component: 'http' }),
+    })
+    const server = await life.start('HTTP server', () => serveHttp(http, config.HTTP_HOST, config.HTTP_PORT), (server) => server.close())
 
-  const http = createApp({
-    cache,
-    orders,
-    deadLetters,
-    replayDeadLetter,
-    redrives,
-    metrics,
-    readiness,
-    adminToken: config.ADMIN_TOKEN,
-    allowedHosts: allowedHosts(config.HTTP_HOST, config.ALLOWED_HOSTS),
-    staticDir: defaultStaticDir,
-    log: log.child({ component: 'http' }),
-  })
-  let server: Server
-  try {
-    server = await listen(http, config.HTTP_HOST, config.HTTP_PORT)
-  } catch (error) {
-    await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
-    await gateThread.close()
-    if (isAddressInUse(error)) throw new PortInUseError('HTTP_PORT', config.HTTP_HOST, config.HTTP_PORT, { cause: error })
-    throw error
-  }
-  const url = `http://${urlHost(config.HTTP_HOST)}:${boundPort(server)}/`
-
-  // A probe still unanswered at the next check counts as an answer: not reachable. It ends at its bound.
-  let probing = false
-  const databaseCheck = setInterval(async () => {
-    if (probing) {
-      state.databaseReachable = false
-      return
-    }
-    probing = true
-    state.databaseReachable = await isReachable(pool)
-    probing = false
-  }, DATABASE_CHECK_MS)
-  let openSubscription: OpenSubscription
-  let commits: CommitListener | undefined
-  try {
     await waitForDatabase(() => pool.run((sql) => migrate(sql), { boundMs: config.MIGRATION_TIMEOUT_MS }), log, signal)
-    state.databaseReachable = true
+    database.answered()
     // Orders committed through other instances: ids this one remembered as unknown are forgotten at once. Started
     // before the warm-up, so that nothing committed meanwhile goes unheard.
-    commits = startCommitListener(config, endpoints, cache, log.child({ component: 'commits' }))
+    const commits = await life.start('commit listener', () => startCommitListener(config, endpoints, cache, log.child({ component: 'commits' })), (listener) => listener.close())
     const warmStarted = performance.now()
     // A page that does not come within the bound, or a database lost meanwhile, is waited out as at the start:
     // the warm-up begins again on fresh connections.
@@ -192,49 +181,21 @@ export async function startService(
     await commits.started.catch((error: unknown) => {
       throw new StartupError('listen_refused', `${config.DATABASE_LISTEN_URL === undefined ? 'DATABASE_URL' : 'DATABASE_LISTEN_URL'} leads to a standby, which refuses LISTEN (${(error as Error).message}): name the primary, or add target_session_attrs=read-write to a host list`)
     })
-    openSubscription = await transport.prepare(signal)
+    const openSubscription = await transport.prepare(signal)
     signal?.throwIfAborted()
-  } catch (error) {
-    // Nothing was taken from the channel yet: closing the listener and the pool is all there is to undo.
-    clearInterval(databaseCheck)
-    await commits?.close()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-    await Promise.all([pool.end({ timeout: 1 }), writerPool.end({ timeout: 1 })])
-    await gateThread.close()
-    throw error
-  }
 
-  const prune = async () => {
-    try {
-      // A long delete, bounded as a migration is, not as a lookup.
-      const retention = { maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS }
-      const removed = await pool.run((sql) => createDeadLetterStore(sql, deadLetterLimits).prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
-      if (removed > 0) log.info({ removed }, 'dead-letter retention applied')
-    } catch (error) {
-      log.warn({ err: error }, 'dead-letter retention failed; next try in an hour')
-    }
-  }
-  void prune()
-  const retention = setInterval(prune, RETENTION_EVERY_MS)
+    // A long delete, bounded as a migration is, not as a lookup.
+    const retention = { maxRows: config.DEAD_LETTER_MAX_ROWS, maxAgeDays: config.DEAD_LETTER_RETENTION_DAYS }
+    const prune = () => pool.run((sql) => createDeadLetterStore(sql, deadLetterLimits).prune(retention), { boundMs: config.MIGRATION_TIMEOUT_MS })
+    await life.start('dead-letter retention', () => startRetention(prune, RETENTION_EVERY_MS, log), (rounds) => rounds.stop())
 
-  subscription = openSubscription((message) => writer.add(message))
-
-  return {
-    url,
-    events: writer.events,
-    async stop() {
-      clearInterval(databaseCheck)
-      clearInterval(retention)
-      // Order matters: finish and ack the batch in flight while the connection is still up, then leave.
-      await redrives.close()
-      await writer.stop()
-      await gateThread.close()
-      await subscription?.close()
-      await commits?.close()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
-    },
-  }
+    state.subscription = await life.start('subscription', () => openSubscription((message) => writer.add(message)), (subscription) => subscription.close())
+    // Stopped first: no new re-drive batches, then the batch in flight committed and acked while the broker
+    // connection is still up; the subscription leaves after it, keeping the durable's position.
+    life.onStop('batch writer', () => writer.stop())
+    life.onStop('re-drives', () => redrives.close())
+    return { url: server.url, events: writer.events, stop: () => life.stop() }
+  })
 }
 
 /**
@@ -265,29 +226,4 @@ function waitForDatabase<T>(task: () => Promise<T>, log: Logger, signal: AbortSi
     onRetry: (error, retryInMs) => log.warn({ err: { message: (error as Error).message }, retryInMs }, 'database not reachable yet'),
     ...(signal ? { signal } : {}),
   })
-}
-
-/**
- * Serves the app on node:http, with GET /order/:id answered ahead of Hono (src/http/order-by-id.ts).
- * server.close() (Node 19+) also closes idle keep-alive connections, so stopping does not wait for clients to leave.
- */
-function listen({ app, orderAnswers }: OrderServiceApp, hostname: string, port: number): Promise<Server> {
-  const server = createServer(createRequestListener({ app, answers: orderAnswers, hostname }))
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, hostname, () => {
-      server.off('error', reject)
-      resolve(server)
-    })
-  })
-}
-
-function boundPort(server: ServerType): number {
-  const address = server.address()
-  return typeof address === 'object' && address !== null ? address.port : 0
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
-  return host.includes(':') ? `[${host}]` : host
 }

@@ -1,5 +1,4 @@
 import postgres from 'postgres'
-import type { BoundedPool } from './bounded-pool.js'
 
 export type Sql = postgres.Sql
 /** A connection or a transaction: store functions that join a caller's transaction take this. */
@@ -68,14 +67,4 @@ export function connectSession(url: string, options: SessionOptions): Sql {
   // postgres.js's own listen() passes notifications through this option; its type declarations leave it out.
   Object.assign(settings, { onnotify: options.onNotify })
   return postgres(url, settings)
-}
-
-/** True when a trivial query answers within the pool's bound: the readiness check. */
-export async function isReachable(pool: Pick<BoundedPool, 'run'>): Promise<boolean> {
-  try {
-    await pool.run((sql) => sql`select 1`)
-    return true
-  } catch {
-    return false
-  }
 }

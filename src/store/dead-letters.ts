@@ -127,10 +127,10 @@ export function createDeadLetterStore(sql: Sql, limits: DeadLetterLimits) {
       await tx`update dead_letters set replayed_at = now(), replay_outcome = ${outcome} where id = ${id}::bigint`
     },
 
-    /** Retention: drops rows older than maxAgeDays, then the oldest beyond maxRows. Returns how many went. */
     /**
-     * Applies retention; every instance runs it hourly. One at a time: an instance that finds another pruning
-     * (the advisory lock taken) skips this round and returns 0, rather than repeat its work.
+     * Retention: drops rows older than maxAgeDays, then the oldest beyond maxRows; returns how many went. Every
+     * instance runs it hourly, one at a time: an instance that finds another pruning (the advisory lock taken)
+     * skips this round and returns 0, rather than repeat its work.
      */
     async prune(retention: { maxRows: number; maxAgeDays: number }): Promise<number> {
       return sql.begin(async (tx) => {
