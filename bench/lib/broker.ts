@@ -1,5 +1,5 @@
 import { listeningUrl } from '../../test/support/broker-process.js'
-import { spawnProcess } from '../../test/support/child-process.js'
+import { spawnProcess } from '../../src/child-process.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import type { ServiceBuild } from './service-build.js'
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { spawnProcess, type ExitStatus } from '../../test/support/child-process.js'
+import { spawnProcess, type ExitStatus } from '../../src/child-process.js'
 import type { BenchBroker } from './broker.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import type { ServiceBuild } from './service-build.js'

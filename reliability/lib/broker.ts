@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { listeningUrl } from '../../test/support/broker-process.js'
-import { spawnProcess, type Child } from '../../test/support/child-process.js'
+import { spawnProcess, type Child } from '../../src/child-process.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 
 export interface BrokerOptions {

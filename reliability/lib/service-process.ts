@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { spawnProcess, type Child, type ExitStatus } from '../../test/support/child-process.js'
+import { spawnProcess, type Child, type ExitStatus } from '../../src/child-process.js'
 import { readRssBytes } from '../../test/support/proc.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { counterSum, httpGet } from './http.js'

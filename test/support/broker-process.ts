@@ -3,7 +3,7 @@
  * it out of their own process. Resolves once it prints the address it listens on.
  */
 import { fileURLToPath } from 'node:url'
-import { spawnProcess, type Child } from './child-process.js'
+import { spawnProcess, type Child } from '../../src/child-process.js'
 
 const bin = fileURLToPath(new URL('../../bin/nats-streaming', import.meta.url))
 /** Its start-up takes a second or two; a minute means it is stuck. */
