@@ -44,6 +44,8 @@ export interface Child {
   signal(signal: NodeJS.Signals): void
   /** Everything printed so far, stdout and stderr (output 'keep'). */
   output(): string
+  /** What it printed on stderr alone so far (output 'keep'). */
+  errorOutput(): string
   /** Resolves at the first line (as onLine sees them) that `matches`; fails if the process exits first or the time runs out. */
   line(matches: (line: string) => boolean, timeoutMs: number): Promise<string>
   /** The first IPC message from now (ipc), e.g. a readiness report; rejects if the child exits first. */
@@ -63,6 +65,7 @@ export function spawnProcess(command: string, args: readonly string[], options: 
   })
   const name = [command, ...args].join(' ')
   let kept = ''
+  let keptErrors = ''
   const write = (text: Buffer | string) => {
     if (log !== undefined) log.write(text)
     else if (output === 'keep') kept += text.toString()
@@ -93,6 +96,7 @@ export function spawnProcess(command: string, args: readonly string[], options: 
     let partial = ''
     stream?.on('data', (chunk: Buffer) => {
       write(chunk)
+      if (stream === child.stderr && output === 'keep') keptErrors += chunk.toString()
       const lines = (partial + chunk.toString('utf8')).split('\n')
       partial = lines.pop() ?? ''
       for (const line of lines) for (const listener of listeners) listener(line)
@@ -108,6 +112,7 @@ export function spawnProcess(command: string, args: readonly string[], options: 
     isRunning: () => running,
     signal,
     output: () => kept,
+    errorOutput: () => keptErrors,
     line: (matches, timeoutMs) => {
       let listener!: (line: string) => void
       const found = new Promise<string>((resolve) => {
