@@ -17,7 +17,7 @@ import { Cleanup } from '../test/support/cleanup.js'
 import { startFreezingProxy } from './lib/freezing-proxy.js'
 import { finish, ScenarioContext, type Scenario } from './lib/harness.js'
 import type { ServiceSettings } from './lib/transport.js'
-import { freePort } from './lib/ports.js'
+import { restartablePort } from '../test/support/ports.js'
 import { PostgresCluster } from '../test/support/postgres.js'
 import { scenarioTable, writeReport, type RunReport, type ScenarioResult } from './lib/report.js'
 import { ServiceProcess } from './lib/service-process.js'
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     await chmod(tempRoot, 0o755)
     await rm(logsDir, { recursive: true, force: true })
     await mkdir(logsDir, { recursive: true })
-    const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await freePort(), cleanup)
+    const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await restartablePort(), cleanup)
     for (const [index, scenario] of selected.entries()) {
       console.log(`\n▶ ${scenario.name}: ${scenario.summary}`)
       const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup, transport })
@@ -144,7 +144,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
-    const port = await freePort()
+    const port = await restartablePort()
     const env: Record<string, string> = {
       DATABASE_URL: proxies?.databaseUrl ?? databaseUrl,
       ...broker.serviceEnv(SETTINGS),
@@ -163,7 +163,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const service = new ServiceProcess({ repoDir, cwd: dir, port, logPath: join(logsDir, `${scenario.name}.service.log`), cleanup: own, env })
     // Further instances share the database, broker, channel and queue group; each has its own port and client id.
     const newInstance = async (name: string) => {
-      const instancePort = await freePort()
+      const instancePort = await restartablePort()
       const overrides = { HTTP_PORT: String(instancePort), STAN_CLIENT_ID: `${SETTINGS.clientId}-${name}`, DATA_DIR: join(dir, `data-${name}`) }
       return new ServiceProcess({ repoDir, cwd: dir, port: instancePort, logPath: join(logsDir, `${scenario.name}.service-${name}.log`), cleanup: own, env: { ...env, ...overrides } })
     }

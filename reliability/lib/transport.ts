@@ -10,7 +10,7 @@ import { BrokerProcess } from './broker.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { pendingOnDurable } from './durable.js'
 import { healthy } from '../../test/support/nats-server.js'
-import { freePort } from './ports.js'
+import { restartablePort } from '../../test/support/ports.js'
 
 /** The service's settings that the checks need to know too. */
 export interface ServiceSettings {
@@ -62,7 +62,7 @@ export interface BrokerSetup {
 
 /** The project's NATS Streaming server, its own process with a file store. */
 export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
-  const process = new BrokerProcess({ repoDir: setup.repoDir, dataDir: join(setup.dir, 'broker'), port: await freePort(), logPath: setup.logPath, cleanup: setup.cleanup })
+  const process = new BrokerProcess({ repoDir: setup.repoDir, dataDir: join(setup.dir, 'broker'), port: await restartablePort(), logPath: setup.logPath, cleanup: setup.cleanup })
   return {
     transport: 'stan',
     url: process.url,
@@ -111,14 +111,14 @@ const STREAM = 'ORDERS'
 export async function jetStreamBroker(setup: BrokerSetup, nodes: 1 | 3): Promise<ScenarioBroker> {
   const log = createWriteStream(setup.logPath, { flags: 'a' })
   setup.cleanup.add('nats-server log', () => new Promise<void>((resolve) => log.end(resolve)))
-  const clusterPorts = await Promise.all(Array.from({ length: nodes }, () => freePort()))
+  const clusterPorts = await Promise.all(Array.from({ length: nodes }, () => restartablePort()))
   const options: NatsServerOptions[] = []
   for (let i = 0; i < nodes; i++) {
     const name = `n${i + 1}`
     options.push({
       name,
-      port: await freePort(),
-      monitorPort: await freePort(),
+      port: await restartablePort(),
+      monitorPort: await restartablePort(),
       storeDir: join(setup.dir, 'nats', name),
       readyTimeoutMs: 30_000,
       onLog: (line) => log.write(`${name} ${line}\n`),
