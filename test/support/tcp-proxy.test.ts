@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy, type FreezingProxy } from './tcp-proxy.js'
 
 /** An echo server: what a client sends comes back. */
 let echo: Server
