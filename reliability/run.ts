@@ -140,7 +140,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   try {
     await run.pg.start()
     const databaseUrl = await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
-    const setup = { repoDir, dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
+    const setup = { dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
     const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined

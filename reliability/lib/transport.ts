@@ -6,7 +6,7 @@ import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../
 import * as jetStream from '../../src/publisher/jetstream-publisher.js'
 import * as stan from '../../src/publisher/stan-publisher.js'
 import type { PublishTally } from '../../src/publisher/publish-loop.js'
-import { BrokerProcess } from './broker.js'
+import { startBrokerProcess, type BrokerProcess } from '../../test/support/broker-process.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { pendingOnDurable } from './durable.js'
 import { healthy } from '../../test/support/nats-server.js'
@@ -54,26 +54,40 @@ export interface ScenarioBroker {
 const IN_FLIGHT = 256
 
 export interface BrokerSetup {
-  repoDir: string
   dir: string
   logPath: string
   cleanup: Cleanup
 }
 
-/** The project's NATS Streaming server, its own process with a file store. */
+/**
+ * The project's NATS Streaming server, its own process with a file store, on a fixed port: SIGKILLed and started
+ * again where clients expect it, it recovers channels and durables from the store.
+ */
 export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
-  const process = new BrokerProcess({ repoDir: setup.repoDir, dataDir: join(setup.dir, 'broker'), port: await restartablePort(), logPath: setup.logPath, cleanup: setup.cleanup })
+  const port = await restartablePort()
+  const url = `nats://127.0.0.1:${port}`
+  const clusterId = 'test-cluster'
+  const args = ['--port', String(port), '--store', 'file', '--dir', join(setup.dir, 'broker')]
+  let running: BrokerProcess | undefined
+  const stop = async (signal: NodeJS.Signals) => {
+    await running?.kill(signal)
+    running = undefined
+  }
+  setup.cleanup.add('broker', () => stop('SIGTERM'))
   return {
     transport: 'stan',
-    url: process.url,
+    url,
     urlVariable: 'STAN_URL',
     crashName: 'SIGKILL broker',
-    start: () => process.start(),
-    kill: () => process.kill(),
-    stop: () => process.stop(),
+    async start() {
+      running = await startBrokerProcess(args, clusterId, { output: { logPath: setup.logPath }, listenTimeoutMs: 20_000, stopGraceMs: 5_000 })
+    },
+    // The crash: no chance to write anything more to its store.
+    kill: () => stop('SIGKILL'),
+    stop: () => stop('SIGTERM'),
     serviceEnv: (settings) => ({
-      STAN_URL: process.url,
-      STAN_CLUSTER_ID: process.clusterId,
+      STAN_URL: url,
+      STAN_CLUSTER_ID: clusterId,
       STAN_CLIENT_ID: settings.clientId,
       STAN_CHANNEL: settings.channel,
       STAN_DURABLE: settings.durable,
@@ -81,7 +95,7 @@ export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
       STAN_ACK_WAIT_SECONDS: String(settings.ackWaitMs / 1000),
     }),
     async publish(payloads, settings, rate) {
-      const connection = await stan.connect({ servers: [process.url], clusterId: process.clusterId, clientId: `reliability-publisher-${Date.now()}` })
+      const connection = await stan.connect({ servers: [url], clusterId, clientId: `reliability-publisher-${Date.now()}` })
       if (!connection.ok) throw new Error(`publisher could not connect: ${connection.error}`)
       try {
         return await stan.publishAll(connection.client, payloads, { channel: settings.channel, inFlight: IN_FLIGHT, rate })
@@ -91,8 +105,8 @@ export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
     },
     pending: (settings) =>
       pendingOnDurable({
-        url: process.url,
-        clusterId: process.clusterId,
+        url,
+        clusterId,
         clientId: settings.clientId,
         channel: settings.channel,
         durableName: settings.durable,
