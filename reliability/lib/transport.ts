@@ -36,6 +36,8 @@ export interface ScenarioBroker {
   /** The address a service is given (the first node's on a cluster), and the variable that gives it. */
   readonly url: string
   readonly urlVariable: 'STAN_URL' | 'NATS_URL'
+  /** NATS Streaming's monitoring address (http://…; /streaming/channelsz), where the broker has one. */
+  readonly monitorUrl?: string | undefined
   /** What the report says was broken by kill(). */
   readonly crashName: string
   /** Starts what is not running (all of it at first, what kill() or stop() took down later). */
@@ -64,10 +66,10 @@ export interface BrokerSetup {
  * again where clients expect it, it recovers channels and durables from the store.
  */
 export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
-  const port = await restartablePort()
+  const [port, monitorPort] = [await restartablePort(), await restartablePort()]
   const url = `nats://127.0.0.1:${port}`
   const clusterId = 'test-cluster'
-  const args = ['--port', String(port), '--store', 'file', '--dir', join(setup.dir, 'broker')]
+  const args = ['--port', String(port), '--http_port', String(monitorPort), '--store', 'file', '--dir', join(setup.dir, 'broker')]
   let running: BrokerProcess | undefined
   const stop = async (signal: NodeJS.Signals) => {
     await running?.kill(signal)
@@ -77,6 +79,7 @@ export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
   return {
     transport: 'stan',
     url,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
     urlVariable: 'STAN_URL',
     crashName: 'SIGKILL broker',
     async start() {
@@ -86,6 +89,7 @@ export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
     kill: () => stop('SIGKILL'),
     stop: () => stop('SIGTERM'),
     serviceEnv: (settings) => ({
+      BROKER: 'stan',
       STAN_URL: url,
       STAN_CLUSTER_ID: clusterId,
       STAN_CLIENT_ID: settings.clientId,
