@@ -2,14 +2,13 @@ import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/embedded/nats-server.js'
 import * as jetStream from '../../src/publisher/jetstream-publisher.js'
 import * as stan from '../../src/publisher/stan-publisher.js'
 import type { PublishTally } from '../../src/publisher/publish-loop.js'
 import { startBrokerProcess, type BrokerProcess } from '../../test/support/broker-process.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { pendingOnDurable } from './durable.js'
-import { healthy } from '../../test/support/nats-server.js'
+import { healthy, natsNodes } from '../../test/support/nats-server.js'
 import { restartablePort } from '../../test/support/ports.js'
 
 /** The service's settings that the checks need to know too. */
@@ -129,32 +128,16 @@ const STREAM = 'ORDERS'
 export async function jetStreamBroker(setup: BrokerSetup, nodes: 1 | 3): Promise<ScenarioBroker> {
   const log = createWriteStream(setup.logPath, { flags: 'a' })
   setup.cleanup.add('nats-server log', () => new Promise<void>((resolve) => log.end(resolve)))
-  const clusterPorts = await Promise.all(Array.from({ length: nodes }, () => restartablePort()))
-  const options: NatsServerOptions[] = []
-  for (let i = 0; i < nodes; i++) {
-    const name = `n${i + 1}`
-    options.push({
-      name,
-      port: await restartablePort(),
-      monitorPort: await restartablePort(),
-      storeDir: join(setup.dir, 'nats', name),
-      readyTimeoutMs: 30_000,
-      onLog: (line) => log.write(`${name} ${line}\n`),
-      cluster:
-        nodes > 1
-          ? { name: 'reliability', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i).map((port) => `nats://127.0.0.1:${port}`) }
-          : undefined,
-    })
+  const cluster = await natsNodes(nodes, { dir: join(setup.dir, 'nats'), onLog: (name, line) => log.write(`${name} ${line}\n`) })
+  const servers = cluster.map((each) => each.url)
+  const stop = async () => {
+    for (const each of cluster) await each.stop()
   }
-  const servers = options.map((each) => `nats://127.0.0.1:${each.port}`)
-  const running = new Map<string, NatsServer>()
-  setup.cleanup.add('nats-server', async () => {
-    for (const server of running.values()) await server.stop()
-  })
+  setup.cleanup.add('nats-server', stop)
 
   /** The node leading the stream (the only one on a single node), asked of the cluster. */
   async function streamLeader(): Promise<string> {
-    if (nodes === 1) return options[0]!.name!
+    if (nodes === 1) return cluster[0]!.name
     const nc = await connect({ servers, timeout: 5_000 })
     try {
       const leader = (await (await jetstreamManager(nc, { timeout: 5_000 })).streams.info(STREAM)).cluster?.leader
@@ -172,28 +155,20 @@ export async function jetStreamBroker(setup: BrokerSetup, nodes: 1 | 3): Promise
     crashName: nodes === 1 ? 'SIGKILL nats-server' : 'SIGKILL of the stream leader (1 of 3 nodes)',
     async start() {
       await Promise.all(
-        options
-          .filter((each) => !running.has(each.name!))
+        cluster
+          .filter((each) => !each.isRunning())
           .map(async (each) => {
-            const started = await startNatsServer(each)
-            if (!started.ok) throw new Error(`${each.name}: ${started.message}`)
-            running.set(each.name!, started.server)
+            await each.start()
             // Back means JetStream current with the cluster too: a node still catching up answers "not enabled".
-            await healthy(`http://127.0.0.1:${each.monitorPort}`)
+            await healthy(each.monitorUrl)
           }),
       )
     },
     async kill() {
       const leader = await streamLeader()
-      await running.get(leader)?.kill()
-      running.delete(leader)
+      await cluster.find((each) => each.name === leader)?.kill()
     },
-    async stop() {
-      for (const [name, server] of running) {
-        await server.stop()
-        running.delete(name)
-      }
-    },
+    stop,
     serviceEnv: (settings) => ({
       BROKER: 'jetstream',
       NATS_URL: servers.join(','),
