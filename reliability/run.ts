@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { connectDatabase } from '../src/store/db.js'
 import { Cleanup } from '../test/support/cleanup.js'
-import { startFreezingProxy } from './lib/freezing-proxy.js'
+import { startFreezingProxy } from '../test/support/tcp-proxy.js'
 import { finish, ScenarioContext, type Scenario } from './lib/harness.js'
 import type { ServiceSettings } from './lib/transport.js'
-import { freePort } from './lib/ports.js'
+import { restartablePort } from '../test/support/ports.js'
 import { PostgresCluster } from '../test/support/postgres.js'
 import { startPgBouncer } from '../test/support/pgbouncer.js'
 import { startPostgresPair } from '../test/support/postgres-pair.js'
@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     await chmod(tempRoot, 0o755)
     await rm(logsDir, { recursive: true, force: true })
     await mkdir(logsDir, { recursive: true })
-    const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await freePort(), cleanup)
+    const pg = await PostgresCluster.start(join(tempRoot, 'postgres'), await restartablePort(), cleanup)
     for (const [index, scenario] of selected.entries()) {
       console.log(`\n▶ ${scenario.name}: ${scenario.summary}`)
       const result = await runScenario(scenario, index, { sizes, seed, tempRoot, pg, cleanup, transport })
@@ -146,12 +146,12 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const pair = scenario.postgresPair === undefined ? undefined : await startPostgresPair({ synchronous: true })
     if (pair !== undefined) own.add('PostgreSQL primary and standby', () => pair.stop())
     const databaseUrl = pair !== undefined ? pair.url(scenario.postgresPair?.hosts) : await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
-    const setup = { repoDir, dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
+    const setup = { dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }
     const broker = run.transport === 'stan' ? await stanBroker(setup) : await jetStreamBroker(setup, scenario.cluster ? 3 : 1)
     await broker.start()
     const proxies = scenario.proxied ? await startProxies(databaseUrl, broker.url, own) : undefined
     const pooler = scenario.pgbouncer ? await startPooler(databaseUrl, own) : undefined
-    const port = await freePort()
+    const port = await restartablePort()
     const env: Record<string, string> = {
       DATABASE_URL: pooler?.url ?? proxies?.databaseUrl ?? databaseUrl,
       ...(pooler === undefined ? {} : { DATABASE_POOLER: 'transaction', DATABASE_LISTEN_URL: databaseUrl }),
@@ -171,7 +171,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
     const service = new ServiceProcess({ repoDir, cwd: dir, port, logPath: join(logsDir, `${scenario.name}.service.log`), cleanup: own, env })
     // Further instances share the database, broker, channel and queue group; each has its own port and client id.
     const newInstance = async (name: string) => {
-      const instancePort = await freePort()
+      const instancePort = await restartablePort()
       const overrides = { HTTP_PORT: String(instancePort), STAN_CLIENT_ID: `${SETTINGS.clientId}-${name}`, DATA_DIR: join(dir, `data-${name}`) }
       return new ServiceProcess({ repoDir, cwd: dir, port: instancePort, logPath: join(logsDir, `${scenario.name}.service-${name}.log`), cleanup: own, env: { ...env, ...overrides } })
     }
@@ -183,7 +183,7 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
       return other
     }
     const instanceOn = async (on: ScenarioBroker, name: string) => {
-      const instancePort = await freePort()
+      const instancePort = await restartablePort()
       const overrides = { ...on.serviceEnv(SETTINGS), HTTP_PORT: String(instancePort), STAN_CLIENT_ID: `${SETTINGS.clientId}-${name}`, DATA_DIR: join(dir, `data-${name}`) }
       return new ServiceProcess({ repoDir, cwd: dir, port: instancePort, logPath: join(logsDir, `${scenario.name}.service-${name}.log`), cleanup: own, env: { ...env, ...overrides } })
     }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startFreezingProxy, type FreezingProxy } from '../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy, type FreezingProxy } from './support/tcp-proxy.js'
 import { generateOrder } from '../src/publisher/generate-orders.js'
 import { acks } from './support/events.js'
 import { eventually, startTestService, type TestService } from './support/service.js'

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { spawnProcess } from '../src/child-process.js'
+import { withTimeout } from '../src/timeout.js'
 import { canListen, occupyPort, restartablePort } from './support/ports.js'
 
 /** src/main.ts as `npm start` runs it (through tsx here: the test needs no build), in a directory of its own. */
@@ -33,20 +33,14 @@ async function startWithTaken(taken: Setting) {
   cleanups.push(other.close)
   ports[taken] = other.port
   const env = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])) }
-  const child = spawn(process.execPath, ['--import', tsx, main], { cwd: dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  const child = spawnProcess(process.execPath, ['--import', tsx, main], { cwd: dataDir, env })
+  cleanups.push(async () => void (await child.stop('SIGKILL', EXIT_BOUND_MS)))
+  const { code } = await withTimeout(child.exited, EXIT_BOUND_MS, () => {
+    throw new Error(`no exit within ${EXIT_BOUND_MS} ms; stderr: ${child.errorOutput()}`)
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const [code] = (await Promise.race([
-    once(child, 'exit'),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`no exit within ${EXIT_BOUND_MS} ms; stderr: ${stderr}`)), EXIT_BOUND_MS).unref()),
-  ])) as [number | null]
+  const stderr = child.errorOutput()
   const others = (Object.keys(ports) as Setting[]).filter((name) => name !== taken).map((name) => ports[name])
-  return { code, stdout, stderrLines: stderr.split('\n').filter((line) => line.trim() !== ''), port: ports[taken], others, dataDir }
+  return { code, stderrLines: stderr.split('\n').filter((line) => line.trim() !== ''), port: ports[taken], others, dataDir }
 }
 
 describe('npm start with a port already taken', () => {

@@ -1,4 +1,4 @@
-import { spawnProcess } from '../../test/support/child-process.js'
+import { spawnProcess } from '../../src/child-process.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 
 export interface NodeChild {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { spawnProcess, type ExitStatus } from '../../test/support/child-process.js'
+import { spawnService } from '../../test/support/service-process.js'
 import type { BenchBroker } from './broker.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import type { ServiceBuild } from './service-build.js'
@@ -32,7 +31,6 @@ export interface RunningService {
 
 interface LogLine {
   msg?: string
-  url?: string
   orders?: number
   bytes?: number
   ms?: number
@@ -43,13 +41,12 @@ const READY_TIMEOUT_MS = 120_000
 
 /**
  * Runs the built service (node dist/src/main.js, no TypeScript loader) against the bench PostgreSQL and broker,
- * on a free port, logging at info as JSON lines on stdout, which are read here for its URL and its cache warm-up
- * time; resolves once GET /readyz answers 200 (database reachable, cache warm, subscription live).
+ * on a free port, logging at info as JSON lines on stdout, which are read for its URL and its cache warm-up time;
+ * resolves once GET /readyz answers 200 (database reachable, cache warm, subscription live).
  */
 export async function startService(cleanup: Cleanup, build: ServiceBuild, options: ServiceOptions): Promise<RunningService> {
   const started = performance.now()
   const env = {
-    PATH: process.env.PATH ?? '',
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     DATABASE_URL: options.databaseUrl,
@@ -65,7 +62,6 @@ export async function startService(cleanup: Cleanup, build: ServiceBuild, option
     LOG_LEVEL: 'info',
     ...options.env,
   }
-  let url: string | undefined
   let warmed: RunningService['warmed'] | undefined
   const onLine = (text: string) => {
     let line: LogLine
@@ -74,28 +70,19 @@ export async function startService(cleanup: Cleanup, build: ServiceBuild, option
     } catch {
       return
     }
-    if (line.msg === 'order-service ready' && line.url) url = line.url.replace(/\/$/, '')
     if (line.msg === 'cache warmed') warmed = { orders: line.orders ?? 0, bytes: line.bytes ?? 0, ms: line.ms ?? NaN }
     // Warnings and errors are worth seeing: a benchmark of a failing service measures the failure.
     if ((line.level ?? 0) >= 40) console.error(`  service: ${text}`)
   }
-  const child = spawnProcess(process.execPath, [...(options.nodeFlags ?? []), build.main], { cwd: build.dir, env, output: 'inherit', onLine, killOnExit: true })
-  if (child.pid === -1) throw new Error('could not start the service')
+  const child = spawnService({ main: build.main, nodeFlags: options.nodeFlags, cwd: build.dir, env, output: 'inherit', onLine, killOnExit: true })
   const stop = async () => {
     await child.stop('SIGTERM', 10_000)
   }
   cleanup.add('stop the service', stop)
-
-  let exited: ExitStatus | undefined
-  void child.exited.then((status) => (exited = status))
-  // The "cache warmed" line comes before readiness; waiting for both also covers a line still in the pipe.
-  while (url === undefined || warmed === undefined || !(await isReady(url))) {
-    if (exited !== undefined) throw new Error(`the service exited (${exited.code ?? exited.signal}) before it was ready`)
-    if (performance.now() - started > READY_TIMEOUT_MS) throw new Error('the service was not ready within 2 minutes')
-    await sleep(url === undefined ? 20 : 10)
-  }
+  const baseUrl = await child.ready(READY_TIMEOUT_MS)
+  // Its "cache warmed" line comes before the "ready" line that gave the URL.
+  if (warmed === undefined) throw new Error('the service was ready without a "cache warmed" log line')
   const readyMs = performance.now() - started
-  const baseUrl = url
   return {
     baseUrl,
     pid: child.pid,
@@ -103,15 +90,5 @@ export async function startService(cleanup: Cleanup, build: ServiceBuild, option
     readyMs,
     metrics: async () => (await fetch(`${baseUrl}/metrics`)).text(),
     stop,
-  }
-}
-
-async function isReady(baseUrl: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${baseUrl}/readyz`)
-    await response.arrayBuffer()
-    return response.status === 200
-  } catch {
-    return false
   }
 }

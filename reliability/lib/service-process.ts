@@ -1,6 +1,6 @@
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { spawnProcess, type Child, type ExitStatus } from '../../test/support/child-process.js'
+import type { ExitStatus } from '../../src/child-process.js'
+import { spawnService, type ServiceChild } from '../../test/support/service-process.js'
 import { readRssBytes } from '../../test/support/proc.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { counterSum, httpGet } from './http.js'
@@ -36,7 +36,7 @@ const SCRAPE_EVERY_MS = 250
 export class ServiceProcess {
   readonly port: number
   readonly lives: Life[] = []
-  #child: Child | undefined
+  #child: ServiceChild | undefined
   #expectingExit = false
   #scraper: NodeJS.Timeout | undefined
   /** Counters of lives that ended, and the latest scrape of the current one. */
@@ -69,7 +69,7 @@ export class ServiceProcess {
   start(): void {
     if (this.isRunning()) throw new Error('the service is already running')
     const { repoDir, cwd, env, logPath } = this.#options
-    const child = spawnProcess(process.execPath, [join(repoDir, 'dist/src/main.js')], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, output: { logPath } })
+    const child = spawnService({ main: join(repoDir, 'dist/src/main.js'), cwd, env, output: { logPath } })
     this.#child = child
     this.#expectingExit = false
     this.#current = { duplicates: 0, stored: 0 }
@@ -85,14 +85,8 @@ export class ServiceProcess {
 
   /** Waits until /readyz answers 200; fails if the process exits first or the time runs out. */
   async waitReady(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      if (!this.isRunning()) throw new Error(`the service exited while starting; see ${this.#options.logPath}`)
-      const result = await httpGet(this.port, '/readyz', { timeoutMs: 2_000 })
-      if (result.status === 200) return
-      await sleep(100)
-    }
-    throw new Error(`the service was not ready within ${timeoutMs} ms; see ${this.#options.logPath}`)
+    if (this.#child === undefined) throw new Error('the service was never started')
+    await this.#child.ready(timeoutMs, `http://127.0.0.1:${this.port}`)
   }
 
   async startReady(timeoutMs?: number): Promise<void> {

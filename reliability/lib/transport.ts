@@ -2,15 +2,14 @@ import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/embedded/nats-server.js'
 import * as jetStream from '../../src/publisher/jetstream-publisher.js'
 import * as stan from '../../src/publisher/stan-publisher.js'
 import type { PublishTally } from '../../src/publisher/publish-loop.js'
-import { BrokerProcess } from './broker.js'
+import { startBrokerProcess, type BrokerProcess } from '../../test/support/broker-process.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
 import { pendingOnDurable } from './durable.js'
-import { healthy } from '../../test/support/nats-server.js'
-import { freePort } from './ports.js'
+import { healthy, natsNodes } from '../../test/support/nats-server.js'
+import { restartablePort } from '../../test/support/ports.js'
 
 /** The service's settings that the checks need to know too. */
 export interface ServiceSettings {
@@ -56,35 +55,42 @@ export interface ScenarioBroker {
 const IN_FLIGHT = 256
 
 export interface BrokerSetup {
-  repoDir: string
   dir: string
   logPath: string
   cleanup: Cleanup
 }
 
-/** The project's NATS Streaming server, its own process with a file store. */
+/**
+ * The project's NATS Streaming server, its own process with a file store, on a fixed port: SIGKILLed and started
+ * again where clients expect it, it recovers channels and durables from the store.
+ */
 export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
-  const process = new BrokerProcess({
-    repoDir: setup.repoDir,
-    dataDir: join(setup.dir, 'broker'),
-    port: await freePort(),
-    monitorPort: await freePort(),
-    logPath: setup.logPath,
-    cleanup: setup.cleanup,
-  })
+  const [port, monitorPort] = [await restartablePort(), await restartablePort()]
+  const url = `nats://127.0.0.1:${port}`
+  const clusterId = 'test-cluster'
+  const args = ['--port', String(port), '--http_port', String(monitorPort), '--store', 'file', '--dir', join(setup.dir, 'broker')]
+  let running: BrokerProcess | undefined
+  const stop = async (signal: NodeJS.Signals) => {
+    await running?.kill(signal)
+    running = undefined
+  }
+  setup.cleanup.add('broker', () => stop('SIGTERM'))
   return {
     transport: 'stan',
-    url: process.url,
-    monitorUrl: process.monitorUrl,
+    url,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
     urlVariable: 'STAN_URL',
     crashName: 'SIGKILL broker',
-    start: () => process.start(),
-    kill: () => process.kill(),
-    stop: () => process.stop(),
+    async start() {
+      running = await startBrokerProcess(args, clusterId, { output: { logPath: setup.logPath }, listenTimeoutMs: 20_000, stopGraceMs: 5_000 })
+    },
+    // The crash: no chance to write anything more to its store.
+    kill: () => stop('SIGKILL'),
+    stop: () => stop('SIGTERM'),
     serviceEnv: (settings) => ({
       BROKER: 'stan',
-      STAN_URL: process.url,
-      STAN_CLUSTER_ID: process.clusterId,
+      STAN_URL: url,
+      STAN_CLUSTER_ID: clusterId,
       STAN_CLIENT_ID: settings.clientId,
       STAN_CHANNEL: settings.channel,
       STAN_DURABLE: settings.durable,
@@ -92,7 +98,7 @@ export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
       STAN_ACK_WAIT_SECONDS: String(settings.ackWaitMs / 1000),
     }),
     async publish(payloads, settings, rate) {
-      const connection = await stan.connect({ servers: [process.url], clusterId: process.clusterId, clientId: `reliability-publisher-${Date.now()}` })
+      const connection = await stan.connect({ servers: [url], clusterId, clientId: `reliability-publisher-${Date.now()}` })
       if (!connection.ok) throw new Error(`publisher could not connect: ${connection.error}`)
       try {
         return await stan.publishAll(connection.client, payloads, { channel: settings.channel, inFlight: IN_FLIGHT, rate })
@@ -102,8 +108,8 @@ export async function stanBroker(setup: BrokerSetup): Promise<ScenarioBroker> {
     },
     pending: (settings) =>
       pendingOnDurable({
-        url: process.url,
-        clusterId: process.clusterId,
+        url,
+        clusterId,
         clientId: settings.clientId,
         channel: settings.channel,
         durableName: settings.durable,
@@ -122,32 +128,16 @@ const STREAM = 'ORDERS'
 export async function jetStreamBroker(setup: BrokerSetup, nodes: 1 | 3): Promise<ScenarioBroker> {
   const log = createWriteStream(setup.logPath, { flags: 'a' })
   setup.cleanup.add('nats-server log', () => new Promise<void>((resolve) => log.end(resolve)))
-  const clusterPorts = await Promise.all(Array.from({ length: nodes }, () => freePort()))
-  const options: NatsServerOptions[] = []
-  for (let i = 0; i < nodes; i++) {
-    const name = `n${i + 1}`
-    options.push({
-      name,
-      port: await freePort(),
-      monitorPort: await freePort(),
-      storeDir: join(setup.dir, 'nats', name),
-      readyTimeoutMs: 30_000,
-      onLog: (line) => log.write(`${name} ${line}\n`),
-      cluster:
-        nodes > 1
-          ? { name: 'reliability', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i).map((port) => `nats://127.0.0.1:${port}`) }
-          : undefined,
-    })
+  const cluster = await natsNodes(nodes, { dir: join(setup.dir, 'nats'), onLog: (name, line) => log.write(`${name} ${line}\n`) })
+  const servers = cluster.map((each) => each.url)
+  const stop = async () => {
+    for (const each of cluster) await each.stop()
   }
-  const servers = options.map((each) => `nats://127.0.0.1:${each.port}`)
-  const running = new Map<string, NatsServer>()
-  setup.cleanup.add('nats-server', async () => {
-    for (const server of running.values()) await server.stop()
-  })
+  setup.cleanup.add('nats-server', stop)
 
   /** The node leading the stream (the only one on a single node), asked of the cluster. */
   async function streamLeader(): Promise<string> {
-    if (nodes === 1) return options[0]!.name!
+    if (nodes === 1) return cluster[0]!.name
     const nc = await connect({ servers, timeout: 5_000 })
     try {
       const leader = (await (await jetstreamManager(nc, { timeout: 5_000 })).streams.info(STREAM)).cluster?.leader
@@ -165,28 +155,20 @@ export async function jetStreamBroker(setup: BrokerSetup, nodes: 1 | 3): Promise
     crashName: nodes === 1 ? 'SIGKILL nats-server' : 'SIGKILL of the stream leader (1 of 3 nodes)',
     async start() {
       await Promise.all(
-        options
-          .filter((each) => !running.has(each.name!))
+        cluster
+          .filter((each) => !each.isRunning())
           .map(async (each) => {
-            const started = await startNatsServer(each)
-            if (!started.ok) throw new Error(`${each.name}: ${started.message}`)
-            running.set(each.name!, started.server)
+            await each.start()
             // Back means JetStream current with the cluster too: a node still catching up answers "not enabled".
-            await healthy(`http://127.0.0.1:${each.monitorPort}`)
+            await healthy(each.monitorUrl)
           }),
       )
     },
     async kill() {
       const leader = await streamLeader()
-      await running.get(leader)?.kill()
-      running.delete(leader)
+      await cluster.find((each) => each.name === leader)?.kill()
     },
-    async stop() {
-      for (const [name, server] of running) {
-        await server.stop()
-        running.delete(name)
-      }
-    },
+    stop,
     serviceEnv: (settings) => ({
       BROKER: 'jetstream',
       NATS_URL: servers.join(','),

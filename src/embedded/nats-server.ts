@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { spawnProcess, type Child } from '../child-process.js'
 
 /** How to run one nats-server process with JetStream: alone, or as one node of a cluster. */
 export interface NatsServerOptions {
@@ -53,40 +53,26 @@ export function startNatsServer(options: NatsServerOptions): Promise<NatsServerS
     const { name, port, routes } = options.cluster
     args.push('--cluster_name', name, '--cluster', `nats://${host}:${port}`, '--routes', routes.join(','))
   }
-  const child = spawn(options.command ?? natsServerCommand(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const recent: string[] = []
-
-  return new Promise<NatsServerStart>((resolve) => {
-    const timeout = setTimeout(() => fail('nats_server_failed', `nats-server not ready within ${options.readyTimeoutMs ?? 10_000} ms`), options.readyTimeoutMs ?? 10_000)
-    let buffered = ''
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk
-      const lines = buffered.split('\n')
-      buffered = lines.pop()!
-      for (const line of lines) {
-        options.onLog?.(line)
-        recent.push(line)
-        if (recent.length > 5) recent.shift()
-        if (line.includes('Server is ready')) ready()
-      }
-    })
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') fail('nats_server_missing', NATS_SERVER_MISSING)
-      else fail('nats_server_failed', `nats-server could not be started: ${error.message}`)
-    })
-    child.once('exit', (code, signal) => fail('nats_server_failed', `nats-server exited (${signal ?? code}) before it was ready: ${recent.join(' | ')}`))
-
-    function ready(): void {
-      clearTimeout(timeout)
-      resolve({ ok: true, server: handle(child, exited, host, options.port) })
-    }
-    function fail(code: 'nats_server_missing' | 'nats_server_failed', message: string): void {
-      clearTimeout(timeout)
-      if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL')
-      resolve({ ok: false, code, message })
-    }
-  })
+  const onLine = (line: string) => {
+    options.onLog?.(line)
+    recent.push(line)
+    if (recent.length > 5) recent.shift()
+  }
+  // Its log goes to stderr, passed on line by line and not kept: the server may run as long as the service.
+  const child = spawnProcess(options.command ?? natsServerCommand(), args, { output: 'lines', onLine })
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000
+  return child.line((line) => line.includes('Server is ready'), readyTimeoutMs).then(
+    (): NatsServerStart => ({ ok: true, server: handle(child, host, options.port) }),
+    async (): Promise<NatsServerStart> => {
+      const status = child.isRunning() ? undefined : await child.exited
+      await child.stop('SIGKILL', STOP_GRACE_MS)
+      if (status?.error === 'ENOENT') return { ok: false, code: 'nats_server_missing', message: NATS_SERVER_MISSING }
+      if (status?.error !== undefined) return { ok: false, code: 'nats_server_failed', message: `nats-server could not be started: ${status.error}` }
+      const why = status === undefined ? `not ready within ${readyTimeoutMs} ms` : `exited (${status.signal ?? status.code}) before it was ready: ${recent.join(' | ')}`
+      return { ok: false, code: 'nats_server_failed', message: `nats-server ${why}` }
+    },
+  )
 }
 
 /** nats-server from the PATH, or Debian's /usr/sbin, which a non-root user's PATH often lacks. */
@@ -95,19 +81,12 @@ function natsServerCommand(): string {
   return dirs.map((dir) => join(dir, 'nats-server')).find((path) => existsSync(path)) ?? 'nats-server'
 }
 
-function handle(child: ChildProcess, exited: Promise<void>, host: string, port: number): NatsServer {
-  const signalAndWait = async (signal: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill(signal)
-    const grace = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
-    await exited
-    clearTimeout(grace)
-  }
+function handle(child: Child, host: string, port: number): NatsServer {
   return {
     url: `nats://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
-    pid: child.pid!,
-    stop: () => signalAndWait('SIGTERM'),
-    kill: () => signalAndWait('SIGKILL'),
+    pid: child.pid,
+    stop: async () => void (await child.stop('SIGTERM', STOP_GRACE_MS)),
+    kill: async () => void (await child.stop('SIGKILL', STOP_GRACE_MS)),
   }
 }

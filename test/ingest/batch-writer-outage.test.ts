@@ -7,7 +7,7 @@ import { connectDatabase, type Sql } from '../../src/store/db.js'
 import { migrate } from '../../src/store/migrate.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { acks, nextEvent } from '../support/events.js'
-import { freePort } from '../support/postgres.js'
+import { restartablePort } from '../support/ports.js'
 import { orderJson, outcomes, writerFor } from './support.js'
 
 // This file stops and starts its own PostgreSQL, so it does not use the shared test database helper.
@@ -18,7 +18,7 @@ let sql: Sql
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'order-service-outage-'))
-  port = await freePort()
+  port = await restartablePort()
   server = await startEmbeddedPostgres({ dir, port })
   sql = connectDatabase(server.url, { max: 2 })
   await migrate(sql)

@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { startFreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy } from '../support/tcp-proxy.js'
 import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { Cleanup } from '../support/cleanup.js'

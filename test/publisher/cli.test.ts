@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -10,6 +9,7 @@ import { EXIT_NOT_ALL_ACKED, EXIT_OK, EXIT_USAGE, main } from '../../src/publish
 import { generateOrders } from '../../src/publisher/generate-orders.js'
 import { HOSTILE_KINDS, hostileMessages } from '../../src/publisher/hostile-messages.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
+import { refusingPort } from '../support/ports.js'
 
 /** Runs the CLI in-process and captures what it writes. */
 async function publish(argv: string[], env: Record<string, string> = {}) {
@@ -81,7 +81,7 @@ describe('bin/publish arguments', () => {
   })
 
   it('When no broker listens at the URL, then it says so and exits 1', async () => {
-    const run = await publish(['--count', '1', '--url', `nats://127.0.0.1:${await closedPort()}`])
+    const run = await publish(['--count', '1', '--url', `nats://127.0.0.1:${await refusingPort()}`])
     expect(run.code).toBe(EXIT_NOT_ALL_ACKED)
     expect(run.stderr).toMatch(/cannot connect to nats:\/\/127\.0\.0\.1:\d+ \(cluster test-cluster\)/)
   })
@@ -108,7 +108,7 @@ describe('bin/publish against the embedded broker', () => {
   })
 
   it('When --url lists a refusing server first, then it publishes through the next one', async () => {
-    const run = await publish(['--count', '3', '--seed', '5', '--url', `nats://127.0.0.1:${await closedPort()}, ${server.url}`, '--channel', 'listed'])
+    const run = await publish(['--count', '3', '--seed', '5', '--url', `nats://127.0.0.1:${await refusingPort()}, ${server.url}`, '--channel', 'listed'])
     expect(run.code).toBe(EXIT_OK)
     expect(await receive(server, 'listed', 3)).toHaveLength(3)
   })
@@ -168,13 +168,4 @@ async function receive(server: StanServer, channel: string, count: number): Prom
     client.close()
   })
   return payloads
-}
-
-/** A port nothing listens on: one the OS just handed out and that was closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }

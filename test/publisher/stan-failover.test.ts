@@ -17,7 +17,7 @@ import { nextEvent } from '../support/events.js'
 import { refusingPort, restartablePort } from '../support/ports.js'
 import { startTestService, type TestService } from '../support/service.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
-import { startFreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy } from '../support/tcp-proxy.js'
 import { startStanServer } from '../../src/stan-server/index.js'
 import { close, connect, subscribe, unique } from '../stan-server/conformance/broker.js'
 

@@ -1,24 +1,18 @@
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import stan from 'node-nats-streaming'
 import { describe, expect, it } from 'vitest'
+import { spawnProcess } from '../../src/child-process.js'
 
 const bin = fileURLToPath(new URL('../../bin/nats-streaming', import.meta.url))
+/** Its start-up takes a second or two; the stop, less. */
+const BOUND_MS = 20_000
 
 describe('bin/nats-streaming', () => {
   it('Should print the bound address and monitoring address, serve STAN clients and monitoring there, and stop cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [bin, '--port', '0', '-m', '0', '--cluster_id', 'cli-cluster'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let output = ''
-    const [url, monitorUrl] = await new Promise<[string, string]>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-        const nats = /listening on (nats:\/\/\S+)/.exec(output)
-        const monitor = /monitoring on (http:\/\/\S+)/.exec(output)
-        if (nats && monitor) resolve([nats[1]!, monitor[1]!])
-      })
-      child.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)))
-    })
+    const child = spawnProcess(process.execPath, [bin, '--port', '0', '-m', '0', '--cluster_id', 'cli-cluster'], { output: 'inherit' })
+    const printed = (pattern: RegExp) => child.line((line) => pattern.test(line), BOUND_MS).then((line) => pattern.exec(line)![1]!)
+    const [url, monitorUrl] = await Promise.all([printed(/listening on (nats:\/\/\S+)/), printed(/monitoring on (http:\/\/\S+)/)])
     const serverz = (await (await fetch(`${monitorUrl}/serverz`)).json()) as { cluster_id: string; state: string }
     expect([serverz.cluster_id, serverz.state]).toEqual(['cli-cluster', 'STANDALONE'])
 
@@ -29,17 +23,14 @@ describe('bin/nats-streaming', () => {
     sc.close()
     await once(sc, 'close')
 
-    child.kill('SIGTERM')
-    const [code] = await once(child, 'exit')
-    expect(code).toBe(0)
+    const stopped = await child.stop('SIGTERM', BOUND_MS)
+    expect(stopped.code).toBe(0)
   })
 
   it('Should refuse an unknown store type with a usage message', async () => {
-    const child = spawn(process.execPath, [bin, '--store', 'nope'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const [code] = await once(child, 'exit')
+    const child = spawnProcess(process.execPath, [bin, '--store', 'nope'])
+    const { code } = await child.exited
     expect(code).toBe(2)
-    expect(stderr).toContain('invalid store type: nope')
+    expect(child.errorOutput()).toContain('invalid store type: nope')
   })
 })

@@ -2,13 +2,12 @@
  * The file store's data directory belongs to one broker at a time; a directory
  * left behind by a broker killed with SIGKILL is taken over by the next one.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { spawnProcess } from '../../src/child-process.js'
 import { DirectoryLockedError, startStanServer } from '../../src/stan-server/index.js'
 import { startBrokerProcess, type BrokerProcess } from '../support/broker-process.js'
 import { close, connect, publish, subscribe, unique } from './conformance/broker.js'
@@ -43,12 +42,10 @@ describe('Data directory lock of the file store', () => {
 
   it('When a broker process has the directory open, then the CLI on the same directory exits with status 1 and says why', async () => {
     child = await startBrokerProcess(['--port', '0', '--store', 'file', '--dir', dir])
-    const second = spawn(process.execPath, [bin, '--port', '0', '--store', 'file', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stderr = ''
-    second.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const [code] = await once(second, 'exit')
+    const second = spawnProcess(process.execPath, [bin, '--port', '0', '--store', 'file', '--dir', dir])
+    const { code } = await second.exited
     expect(code).toBe(1)
-    expect(stderr).toContain(`nats-streaming: unable to start: stan-server: the data directory ${dir} is in use by another broker (process ${child.pid})`)
+    expect(second.errorOutput()).toContain(`nats-streaming: unable to start: stan-server: the data directory ${dir} is in use by another broker (process ${child.pid})`)
   })
 
   it('When the broker owning the directory is killed with SIGKILL, then a new broker takes the directory over with its messages', async () => {

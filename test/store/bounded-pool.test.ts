@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy, type FreezingProxy } from '../support/tcp-proxy.js'
 import { boundedPages, createBoundedPool, DatabaseTimeoutError, type BoundedPool } from '../../src/store/bounded-pool.js'
 import { migrate, MIGRATION_LOCK } from '../../src/store/migrate.js'
 import { createOrderStore } from '../../src/store/orders.js'

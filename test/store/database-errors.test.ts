@@ -2,7 +2,8 @@ import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { classifyDatabaseError, type DatabaseErrorKind } from '../../src/store/database-errors.js'
 import { connectDatabase } from '../../src/store/db.js'
-import { freePort, startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { restartablePort } from '../support/ports.js'
+import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 
 let db: TestDatabase
 
@@ -34,7 +35,7 @@ describe('database errors', () => {
   })
 
   it('When the server cannot be reached, then the failure is transient', async () => {
-    const nowhere = connectDatabase(`postgres://postgres@127.0.0.1:${await freePort()}/postgres`, { max: 1 })
+    const nowhere = connectDatabase(`postgres://postgres@127.0.0.1:${await restartablePort()}/postgres`, { max: 1 })
     const error = await failureOf(nowhere`select 1`)
     await nowhere.end({ timeout: 1 })
     expect((error as { code?: unknown }).code).toBe('ECONNREFUSED')

@@ -1,5 +1,5 @@
 import pino from 'pino'
-import { startFreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy } from '../support/tcp-proxy.js'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { OrderCache } from '../../src/cache/order-cache.js'
 import { createBoundedPool, DatabaseTimeoutError } from '../../src/store/bounded-pool.js'

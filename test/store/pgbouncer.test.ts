@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy, type FreezingProxy } from '../support/tcp-proxy.js'
 import { createBoundedPool, DatabaseTimeoutError, type BoundedPool, type BoundedPoolOptions } from '../../src/store/bounded-pool.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { migrate } from '../../src/store/migrate.js'

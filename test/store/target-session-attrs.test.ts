@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy, type FreezingProxy } from '../support/tcp-proxy.js'
 import { restartablePort } from '../support/ports.js'
 import { startPostgresPair, type PostgresPair } from '../support/postgres-pair.js'
 

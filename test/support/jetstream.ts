@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pino from 'pino'
 import { prepareJetStream, type JetStreamOptions } from '../../src/ingest/jetstream-subscription.js'
 import type { BrokerMessage, BrokerSubscription } from '../../src/ingest/transport.js'
@@ -34,38 +34,37 @@ export async function openJetStream(options: JetStreamOptions, onMessage: (messa
 }
 
 /** Publishes with the official client, as any producer would; resolves when the stream has stored every message. */
-export async function publishJetStream(servers: readonly string[], subject: string, payloads: readonly (string | Uint8Array)[]): Promise<number[]> {
-  const nc = await connect({ servers: [...servers] })
-  try {
+export function publishJetStream(servers: readonly string[], subject: string, payloads: readonly (string | Uint8Array)[]): Promise<number[]> {
+  return connected(servers, async (nc) => {
     const js = jetstream(nc)
     const sequences: number[] = []
     for (const payload of payloads) sequences.push((await js.publish(subject, payload)).seq)
     return sequences
-  } finally {
-    await nc.close()
-  }
+  })
 }
 
 /** Publishes for `ms` as fast as the server stores, 50 messages at a time; resolves with how many were stored. */
-export async function publishSteadily(servers: readonly string[], subject: string, ms: number): Promise<number> {
-  const nc = await connect({ servers: [...servers] })
-  try {
+export function publishSteadily(servers: readonly string[], subject: string, ms: number): Promise<number> {
+  return connected(servers, async (nc) => {
     const js = jetstream(nc)
     let published = 0
     for (const end = performance.now() + ms; performance.now() < end; published += 50) {
       await Promise.all(Array.from({ length: 50 }, () => js.publish(subject, '{}')))
     }
     return published
-  } finally {
-    await nc.close()
-  }
+  })
 }
 
 /** The consumer's state as the server reports it. */
-export async function consumerState(servers: readonly string[], stream: string, consumer: string): Promise<ConsumerInfo> {
+export function consumerState(servers: readonly string[], stream: string, consumer: string): Promise<ConsumerInfo> {
+  return connected(servers, async (nc) => (await jetstreamManager(nc)).consumers.info(stream, consumer))
+}
+
+/** Runs `use` on a connection of its own, closed after it, however it ends. */
+async function connected<T>(servers: readonly string[], use: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const nc = await connect({ servers: [...servers] })
   try {
-    return await (await jetstreamManager(nc)).consumers.info(stream, consumer)
+    return await use(nc)
   } finally {
     await nc.close()
   }

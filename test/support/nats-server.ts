@@ -4,17 +4,28 @@ import { join } from 'node:path'
 import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/embedded/nats-server.js'
 import { restartablePort } from './ports.js'
 
-/** One real nats-server process with JetStream, on loopback ports of its own and a temporary store. */
+/**
+ * One real nats-server process with JetStream, on loopback ports of its own and a store of its own: the JetStream
+ * launcher of the tests and the reliability suite.
+ */
 export interface TestNatsNode {
   name: string
   url: string
   monitorUrl: string
+  isRunning(): boolean
   /** SIGKILL, as a crash. */
   kill(): Promise<void>
   /** Graceful stop. */
   stop(): Promise<void>
-  /** Starts again on the same ports with the same store (after kill or stop). */
+  /** Starts (again, after kill or stop) on the same ports with the same store. */
   start(): Promise<void>
+}
+
+export interface NatsNodesOptions {
+  /** The nodes' stores, in the caller's folder. */
+  dir: string
+  /** Each node's log lines (nats-server's stderr). */
+  onLog?: (node: string, line: string) => void
 }
 
 export interface TestNats {
@@ -42,54 +53,66 @@ export function startNatsCluster(size = 3): Promise<TestNats> {
 
 async function startNats(size: number): Promise<TestNats> {
   const root = await mkdtemp(join(tmpdir(), 'nats-test-'))
+  const nodes = await natsNodes(size, { dir: root })
+  const close = async () => {
+    for (const each of nodes) await each.stop()
+    await rm(root, { recursive: true, force: true })
+  }
+  try {
+    for (const each of nodes) await each.start()
+    await Promise.all(nodes.map((each) => healthy(each.monitorUrl)))
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return { nodes, urls: nodes.map((each) => each.url), close }
+}
+
+/**
+ * The nodes of a cluster of `size` routed to each other on loopback (one node alone: no cluster), their ports
+ * chosen and kept across restarts; none started yet.
+ */
+export async function natsNodes(size: number, options: NatsNodesOptions): Promise<TestNatsNode[]> {
   const clusterPorts = await Promise.all(Array.from({ length: size }, () => restartablePort()))
   const nodes: TestNatsNode[] = []
-  try {
-    for (let i = 0; i < size; i++) {
-      const options: NatsServerOptions = {
-        name: `n${i + 1}`,
+  for (let i = 0; i < size; i++) {
+    const name = `n${i + 1}`
+    nodes.push(
+      node({
+        name,
         port: await restartablePort(),
         monitorPort: await restartablePort(),
-        storeDir: join(root, `n${i + 1}`),
+        storeDir: join(options.dir, name),
         readyTimeoutMs: READY_TIMEOUT_MS,
+        onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(name, line),
         cluster:
           size > 1
             ? { name: 'test-cluster', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i).map((port) => `nats://127.0.0.1:${port}`) }
             : undefined,
-      }
-      nodes.push(await node(options))
-    }
-    await Promise.all(nodes.map((each) => healthy(each.monitorUrl)))
-  } catch (error) {
-    for (const each of nodes) await each.stop()
-    await rm(root, { recursive: true, force: true })
-    throw error
+      }),
+    )
   }
-  return {
-    nodes,
-    urls: nodes.map((each) => each.url),
-    async close() {
-      for (const each of nodes) await each.stop()
-      await rm(root, { recursive: true, force: true })
-    },
-  }
+  return nodes
 }
 
-async function node(options: NatsServerOptions): Promise<TestNatsNode> {
+function node(options: NatsServerOptions): TestNatsNode {
   let server: NatsServer | undefined
-  const start = async () => {
-    const started = await startNatsServer(options)
-    if (!started.ok) throw new Error(started.message)
-    server = started.server
+  const ended = (how: 'kill' | 'stop') => async () => {
+    await server?.[how]()
+    server = undefined
   }
-  await start()
   return {
     name: options.name!,
     url: `nats://127.0.0.1:${options.port}`,
     monitorUrl: `http://127.0.0.1:${options.monitorPort}`,
-    kill: async () => server?.kill(),
-    stop: async () => server?.stop(),
-    start,
+    isRunning: () => server !== undefined,
+    kill: ended('kill'),
+    stop: ended('stop'),
+    async start() {
+      const started = await startNatsServer(options)
+      if (!started.ok) throw new Error(`${options.name}: ${started.message}`)
+      server = started.server
+    },
   }
 }
 

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:net'
 
 /**
- * A free port for a server that must come back on the same port after a stop or a kill. Chosen below Linux's
+ * The free-port helper of the tests, the benchmarks and the reliability suite: a free loopback port, fit too for a
+ * server that must come back on the same port after a stop or a kill. Chosen below Linux's
  * ephemeral range (32768 and up): a port the kernel hands out (port 0) can be taken by any outgoing connection of
  * another test while the server is down, and the restart then fails with EADDRINUSE.
  */

@@ -28,7 +28,7 @@ export interface TestDatabase {
  */
 export async function startTestDatabase(options: { dir?: string } = {}): Promise<TestDatabase> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'order-service-pg-')))
-  const port = await freePort()
+  const port = await restartablePort()
   let server = await startEmbeddedPostgres({ dir, port })
   const sql = connectDatabase(server.url, { max: 4 })
   try {
@@ -63,9 +63,6 @@ export async function startTestDatabase(options: { dir?: string } = {}): Promise
     },
   }
 }
-
-/** Ports for servers the tests stop and start again (PostgreSQL in outage tests): see restartablePort. */
-export const freePort = restartablePort
 
 const SERVICE_USER = 'order_service'
 const SERVICE_PASSWORD = 'order_service'

@@ -1,12 +1,13 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawnProcess } from '../../../src/child-process.js'
 import { close, connect, publishAll, roundTrip, startBroker, subscribe, unique, type Broker } from './broker.js'
 
 const clientScript = fileURLToPath(new URL('./durable-client.ts', import.meta.url))
 /** Under the 500 ms the real server waits for a registered client to answer before letting its ID go. */
 const CONNECT_FASTER_THAN_DUPLICATE_CHECK_MS = 400
+/** The client's start-up (tsx) and its acks take a few seconds at most. */
+const BOUND_MS = 20_000
 
 describe('Client ID takeover after kill -9', () => {
   let broker: Broker
@@ -20,29 +21,16 @@ describe('Client ID takeover after kill -9', () => {
   it('When a client process is killed with SIGKILL, then a new connection with its ID is accepted at once, inside a connect timeout shorter than the 500 ms duplicate check, and resumes its durable after the last ack', async () => {
     const id = unique('svc')
     const channel = unique('orders')
-    const child = spawn(process.execPath, ['--import', 'tsx', clientScript, broker.url, broker.clusterId, id, channel], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    const exited = once(child, 'exit')
+    const child = spawnProcess(process.execPath, ['--import', 'tsx', clientScript, broker.url, broker.clusterId, id, channel], { output: 'inherit' })
+    const printed = (line: string) => child.line((text) => text === line, BOUND_MS)
     try {
-      let output = ''
-      const printed = (line: string) =>
-        new Promise<void>((resolve, reject) => {
-          const check = () => output.split('\n').includes(line) && resolve()
-          child.stdout.on('data', (chunk: Buffer) => {
-            output += chunk.toString()
-            check()
-          })
-          child.once('exit', (code) => reject(new Error(`client exited with ${code}: ${output}`)))
-          check()
-        })
       await printed('ready')
       const publisher = await connect(broker, unique('pub'))
+      const acked = printed('acked 3')
       await publishAll(publisher, channel, ['1', '2', '3'])
-      await printed('acked 3')
+      await acked
 
-      child.kill('SIGKILL')
-      await exited
+      await child.stop('SIGKILL', BOUND_MS)
       // Still registered, the dead client is sent these; its successor gets them as redeliveries.
       await publishAll(publisher, channel, ['4', '5'])
 
@@ -56,7 +44,7 @@ describe('Client ID takeover after kill -9', () => {
       await close(successor)
       await close(publisher)
     } finally {
-      child.kill('SIGKILL')
+      child.signal('SIGKILL')
     }
   })
 })

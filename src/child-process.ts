@@ -1,10 +1,15 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { withTimeout } from '../../src/timeout.js'
+import { withTimeout } from './timeout.js'
 
-/** The child-process spawner of the tests, the benchmarks and the reliability suite. */
+/**
+ * The one child-process spawner: the embedded nats-server's (src/embedded), the tests', the benchmarks' and the
+ * reliability suite's. Here in src/ rather than test/support/ because the service uses it too, and the build
+ * (tsconfig.build.json) ships src/ alone.
+ */
 
-export type ExitStatus = { code: number | null; signal: NodeJS.Signals | null }
+/** `error`: the spawn's own failure (e.g. ENOENT, no such executable), when it could not start at all. */
+export type ExitStatus = { code: number | null; signal: NodeJS.Signals | null; error?: string }
 
 export interface Stopped extends ExitStatus {
   /** True when it was still there after the grace and got SIGKILL. */
@@ -20,11 +25,12 @@ export interface ChildOptions {
    * Where its output goes. 'keep' (the default): stdout and stderr kept for output(), for failure messages.
    * `{ logPath }`: both appended to that file, for diagnosis after a run. 'inherit': stderr is this process's,
    * stdout is read for its lines only (a benchmark's children report on stdout or IPC, and warn on stderr).
+   * 'lines': both read for their lines only, nothing kept (a long-lived server whose log is passed on line by line).
    */
-  output?: 'keep' | 'inherit' | { logPath: string }
+  output?: 'keep' | 'inherit' | 'lines' | { logPath: string }
   /** Opens an IPC channel: the child reports with process.send, read with message(). */
   ipc?: boolean
-  /** Called with each stdout line. */
+  /** Called with each line of stdout, and of stderr unless it is inherited. */
   onLine?: (line: string) => void
   /** SIGKILLs it if this process exits first: a harness that dies without its cleanup leaves nothing behind. */
   killOnExit?: boolean
@@ -38,7 +44,9 @@ export interface Child {
   signal(signal: NodeJS.Signals): void
   /** Everything printed so far, stdout and stderr (output 'keep'). */
   output(): string
-  /** Resolves at the first stdout line that `matches`; fails if the process exits first or the time runs out. */
+  /** What it printed on stderr alone so far (output 'keep'). */
+  errorOutput(): string
+  /** Resolves at the first line (as onLine sees them) that `matches`; fails if the process exits first or the time runs out. */
   line(matches: (line: string) => boolean, timeoutMs: number): Promise<string>
   /** The first IPC message from now (ipc), e.g. a readiness report; rejects if the child exits first. */
   message<T>(): Promise<T>
@@ -57,6 +65,7 @@ export function spawnProcess(command: string, args: readonly string[], options: 
   })
   const name = [command, ...args].join(' ')
   let kept = ''
+  let keptErrors = ''
   const write = (text: Buffer | string) => {
     if (log !== undefined) log.write(text)
     else if (output === 'keep') kept += text.toString()
@@ -70,10 +79,10 @@ export function spawnProcess(command: string, args: readonly string[], options: 
       log?.write(`--- exited: code ${code} signal ${signal}\n`)
       resolve({ code, signal })
     })
-    child.once('error', (error) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
       running = false
       write(`--- could not start: ${error.message}\n`)
-      resolve({ code: -1, signal: null })
+      resolve({ code: -1, signal: null, error: error.code ?? error.message })
     })
   })
   void exited.then(() => {
@@ -83,14 +92,16 @@ export function spawnProcess(command: string, args: readonly string[], options: 
 
   const listeners = new Set<(line: string) => void>()
   if (options.onLine !== undefined) listeners.add(options.onLine)
-  let partial = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    write(chunk)
-    const lines = (partial + chunk.toString('utf8')).split('\n')
-    partial = lines.pop() ?? ''
-    for (const line of lines) for (const listener of listeners) listener(line)
-  })
-  child.stderr?.on('data', write)
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = ''
+    stream?.on('data', (chunk: Buffer) => {
+      write(chunk)
+      if (stream === child.stderr && output === 'keep') keptErrors += chunk.toString()
+      const lines = (partial + chunk.toString('utf8')).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) for (const listener of listeners) listener(line)
+    })
+  }
 
   const signal = (which: NodeJS.Signals) => {
     if (running) child.kill(which)
@@ -101,6 +112,7 @@ export function spawnProcess(command: string, args: readonly string[], options: 
     isRunning: () => running,
     signal,
     output: () => kept,
+    errorOutput: () => keptErrors,
     line: (matches, timeoutMs) => {
       let listener!: (line: string) => void
       const found = new Promise<string>((resolve) => {

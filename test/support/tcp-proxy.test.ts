@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startFreezingProxy, type FreezingProxy } from '../../reliability/lib/freezing-proxy.js'
+import { startFreezingProxy, startTcpProxy, type FreezingProxy } from './tcp-proxy.js'
 
 /** An echo server: what a client sends comes back. */
 let echo: Server
@@ -109,5 +109,29 @@ describe('freezing proxy', () => {
     const ended = once(server!, 'end')
     proxy.thaw()
     await ended
+  })
+
+  it('When closed, then its connections end; started again on its port, it forwards there again (a node gone, then back)', async () => {
+    const target = { port: (echo.address() as { port: number }).port }
+    const forwarder = await startTcpProxy(target)
+    const client = connect(forwarder.port, '127.0.0.1')
+    clients.push(client)
+    await once(client, 'connect')
+    expect(await roundTrip(client, 'first')).toBe('first')
+    expect(forwarder.connections()).toBe(1)
+
+    const closed = once(client, 'close')
+    await forwarder.close()
+    await closed
+    const again = await startTcpProxy(target, forwarder.port)
+    try {
+      const back = connect(again.port, '127.0.0.1')
+      clients.push(back)
+      await once(back, 'connect')
+      expect(await roundTrip(back, 'again')).toBe('again')
+      expect([again.url, again.connections()]).toEqual([`nats://127.0.0.1:${forwarder.port}`, 1])
+    } finally {
+      await again.close()
+    }
   })
 })
