@@ -98,7 +98,9 @@ describe('fail-over to a promoted standby (synchronous replication)', () => {
       const [row] = await newPrimary<{ n: number; distinct: number }[]>`select count(*)::int as n, count(distinct order_uid)::int as distinct from orders`
       expect(row).toEqual({ n: total, distinct: total })
       console.log(`fail-over (${hosts}): promotion to first commit on the new primary ${Math.round(promotionToCommitMs)} ms`)
-      expect(promotionToCommitMs).toBeLessThan(5_000)
+      // The writer retries with backoff capped at 5 s, so the first commit may wait one such step after the
+      // promotion, plus a connect: 201-983 ms on a quiet machine, 5.8 s once under load (load average 8 on 2 cores).
+      expect(promotionToCommitMs).toBeLessThan(10_000)
     }, 90_000)
   }
 })
