@@ -8,15 +8,15 @@ import { isAddressInUse, PortInUseError, StartupError } from './errors.js'
 import { createApp, type OrderServiceApp } from './http/app.js'
 import { createRequestListener } from './http/order-by-id.js'
 import { defaultStaticDir } from './http/routes/static.js'
-import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
+import { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { prepareJetStream } from './ingest/jetstream-subscription.js'
 import { createReplay } from './ingest/replay.js'
 import { openStanSubscription } from './ingest/stan-subscription.js'
 import type { BrokerSubscription, OpenSubscription } from './ingest/transport.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { classifyDatabaseError } from './store/database-errors.js'
-import { boundedPages, createBoundedPool } from './store/bounded-pool.js'
+import { boundedPages, createBoundedPool, type BoundedPool } from './store/bounded-pool.js'
 import { isReachable } from './store/db.js'
 import { createDeadLetterStore } from './store/dead-letters.js'
 import { migrate } from './store/migrate.js'
@@ -75,36 +75,12 @@ export async function startService(
     pooler: config.DATABASE_POOLER,
     onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
   })
-  // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
-  const writerPool = createBoundedPool({
-    url: endpoints.databaseUrl,
-    name: 'order-service writer',
-    max: WRITER_POOL_SIZE,
-    boundMs: config.WRITE_TIMEOUT_MS,
-    idleInTransactionMs: config.WRITE_TIMEOUT_MS,
-    lockTimeoutMs: config.WRITE_TIMEOUT_MS,
-    pooler: config.DATABASE_POOLER,
-    onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
-  })
   const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
   // Each call on a generation of its pool and within its bound: nothing here holds a connection past its work.
   const orders = pool.bound(createOrderStore)
   const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits))
   const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
-  const writer = createBatchWriter({
-    transaction: writerPool.begin,
-    // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
-    orders: writerPool.bound(createOrderStore),
-    deadLetters: writerPool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
-    cache,
-    metrics,
-    gate,
-    // Dead letters name where the message came from: the STAN channel or the JetStream stream.
-    channel: config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL,
-    maxBatch: config.BATCH_MAX_SIZE,
-    maxWaitMs: config.BATCH_MAX_WAIT_MS,
-    log: log.child({ component: 'writer' }),
-  })
+  const { writer, writerPool } = createWriter(config, endpoints.databaseUrl, { gate, cache, metrics, log })
   const replayDeadLetter = createReplay({ transaction: pool.begin, orders, deadLetters, cache, gate })
 
   const state = { databaseReachable: false, cacheWarm: false }
@@ -207,6 +183,43 @@ export async function startService(
       await Promise.all([pool.end({ timeout: 5 }), writerPool.end({ timeout: 5 })])
     },
   }
+}
+
+/**
+ * The batch writer on a pool of its own (abandoning one never cuts the reads, nor the reverse), as the service and
+ * the re-read command (src/reread.ts) both write.
+ */
+export function createWriter(
+  config: Config,
+  databaseUrl: string,
+  parts: { gate: BatchWriterOptions['gate']; cache: BatchWriterOptions['cache']; metrics: Metrics; log: Logger },
+): { writer: BatchWriter; writerPool: BoundedPool } {
+  const writerPool = createBoundedPool({
+    url: databaseUrl,
+    name: 'order-service writer',
+    max: WRITER_POOL_SIZE,
+    boundMs: config.WRITE_TIMEOUT_MS,
+    idleInTransactionMs: config.WRITE_TIMEOUT_MS,
+    lockTimeoutMs: config.WRITE_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
+    onAbandoned: () => parts.metrics.databaseAbandoned.inc({ pool: 'writer' }),
+  })
+  const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
+  const writer = createBatchWriter({
+    transaction: writerPool.begin,
+    // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
+    orders: writerPool.bound(createOrderStore),
+    deadLetters: writerPool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
+    cache: parts.cache,
+    metrics: parts.metrics,
+    gate: parts.gate,
+    // Dead letters name where the message came from: the STAN channel or the JetStream stream.
+    channel: config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL,
+    maxBatch: config.BATCH_MAX_SIZE,
+    maxWaitMs: config.BATCH_MAX_WAIT_MS,
+    log: parts.log.child({ component: 'writer' }),
+  })
+  return { writer, writerPool }
 }
 
 /**

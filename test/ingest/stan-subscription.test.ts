@@ -1,4 +1,3 @@
-import stan from 'node-nats-streaming'
 import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest'
 import { openStanSubscription } from '../../src/ingest/stan-subscription.js'
 import type { BrokerSubscription } from '../../src/ingest/transport.js'
@@ -6,7 +5,7 @@ import { createOrderStore } from '../../src/store/orders.js'
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
 import { acks } from '../support/events.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
-import { orderJson, outcomes, stanOptions, writerFor } from './support.js'
+import { orderJson, outcomes, publishStan, stanOptions, writerFor } from './support.js'
 
 let db: TestDatabase
 let broker: StanServer
@@ -33,21 +32,7 @@ function ingest(channel: string, { writer, acked }: ReturnType<typeof writerFor>
   return subscription
 }
 
-/** Publishes with node-nats-streaming, as any producer would; resolves when the broker acked every message. */
-async function publish(channel: string, payloads: string[]): Promise<void> {
-  const connection = stan.connect(broker.clusterId, `publisher-${process.pid}-${channel}`, { url: broker.url })
-  await new Promise<void>((resolve, reject) => {
-    connection.once('connect', () => resolve())
-    connection.once('error', reject)
-  })
-  for (const payload of payloads) {
-    await new Promise<void>((resolve, reject) => connection.publish(channel, payload, (error) => (error ? reject(error) : resolve())))
-  }
-  await new Promise<void>((resolve) => {
-    connection.once('close', () => resolve())
-    connection.close()
-  })
-}
+const publish = (channel: string, payloads: string[]) => publishStan(broker, channel, payloads)
 
 it('When orders are published, then they are stored, acked, and a reopened durable resumes after them', async () => {
   const first = writerFor(db.sql, { maxWaitMs: 5 })
