@@ -3,6 +3,7 @@ import pino from 'pino'
 import { loadConfig, loadDotEnv } from './config.js'
 import { ConfigError } from './errors.js'
 import { gateInThisThread } from './ingest/gate-thread.js'
+import { rereadJetStream } from './ingest/jetstream-reread.js'
 import { rereadThroughWriter } from './ingest/reread.js'
 import { rereadStanChannel, type RereadFrom } from './ingest/stan-reread.js'
 import { createMetrics } from './metrics.js'
@@ -16,9 +17,10 @@ const USAGE = 'usage: node dist/src/reread.js --since <10m | 2h | 1d | an ISO da
 
 /**
  * The way back after a fail-over with asynchronous replication lost commits that were acked to the broker: reads
- * the channel again from a moment (or a sequence) up to its last message, through the service's gate and batch
- * writer (idempotent inserts), and prints what it restored and what was already there, as one JSON line. Runs
- * beside the service, with its configuration (DATABASE_URL and STAN_URL must name the servers).
+ * the channel (NATS Streaming) or stream (JetStream) again from a moment (or a sequence) up to its last message,
+ * through the service's gate and batch writer (idempotent inserts), and prints what it restored and what was
+ * already there, as one JSON line. Runs beside the service, with its configuration (DATABASE_URL and STAN_URL or
+ * NATS_URL must name the servers).
  */
 async function main(): Promise<number> {
   loadDotEnv()
@@ -32,8 +34,9 @@ async function main(): Promise<number> {
     console.error(usage ? `${(error as Error).message}\n${USAGE}` : error.message)
     return usage ? EX_USAGE : EX_CONFIG
   }
-  if (config.DATABASE_URL === undefined || config.STAN_URL === undefined || config.BROKER !== 'stan') {
-    console.error('the re-read needs DATABASE_URL and STAN_URL, with BROKER=stan (JetStream is not supported yet)')
+  const brokerUrl = config.BROKER === 'jetstream' ? config.NATS_URL : config.STAN_URL
+  if (config.DATABASE_URL === undefined || brokerUrl === undefined) {
+    console.error(`the re-read needs DATABASE_URL and ${config.BROKER === 'jetstream' ? 'NATS_URL' : 'STAN_URL'}: the servers the service uses`)
     return EX_CONFIG
   }
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'order-service reread' } })
@@ -42,17 +45,29 @@ async function main(): Promise<number> {
   // Nothing is served here: the instances' caches learn of the restored orders from their commit listeners.
   const { writer, writerPool } = createWriter(config, config.DATABASE_URL, { gate: gate.check, cache: { set: () => {} }, metrics, log })
   try {
-    const options = {
-      server: config.STAN_URL[0] ?? '',
-      clusterId: config.STAN_CLUSTER_ID,
-      clientId: `${config.STAN_CLIENT_ID}-reread`.slice(0, 64),
-      channel: config.STAN_CHANNEL,
-      from,
-      maxInFlight: config.STAN_MAX_IN_FLIGHT,
-      ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
-    }
-    const count = await rereadThroughWriter(writer, (onMessage) => rereadStanChannel(options, onMessage))
-    console.log(JSON.stringify({ channel: config.STAN_CHANNEL, from: 'since' in from ? from.since.toISOString() : from.sequence, ...count }))
+    const read: Parameters<typeof rereadThroughWriter>[1] =
+      config.BROKER === 'jetstream'
+        ? (onMessage) =>
+            rereadJetStream(
+              { servers: brokerUrl, stream: config.JETSTREAM_STREAM, subject: config.JETSTREAM_SUBJECT, from, maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT, name: `${config.JETSTREAM_CONSUMER}-reread` },
+              onMessage,
+            )
+        : (onMessage) =>
+            rereadStanChannel(
+              {
+                server: brokerUrl[0] ?? '',
+                clusterId: config.STAN_CLUSTER_ID,
+                clientId: `${config.STAN_CLIENT_ID}-reread`.slice(0, 64),
+                channel: config.STAN_CHANNEL,
+                from,
+                maxInFlight: config.STAN_MAX_IN_FLIGHT,
+                ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
+              },
+              onMessage,
+            )
+    const count = await rereadThroughWriter(writer, read)
+    const channel = config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL
+    console.log(JSON.stringify({ channel, from: 'since' in from ? from.since.toISOString() : from.sequence, ...count }))
     return 0
   } finally {
     await writer.stop()

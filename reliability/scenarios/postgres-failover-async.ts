@@ -19,8 +19,6 @@ export const postgresFailoverAsync: Scenario = {
   name: 'postgres-failover-async',
   summary: 'asynchronous standby behind, primary SIGKILLed and the standby promoted: acked orders lost, then restored by the re-read command',
   postgresPair: { hosts: 'primary-first', replication: 'asynchronous' },
-  // The re-read command reads NATS Streaming only.
-  transports: ['stan'],
   quick: false,
   async run(ctx) {
     const pair = ctx.scope.pair
