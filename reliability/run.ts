@@ -143,7 +143,8 @@ async function runScenario(scenario: Scenario, index: number, run: RunContext): 
   await mkdir(dir, { recursive: true })
   try {
     await run.pg.start()
-    const pair = scenario.postgresPair === undefined ? undefined : await startPostgresPair({ synchronous: true })
+    const asynchronous = scenario.postgresPair?.replication === 'asynchronous'
+    const pair = scenario.postgresPair === undefined ? undefined : await startPostgresPair({ synchronous: !asynchronous, freezableReplication: asynchronous })
     if (pair !== undefined) own.add('PostgreSQL primary and standby', () => pair.stop())
     const databaseUrl = pair !== undefined ? pair.url(scenario.postgresPair?.hosts) : await run.pg.createDatabase(`s${index}_${scenario.name.replaceAll('-', '_')}`)
     const setup = { dir, logPath: join(logsDir, `${scenario.name}.broker.log`), cleanup: own }

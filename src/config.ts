@@ -102,8 +102,8 @@ const databaseUrl = () =>
 /** What postgres.js 3.4 accepts for target_session_attrs (libpq's `any` is the default, left unset). */
 export const TARGET_SESSION_ATTRS = ['read-write', 'read-only', 'primary', 'standby', 'prefer-standby'] as const
 
-/** `host`, `host:port`, `[v6]` or `[v6]:port`, port 1..65535. */
-const HOST_ENTRY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/
+/** `host`, `host:port`, `[v6]` or `[v6]:port`, port 1..65535; a host may be percent-encoded (a socket directory: %2Fvar%2Frun%2Fpostgresql). */
+const HOST_ENTRY = /^(?:(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/
 
 export function databaseUrlProblem(value: string): string | undefined {
   const scheme = /^postgres(?:ql)?:\/\//.exec(value)
@@ -111,7 +111,8 @@ export function databaseUrlProblem(value: string): string | undefined {
   const rest = value.slice(scheme[0].length)
   const authority = rest.split(/[/?#]/)[0] ?? ''
   const hosts = authority.slice(authority.lastIndexOf('@') + 1).split(',')
-  for (const entry of hosts) {
+  // No host at all (postgres:///orders): the driver's default, PGHOST or localhost, as before.
+  for (const entry of hosts.length === 1 && hosts[0] === '' ? [] : hosts) {
     const port = HOST_ENTRY.exec(entry)?.[1]
     if (!HOST_ENTRY.test(entry) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
       return `host entry "${entry}" is malformed: each of the comma-separated hosts must be host or host:port (port 1..65535)`

@@ -7,7 +7,7 @@ import { createApp } from './http/app.js'
 import { allowedHosts } from './http/middleware/host-check.js'
 import { defaultStaticDir } from './http/routes/static.js'
 import { serveHttp } from './http/server.js'
-import { createBatchWriter, type BatchWriter } from './ingest/batch-writer.js'
+import { createBatchWriter, type BatchWriter, type BatchWriterOptions } from './ingest/batch-writer.js'
 import { gateInThisThread, startGateThread } from './ingest/gate-thread.js'
 import { jetStreamTransport } from './ingest/jetstream-subscription.js'
 import { createRedrive, createRedriveRunner } from './ingest/redrive.js'
@@ -15,9 +15,9 @@ import { createReplay, createReplayStep } from './ingest/replay.js'
 import { stanTransport } from './ingest/stan-subscription.js'
 import type { BrokerSubscription } from './ingest/transport.js'
 import { Lifecycle } from './lifecycle.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { DatabaseProbe } from './readiness.js'
-import { boundedPages, createBoundedPool } from './store/bounded-pool.js'
+import { boundedPages, createBoundedPool, type BoundedPool } from './store/bounded-pool.js'
 import { classifyDatabaseError } from './store/database-errors.js'
 import { startRetention } from './store/dead-letter-retention.js'
 import { createRedriveStore } from './store/dead-letter-redrives.js'
@@ -84,11 +84,10 @@ export async function startService(
     const gate = gateThread.check
 
     // Every wait on PostgreSQL has a bound: work past it abandons its pool's connections (src/store/bounded-pool.ts).
-    // The writer's transactions have a pool of their own: abandoning one never cuts the reads, nor the reverse.
-    const pools = await life.start(
-      'database pools',
-      () => ({
-        queries: createBoundedPool({
+    const pool = await life.start(
+      'query pool',
+      () =>
+        createBoundedPool({
           url: endpoints.databaseUrl,
           name: 'order-service',
           max: POOL_SIZE,
@@ -97,40 +96,19 @@ export async function startService(
           pooler: config.DATABASE_POOLER,
           onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'queries' }),
         }),
-        writer: createBoundedPool({
-          url: endpoints.databaseUrl,
-          name: 'order-service writer',
-          max: WRITER_POOL_SIZE,
-          boundMs: config.WRITE_TIMEOUT_MS,
-          idleInTransactionMs: config.WRITE_TIMEOUT_MS,
-          lockTimeoutMs: config.WRITE_TIMEOUT_MS,
-          pooler: config.DATABASE_POOLER,
-          onAbandoned: () => metrics.databaseAbandoned.inc({ pool: 'writer' }),
-        }),
-      }),
-      // Graceful: what is still running on them has 5 s to finish.
-      ({ queries, writer }) => Promise.all([queries.end({ timeout: 5 }), writer.end({ timeout: 5 })]),
+      // Graceful: what still runs on it has 5 s to finish.
+      (pool) => pool.end({ timeout: 5 }),
     )
-    const pool = pools.queries
     const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
     // Each call on a generation of its pool and within its bound: nothing here holds a connection past its work.
     const orders = pool.bound(createOrderStore)
     const deadLetters = pool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits))
     const cache = new OrderCache({ maxBytes: config.CACHE_MAX_BYTES, store: orders })
-    const writer = createBatchWriter({
-      transaction: pools.writer.begin,
-      // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
-      orders: pools.writer.bound(createOrderStore),
-      deadLetters: pools.writer.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
-      cache,
-      metrics,
-      gate,
-      // Dead letters name where the message came from: the STAN channel or the JetStream stream.
-      channel: transport.origin,
-      maxBatch: config.BATCH_MAX_SIZE,
-      maxWaitMs: config.BATCH_MAX_WAIT_MS,
-      log: log.child({ component: 'writer' }),
-    })
+    const { writer } = await life.start(
+      'writer pool',
+      () => createWriter(config, endpoints.databaseUrl, { gate, cache, metrics, log, origin: transport.origin }),
+      ({ writerPool }) => writerPool.end({ timeout: 5 }),
+    )
     const replayDeadLetter = createReplay({ transaction: pool.begin, orders, deadLetters, cache, gate })
     // Bulk re-drive: on the query pool (never the writer's), each batch's transaction within the query bound.
     const redrives = createRedriveRunner(
@@ -196,6 +174,43 @@ export async function startService(
     life.onStop('re-drives', () => redrives.close())
     return { url: server.url, events: writer.events, stop: () => life.stop() }
   })
+}
+
+/**
+ * The batch writer on a pool of its own (abandoning one never cuts the reads, nor the reverse), as the service and
+ * the re-read command (src/reread.ts) both write.
+ */
+export function createWriter(
+  config: Config,
+  databaseUrl: string,
+  /** `origin`: where the messages come from, as a dead letter records it (the transport's origin). */
+  parts: { gate: BatchWriterOptions['gate']; cache: BatchWriterOptions['cache']; metrics: Metrics; log: Logger; origin: string },
+): { writer: BatchWriter; writerPool: BoundedPool } {
+  const writerPool = createBoundedPool({
+    url: databaseUrl,
+    name: 'order-service writer',
+    max: WRITER_POOL_SIZE,
+    boundMs: config.WRITE_TIMEOUT_MS,
+    idleInTransactionMs: config.WRITE_TIMEOUT_MS,
+    lockTimeoutMs: config.WRITE_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
+    onAbandoned: () => parts.metrics.databaseAbandoned.inc({ pool: 'writer' }),
+  })
+  const deadLetterLimits = { maxPayloadBytes: config.DEAD_LETTER_PAYLOAD_MAX_BYTES }
+  const writer = createBatchWriter({
+    transaction: writerPool.begin,
+    // Inside the writer's transactions: given its `tx`, on the writer pool's generation.
+    orders: writerPool.bound(createOrderStore),
+    deadLetters: writerPool.bound((sql) => createDeadLetterStore(sql, deadLetterLimits)),
+    cache: parts.cache,
+    metrics: parts.metrics,
+    gate: parts.gate,
+    channel: parts.origin,
+    maxBatch: config.BATCH_MAX_SIZE,
+    maxWaitMs: config.BATCH_MAX_WAIT_MS,
+    log: parts.log.child({ component: 'writer' }),
+  })
+  return { writer, writerPool }
 }
 
 /**

@@ -40,7 +40,9 @@ describe('configuration', () => {
   it('When DATABASE_URL names several hosts the libpq way, then it is accepted as written; a malformed entry or an unknown target_session_attrs is named in one line', () => {
     const url = 'postgres://u:p%2Cw@db1.example:5432,10.0.0.2:5433,[::1]/orders?target_session_attrs=read-write'
     expect(loadConfig({ DATABASE_URL: url }).DATABASE_URL).toBe(url)
-    expect(loadConfig({ DATABASE_URL: 'postgresql://u@h1,h2/orders' }).DATABASE_URL).toBe('postgresql://u@h1,h2/orders')
+    for (const accepted of ['postgresql://u@h1,h2/orders', 'postgres:///orders', 'postgres://u@%2Fvar%2Frun%2Fpostgresql/orders']) {
+      expect(loadConfig({ DATABASE_URL: accepted }).DATABASE_URL).toBe(accepted)
+    }
     for (const [value, problem] of [
       ['postgres://u:p@h1:5432,h2:99999/orders', 'DATABASE_URL: host entry "h2:99999" is malformed'],
       ['postgres://u:p@h1:5432,,h2/orders', 'DATABASE_URL: host entry "" is malformed'],

@@ -249,10 +249,11 @@ export interface Scenario {
   /** JetStream on three clustered nodes with an R3 stream instead of one node. */
   cluster?: boolean
   /**
-   * A primary and a synchronous streaming standby of its own instead of a database on the shared server; the
-   * service and the accounting are given both hosts (target_session_attrs=read-write) in this order.
+   * A primary and a streaming standby of its own instead of a database on the shared server (synchronous unless
+   * said; an asynchronous one's replication connection can be frozen: scope.pair.replication); the service and the
+   * accounting are given both hosts (target_session_attrs=read-write) in this order.
    */
-  postgresPair?: { hosts: 'primary-first' | 'standby-first' }
+  postgresPair?: { hosts: 'primary-first' | 'standby-first'; replication?: 'synchronous' | 'asynchronous' }
   /**
    * The service reaches PostgreSQL through PgBouncer in transaction pooling mode (DATABASE_POOLER=transaction), and
    * PgBouncer reaches it through a freezing proxy (scope.behindPooler); the commit listener and the accounting

@@ -10,6 +10,7 @@ import { instancesSigkill } from './instances-sigkill.js'
 import { httpAbuse } from './http-abuse.js'
 import { postgresDownAtStart } from './postgres-down-at-start.js'
 import { pgbouncer } from './pgbouncer.js'
+import { postgresFailoverAsync } from './postgres-failover-async.js'
 import { postgresFailover, postgresFailoverReversed, postgresSwitchover } from './postgres-failover.js'
 import { postgresFrozen } from './postgres-frozen.js'
 import { postgresFrozenAtStart } from './postgres-frozen-at-start.js'
@@ -41,6 +42,7 @@ export const SCENARIOS: readonly Scenario[] = [
   postgresFailover,
   postgresFailoverReversed,
   postgresSwitchover,
+  postgresFailoverAsync,
   pgbouncer,
   brokerFrozen,
   serverListRefusing,

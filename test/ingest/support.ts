@@ -1,3 +1,4 @@
+import stan from 'node-nats-streaming'
 import pino from 'pino'
 import { createBatchWriter, type BatchWriterOptions } from '../../src/ingest/batch-writer.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
@@ -68,4 +69,20 @@ export function writerFor(sql: Sql, overrides: Partial<BatchWriterOptions> = {})
 export async function outcomes(metrics: Metrics): Promise<Record<string, number>> {
   const { values } = await metrics.messages.get()
   return Object.fromEntries(values.map((v) => [[v.labels.outcome, v.labels.reason].filter(Boolean).join('/'), v.value]))
+}
+
+/** Publishes with node-nats-streaming, as any producer would; resolves when the broker acked every message. */
+export async function publishStan(broker: Pick<StanServer, 'url' | 'clusterId'>, channel: string, payloads: string[]): Promise<void> {
+  const connection = stan.connect(broker.clusterId, `publisher-${process.pid}-${channel}`, { url: broker.url })
+  await new Promise<void>((resolve, reject) => {
+    connection.once('connect', () => resolve())
+    connection.once('error', reject)
+  })
+  for (const payload of payloads) {
+    await new Promise<void>((resolve, reject) => connection.publish(channel, payload, (error) => (error ? reject(error) : resolve())))
+  }
+  await new Promise<void>((resolve) => {
+    connection.once('close', () => resolve())
+    connection.close()
+  })
 }

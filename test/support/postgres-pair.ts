@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import { startEmbeddedPostgres } from '../../src/embedded/postgres.js'
 import { migrate } from '../../src/store/migrate.js'
+import { startFreezingProxy, type FreezingProxy } from './tcp-proxy.js'
 import { restartablePort } from './ports.js'
 
 const HOST = '127.0.0.1'
@@ -41,6 +42,8 @@ export interface PostgresPair {
   url(order?: 'primary-first' | 'standby-first'): string
   /** The same URL naming the given ports on loopback, in order (a proxy's, say). */
   urlOf(ports: readonly number[]): string
+  /** The standby's replication connection, when asked for: freezing it makes the standby fall behind. */
+  readonly replication: FreezingProxy | undefined
   /** A superuser connection on one node (checks, never the service's work). */
   admin(node: PostgresNode): postgres.Sql
   stop(): Promise<void>
@@ -52,7 +55,7 @@ export interface PostgresPair {
  * are started. `synchronous`: the primary waits for the standby's flush at every commit (synchronous_standby_names),
  * so a crash of the primary loses nothing that was acknowledged.
  */
-export async function startPostgresPair(options: { synchronous: boolean }): Promise<PostgresPair> {
+export async function startPostgresPair(options: { synchronous: boolean; freezableReplication?: boolean }): Promise<PostgresPair> {
   const root = await mkdtemp(join(tmpdir(), 'order-service-pg-pair-'))
   // As root the servers run as the postgres OS user, which must be able to enter it (mkdtemp makes it 700).
   await chmod(root, 0o755)
@@ -67,9 +70,10 @@ export async function startPostgresPair(options: { synchronous: boolean }): Prom
   const standbyDir = join(root, 'standby', 'pgdata')
   await cp(join(root, 'primary'), join(root, 'standby'), { recursive: true, preserveTimestamps: true })
   await writeFile(join(standbyDir, 'standby.signal'), '')
+  const replication = options.freezableReplication === true ? await startFreezingProxy({ port: primaryPort }) : undefined
   await appendFile(
     join(standbyDir, 'postgresql.auto.conf'),
-    `primary_conninfo = 'host=${HOST} port=${primaryPort} user=postgres password=postgres application_name=${STANDBY_NAME}'\n`,
+    `primary_conninfo = 'host=${HOST} port=${replication?.port ?? primaryPort} user=postgres password=postgres application_name=${STANDBY_NAME}'\n`,
   )
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', join(root, 'standby')])
 
@@ -81,6 +85,7 @@ export async function startPostgresPair(options: { synchronous: boolean }): Prom
   const pair: PostgresPair = {
     primary,
     standby,
+    replication,
     url: (order = 'primary-first') => pair.urlOf(order === 'primary-first' ? [primary.port, standby.port] : [standby.port, primary.port]),
     urlOf: (ports) => `postgres://${USER}:${PASSWORD}@${ports.map((port) => `${HOST}:${port}`).join(',')}/${DATABASE}?target_session_attrs=read-write`,
     admin: (node) => {
@@ -91,6 +96,7 @@ export async function startPostgresPair(options: { synchronous: boolean }): Prom
     stop: async () => {
       await Promise.all(admins.map((sql) => sql.end({ timeout: 0 })))
       await Promise.all(nodes.map((node) => node.kill()))
+      await replication?.close()
       await rm(root, { recursive: true, force: true })
     },
   }
