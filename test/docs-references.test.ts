@@ -41,6 +41,19 @@ describe('documents the code cites', () => {
     expect(named.filter((path) => !existsSync(join(root, path)))).toEqual([])
   })
 
+  it('When the README or a page of docs/ links to a file or a section, then it is there', () => {
+    const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
+    const links = pages.flatMap((page) =>
+      [...readFileSync(join(root, page), 'utf8').matchAll(/\]\((?!https?:)([^)#\s]*)(?:#([\w-]+))?\)/g)].map(([text, path, section]) => ({ page, text, path: path!, section })),
+    )
+    expect(links.length).toBeGreaterThan(20)
+    const broken = links.filter(({ page, path, section }) => {
+      const target = path === '' ? join(root, page) : join(root, page, '..', path)
+      return !existsSync(target) || (section !== undefined && !anchorsOf(readFileSync(target, 'utf8')).has(section))
+    })
+    expect(broken.map(({ page, text }) => `${page}: ${text}`)).toEqual([])
+  })
+
   it("When the HTTP contract gains an error code, then README's Endpoints section lists it", () => {
     const codes = Object.keys({
       invalid_id: true, not_found: true, invalid_query: true, invalid_body: true, unauthorized: true, forbidden: true, unknown_host: true,
