@@ -35,26 +35,29 @@ export interface Plan {
   serviceBatchSizes: number[]
 }
 
+const FULL: Plan = {
+  orders: 100_000,
+  rowPerTransactionOrders: 5_000,
+  batchSizes: [1, 10, 100, 500, 1000],
+  ordersForBatchSize: (size) => (size === 1 ? 5_000 : size === 10 ? 20_000 : 100_000),
+  repeats: 3,
+  readSeconds: 5,
+  warmupSeconds: 3,
+  readRounds: 3,
+  ingestRounds: 3,
+  smallTables: [1_000, 10_000],
+  largeTable: 1_000_000,
+  serviceBatchSizes: [50, 2000],
+}
+
+/** The smoke run: a tenth of the orders, one run of each, shorter loads, no large table. */
 export const PLANS: Record<'full' | 'quick', Plan> = {
-  full: {
-    orders: 100_000,
-    rowPerTransactionOrders: 5_000,
-    batchSizes: [1, 10, 100, 500, 1000],
-    ordersForBatchSize: (size) => (size === 1 ? 5_000 : size === 10 ? 20_000 : 100_000),
-    repeats: 3,
-    readSeconds: 5,
-    warmupSeconds: 3,
-    readRounds: 3,
-    ingestRounds: 3,
-    smallTables: [1_000, 10_000],
-    largeTable: 1_000_000,
-    serviceBatchSizes: [50, 2000],
-  },
+  full: FULL,
   quick: {
-    orders: 10_000,
-    rowPerTransactionOrders: 500,
-    batchSizes: [1, 10, 100, 500, 1000],
-    ordersForBatchSize: (size) => (size === 1 ? 500 : size === 10 ? 2_000 : 10_000),
+    ...FULL,
+    orders: FULL.orders / 10,
+    rowPerTransactionOrders: FULL.rowPerTransactionOrders / 10,
+    ordersForBatchSize: (size) => FULL.ordersForBatchSize(size) / 10,
     repeats: 1,
     readSeconds: 2,
     warmupSeconds: 1,
@@ -62,7 +65,6 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     ingestRounds: 1,
     smallTables: [1_000],
     largeTable: 0,
-    serviceBatchSizes: [50, 2000],
   },
 }
 
