@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import stan, { type Message as StanMessage, type Stan } from 'node-nats-streaming'
 import type { BrokerMessage } from './transport.js'
+import { withTimeout } from '../timeout.js'
 
 /** Where a re-read starts: the first message at or after a moment, or a sequence. */
 export type RereadFrom = { since: Date } | { sequence: number }
@@ -92,9 +93,7 @@ function deliverUpTo(connection: Stan, options: StanRereadOptions, last: number,
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(what)), ms)
+  return withTimeout(promise, ms, () => {
+    throw new Error(what)
   })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -3,6 +3,7 @@ import type postgres from 'postgres'
 import { needsNewConnection } from './database-errors.js'
 import { CONNECT_TIMEOUT_MS, connectDatabase, transactionOn, type Sql, type Transaction } from './db.js'
 import type { OrderPages, StoredOrder } from './orders.js'
+import { withTimeout } from '../timeout.js'
 
 /** Database work that did not finish within its bound: its connections were abandoned. */
 export class DatabaseTimeoutError extends Error {
@@ -151,13 +152,6 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
   }
 
   function within<T>(generation: Generation, work: PromiseLike<T>, boundMs: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abandon(generation)
-        reject(new DatabaseTimeoutError(options.name, boundMs))
-      }, boundMs)
-    })
     // Work cut off because other work on its generation passed the bound fails as that work did.
     const answered = Promise.resolve(work).catch((error: unknown) => {
       if (generation !== current && (error as { code?: unknown } | null)?.code === 'CONNECTION_DESTROYED') {
@@ -166,7 +160,10 @@ export function createBoundedPool(options: BoundedPoolOptions): BoundedPool {
       if (needsNewConnection(error)) retire(generation)
       throw error
     })
-    return Promise.race([answered, timeout]).finally(() => clearTimeout(timer))
+    return withTimeout(answered, boundMs, () => {
+      abandon(generation)
+      throw new DatabaseTimeoutError(options.name, boundMs)
+    })
   }
 
   const run: BoundedPool['run'] = async (work, runOptions = {}) => {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { CONNECT_TIMEOUT_MS, connectSession, type Sql } from './db.js'
+import { backoffDelay } from '../backoff.js'
 
 /** The channel sql/002_order_commit_notify.sql notifies: a comma-separated list of committed order ids. */
 const CHANNEL = 'orders_committed'
@@ -70,7 +71,7 @@ export function listenForCommits(options: CommitListenerOptions): CommitListener
       if (outcome.listened || failures === 0) log.warn({ err: { message: outcome.message } }, 'commit listener lost its connection; listening again')
       failures = outcome.listened ? 1 : failures + 1
       // At once after a loss; then 100, 200, 400, 500, 500 ms … while it is refused.
-      const delay = failures === 1 ? 0 : Math.min(50 * 2 ** (failures - 1), LISTEN_BOUNDS.RETRY_MAX_MS)
+      const delay = failures === 1 ? 0 : backoffDelay({ initialMs: 100, maxMs: LISTEN_BOUNDS.RETRY_MAX_MS }, failures - 1)
       await sleep(delay, undefined, { signal: stopped.signal }).catch(() => undefined)
     }
   })()
