@@ -1,9 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { retry } from '../../src/backoff.js'
 import { prepareJetStream } from '../../src/ingest/jetstream-subscription.js'
 import { EXIT_OK, main } from '../../src/publisher/cli.js'
 import { createOrderStore } from '../../src/store/orders.js'
+import { withTimeout } from '../../src/timeout.js'
 import { nextEvent } from '../support/events.js'
 import { jetStreamOptions } from '../support/jetstream.js'
 import { startNatsCluster, type TestNats } from '../support/nats-server.js'
@@ -17,13 +19,23 @@ let cluster: TestNats
 beforeAll(async () => void ([db, cluster] = await Promise.all([startTestDatabase(), startNatsCluster(3)])), 60_000)
 afterAll(() => Promise.all([cluster?.close(), db?.stop()]))
 
-async function streamInfo(stream: string) {
+async function streamInfoOnce(stream: string) {
   const nc = await connect({ servers: cluster.urls, timeout: 2_000 })
   try {
     return await (await jetstreamManager(nc, { timeout: 2_000 })).streams.info(stream)
   } finally {
     await nc.close()
   }
+}
+
+/** The stream's info once the cluster answers: just after a node comes back, a request may time out while it elects. */
+function streamInfo(stream: string) {
+  const giveUp = new AbortController()
+  const asked = retry(() => streamInfoOnce(stream), { policy: { initialMs: 250, maxMs: 2_000 }, retryable: () => true, signal: giveUp.signal })
+  return withTimeout(asked, 30_000, () => {
+    giveUp.abort()
+    throw new Error(`no stream info for ${stream} within 30 s`)
+  })
 }
 
 it('When the stream leader is SIGKILLed while bin/publish runs, then it publishes the failed ones again until every message is acked, none given up, the stream holds each once and the service stores every order once', async () => {
