@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import pino from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -86,6 +87,8 @@ describe('fail-over to a promoted standby (synchronous replication)', () => {
 
       await pair.primary.kill()
       const sentDuringOutage = send(300)
+      // A fail-over manager takes a moment to decide; meanwhile every connection attempt fails.
+      await sleep(2_000)
       const promotedAt = await pair.standby.promote()
       const [firstCommit] = (await once(writer.events, 'committed')) as [unknown]
       const promotionToCommitMs = performance.now() - promotedAt
