@@ -37,7 +37,6 @@ export interface ApiRoute {
 }
 
 const Instant = v.pipe(v.string(), v.isoTimestamp())
-const Nullable = <S extends Schema>(schema: S) => v.nullable(schema)
 
 export const ErrorBody = v.strictObject({
   error: v.strictObject({ code: v.picklist(ERROR_CODES), message: v.string() }),
@@ -52,17 +51,17 @@ const DeadLetterSummary = v.strictObject({
   id: v.string(),
   received_at: Instant,
   channel: v.string(),
-  broker_seq: Nullable(v.string()),
+  broker_seq: v.nullable(v.string()),
   reason: Reason,
   errors: RejectErrors,
-  order_uid: Nullable(v.string()),
+  order_uid: v.nullable(v.string()),
   payload_size: v.number(),
   payload_sha256: v.string(),
   preview: v.string(),
-  replayed_at: Nullable(Instant),
-  replay_outcome: Nullable(v.string()),
-  origin_channel: Nullable(v.string()),
-  origin_seq: Nullable(v.string()),
+  replayed_at: v.nullable(Instant),
+  replay_outcome: v.nullable(v.string()),
+  origin_channel: v.nullable(v.string()),
+  origin_seq: v.nullable(v.string()),
 })
 
 const DeadLetter = v.strictObject({
@@ -76,11 +75,11 @@ const ReplayResult = v.union([
 ])
 
 const Selection = v.strictObject({
-  reason: Nullable(Reason),
-  channel: Nullable(v.string()),
-  from: Nullable(Instant),
-  to: Nullable(Instant),
-  limit: Nullable(v.number()),
+  reason: v.nullable(Reason),
+  channel: v.nullable(v.string()),
+  from: v.nullable(Instant),
+  to: v.nullable(Instant),
+  limit: v.nullable(v.number()),
 })
 
 const Counts = { stored: v.number(), duplicate: v.number(), rejected: RejectedCounts, truncated: v.number() }
@@ -90,7 +89,7 @@ const Redrive = v.strictObject({
     id: v.string(),
     selection: Selection,
     started_at: Instant,
-    finished_at: Nullable(Instant),
+    finished_at: v.nullable(Instant),
     total: v.number(),
     done: v.number(),
     finished: v.boolean(),
@@ -155,7 +154,7 @@ export const API = {
         description: 'A page; `next` is the `before` of the next page, null on the last.',
         json: v.strictObject({
           orders: v.array(v.strictObject({ order_uid: v.string(), date_created: v.string(), received_at: Instant })),
-          next: Nullable(v.string()),
+          next: v.nullable(v.string()),
         }),
       },
       400: invalidQuery,
@@ -170,7 +169,7 @@ export const API = {
     summary: 'Admin. The newest dead letters first, without payloads.',
     query: PageQuery,
     answers: {
-      200: { description: 'A page, as for /orders.', json: v.strictObject({ dead_letters: v.array(DeadLetterSummary), next: Nullable(v.string()) }) },
+      200: { description: 'A page, as for /orders.', json: v.strictObject({ dead_letters: v.array(DeadLetterSummary), next: v.nullable(v.string()) }) },
       400: invalidQuery,
       ...ADMIN,
       ...EVERY_ROUTE,
