@@ -3,6 +3,7 @@ import type { OrderCache } from '../cache/order-cache.js'
 import type { Metrics } from '../metrics.js'
 import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
+import { API, type ApiRoute } from './api.js'
 import type { HttpLog } from './log.js'
 import { adminAuth } from './middleware/admin-auth.js'
 import { bodyLimit } from './middleware/body-limit.js'
@@ -12,9 +13,10 @@ import { requestMetrics, responseCounter, Tally } from './middleware/request-met
 import { sameOriginOnly } from './middleware/same-origin.js'
 import { securityHeaders } from './middleware/security-headers.js'
 import type { AppEnv } from './node-request.js'
+import { openApiRoute, openApiText } from './openapi.js'
 import { createOrderAnswers, ORDER_PATH, orderRoute, type OrderAnswers } from './order-by-id.js'
 import { deadLetterRoute, deadLettersRoute, replayRoute, type ReplayDeadLetter } from './routes/dead-letters.js'
-import { REDRIVE_PATH, redriveRoute, redriveStateRoute, type Redrives } from './routes/redrive.js'
+import { redriveRoute, redriveStateRoute, type Redrives } from './routes/redrive.js'
 import { healthRoute, metricsRoute, readyRoute, type Readiness } from './routes/health.js'
 import { ordersRoute } from './routes/orders.js'
 import { loadStaticFiles, staticRoute } from './routes/static.js'
@@ -76,7 +78,7 @@ export function createApp(deps: AppDeps): OrderServiceApp {
    * A route with the common middleware (security headers, request counting, the Host check) ahead of its own
    * handlers; a state-changing one also refuses other sites, and an admin one ({@link ADMIN_PATHS}) gets the admin guard.
    */
-  const route = (method: 'GET' | 'POST', path: string, label: string, ...handlers: MiddlewareHandler<AppEnv>[]) => {
+  const route = ({ method, path }: ApiRoute, label: string, ...handlers: MiddlewareHandler<AppEnv>[]) => {
     const counted = requestMetrics(responseCounter(tally, metrics.httpRequests, method, label))
     const guards = isAdminPath(path) ? [sameOrigin, admin] : method === 'POST' ? [sameOrigin] : []
     app.on(method, path, securityHeaders(), counted, knownHost, ...guards, ...handlers)
@@ -84,21 +86,22 @@ export function createApp(deps: AppDeps): OrderServiceApp {
 
   const orderAnswers = createOrderAnswers({ ...deps, tally, isAllowedHost })
   app.get(ORDER_PATH, orderRoute(orderAnswers))
-  route('GET', '/orders', '/orders', ordersRoute(deps.orders))
+  route(API.orders, API.orders.path, ordersRoute(deps.orders))
 
-  route('GET', '/dead-letters', '/dead-letters', deadLettersRoute(deps.deadLetters))
-  route('GET', '/dead-letters/:id', '/dead-letters/:id', deadLetterRoute(deps.deadLetters))
-  route('POST', '/dead-letters/:id/replay', '/dead-letters/:id/replay', bodyLimit(POST_BODY_MAX_BYTES), replayRoute(deps.replayDeadLetter))
+  route(API.deadLetters, API.deadLetters.path, deadLettersRoute(deps.deadLetters))
+  route(API.deadLetter, API.deadLetter.path, deadLetterRoute(deps.deadLetters))
+  route(API.replay, API.replay.path, bodyLimit(POST_BODY_MAX_BYTES), replayRoute(deps.replayDeadLetter))
   if (deps.redrives !== undefined) {
-    route('POST', REDRIVE_PATH, REDRIVE_PATH, bodyLimit(POST_BODY_MAX_BYTES), redriveRoute(deps.redrives))
-    route('GET', `${REDRIVE_PATH}/:id`, `${REDRIVE_PATH}/:id`, redriveStateRoute(deps.redrives))
+    route(API.redrive, API.redrive.path, bodyLimit(POST_BODY_MAX_BYTES), redriveRoute(deps.redrives))
+    route(API.redriveState, API.redriveState.path, redriveStateRoute(deps.redrives))
   }
 
-  route('GET', '/healthz', '/healthz', healthRoute())
-  route('GET', '/readyz', '/readyz', readyRoute(deps.readiness))
-  route('GET', '/metrics', '/metrics', metricsRoute(metrics, tally, deps.cache))
+  route(API.health, API.health.path, healthRoute())
+  route(API.ready, API.ready.path, readyRoute(deps.readiness))
+  route(API.metrics, API.metrics.path, metricsRoute(metrics, tally, deps.cache))
+  route(API.openapi, API.openapi.path, openApiRoute(openApiText()))
 
-  for (const [path, file] of loadStaticFiles(deps.staticDir)) route('GET', path, 'static', staticRoute(file))
+  for (const [path, file] of loadStaticFiles(deps.staticDir)) route({ ...API.page, path }, 'static', staticRoute(file))
 
   app.notFound(notFoundHandler(responseCounter(tally, metrics.httpRequests, 'ANY', 'unmatched'), isAllowedHost))
   app.onError(errorHandler(deps.log))

@@ -2,19 +2,22 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { SECURITY_HEADERS } from './middleware/security-headers.js'
 
-/** The stable error codes of the HTTP contract (README.md#endpoints lists them all). */
-export type ErrorCode =
-  | 'invalid_id'
-  | 'not_found'
-  | 'invalid_query'
-  | 'invalid_body'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'unknown_host'
-  | 'payload_too_large'
-  | 'not_ready'
-  | 'truncated'
-  | 'internal'
+/** The stable error codes of the HTTP contract (README.md#endpoints lists them all; the OpenAPI document too). */
+export const ERROR_CODES = [
+  'invalid_id',
+  'not_found',
+  'invalid_query',
+  'invalid_body',
+  'unauthorized',
+  'forbidden',
+  'unknown_host',
+  'payload_too_large',
+  'not_ready',
+  'truncated',
+  'internal',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 /**
  * An error a route means to answer with: its status and a stable code, sent as

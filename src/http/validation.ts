@@ -6,10 +6,10 @@ import { ApiError } from './errors.js'
 export const MAX_QUERY_CHARS = 512
 
 /** A keyset cursor or row id: the store's one rule (src/store/row-id.ts). */
-const RowId = v.pipe(v.string(), v.check(isRowId, `must be ${ROW_ID_RULE}`))
+export const RowId = v.pipe(v.string(), v.check(isRowId, `must be ${ROW_ID_RULE}`))
 
 /** `?limit=&before=`; unknown parameters are ignored. */
-const PageQuery = v.object({
+export const PageQuery = v.object({
   limit: v.optional(
     v.pipe(v.string(), v.regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100'), v.transform(Number), v.minValue(1, 'must be from 1 to 100'), v.maxValue(100, 'must be from 1 to 100')),
     '20',

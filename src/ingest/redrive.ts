@@ -43,7 +43,7 @@ export interface RedriveOptions {
   batchSize: number
 }
 
-const REASONS = ['empty', 'too_large', 'not_utf8', 'not_json', 'schema', 'conflict', 'unstorable'] as const satisfies readonly RejectReason[]
+export const REJECT_REASONS = ['empty', 'too_large', 'not_utf8', 'not_json', 'schema', 'conflict', 'unstorable'] as const satisfies readonly RejectReason[]
 export const MAX_BATCH_SIZE = 1000
 const MAX_LIMIT = 10_000_000
 /** An ISO 8601 date, or date and time with a zone: what PostgreSQL and Date.parse read alike. */
@@ -61,7 +61,7 @@ const instant = v.optional(
 /** A re-drive's selection as the HTTP route and bin/redrive take it; unknown fields are refused. */
 export const SelectionInput = v.pipe(
   v.strictObject({
-    reason: v.optional(v.picklist(REASONS, `must be one of ${REASONS.join(', ')}`)),
+    reason: v.optional(v.picklist(REJECT_REASONS, `must be one of ${REJECT_REASONS.join(', ')}`)),
     channel: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(255, 'may be at most 255 characters'))),
     from: instant,
     to: instant,

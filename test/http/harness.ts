@@ -10,6 +10,7 @@ import { createMetrics } from '../../src/metrics.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import type { TestDatabase } from '../support/postgres.js'
+import { checkAnswer, checkingFetch } from './contract.js'
 
 export { orderJson } from '../support/orders.js'
 
@@ -25,7 +26,7 @@ export function recordingLog() {
   }
 }
 
-/** The app over the real stores of a test database; anything can be overridden. */
+/** The app over the real stores of a test database; anything can be overridden. Its answers are held to the OpenAPI document (contract.ts). */
 export function buildApp(db: TestDatabase, overrides: Partial<AppDeps> = {}) {
   const orders = createOrderStore(db.sql)
   const deadLetters = createDeadLetterStore(db.sql, { maxPayloadBytes: DEAD_LETTER_PAYLOAD_MAX_BYTES })
@@ -47,6 +48,7 @@ export function buildApp(db: TestDatabase, overrides: Partial<AppDeps> = {}) {
     ...overrides,
   }
   const { app, orderAnswers } = createApp(deps)
+  app.fetch = checkingFetch(app.fetch)
   return { app, orderAnswers, orders, deadLetters, cache, metrics, readiness, log }
 }
 
@@ -61,7 +63,10 @@ export interface Reply {
   body: string
 }
 
-/** A raw request to 127.0.0.1: the path and headers (Host too) go on the wire exactly as written (fetch would normalise them). */
+/**
+ * A raw request to 127.0.0.1: the path and headers (Host too) go on the wire exactly as written (fetch would normalise them).
+ * The answer is held to the OpenAPI document (contract.ts).
+ */
 export function send(port: number, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
@@ -69,7 +74,13 @@ export function send(port: number, path: string, init: { method?: string; header
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('end', () => {
         const { date: _date, ...headers } = res.headers
-        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') })
+        const reply = { status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') }
+        try {
+          checkAnswer(init.method ?? 'GET', path, reply.status, headers['content-type'], reply.body)
+          resolve(reply)
+        } catch (error) {
+          reject(error)
+        }
       })
     })
     req.on('error', reject)

@@ -23,6 +23,7 @@ const ROUTES = [
   ['the page', 'GET', '/'],
   ['a page script', 'GET', '/app.js'],
   ['metrics', 'GET', '/metrics'],
+  ['the API description', 'GET', '/openapi.json'],
   ['readiness', 'GET', '/readyz'],
   ['no route', 'GET', '/nothing-here'],
 ] as const
