@@ -3,11 +3,10 @@ import pino from 'pino'
 import { loadConfig, loadDotEnv } from './config.js'
 import { ConfigError } from './errors.js'
 import { gateInThisThread } from './ingest/gate-thread.js'
-import { rereadJetStream } from './ingest/jetstream-reread.js'
 import { rereadThroughWriter } from './ingest/reread.js'
-import { rereadStanChannel, type RereadFrom } from './ingest/stan-reread.js'
+import type { RereadFrom } from './ingest/transport.js'
 import { createMetrics } from './metrics.js'
-import { createWriter } from './service.js'
+import { createWriter, transportFor } from './service.js'
 
 /** EX_USAGE and EX_CONFIG: the arguments, or the configuration, need a change. */
 const EX_USAGE = 64
@@ -42,31 +41,13 @@ async function main(): Promise<number> {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'order-service reread' } })
   const gate = gateInThisThread({ maxMessageBytes: config.MAX_MESSAGE_BYTES })
   const metrics = createMetrics({ processMetrics: false })
-  // Where the messages come from, as dead letters record it: the channel or the stream.
-  const channel = config.BROKER === 'jetstream' ? config.JETSTREAM_STREAM : config.STAN_CHANNEL
+  const transport = transportFor(config, { stanServers: config.STAN_URL ?? [], stanClusterId: config.STAN_CLUSTER_ID, natsServers: config.NATS_URL ?? [] }, log)
+  // Dead letters record where the messages came from: the channel or the stream.
+  const channel = transport.origin
   // Nothing is served here: the instances' caches learn of the restored orders from their commit listeners.
   const { writer, writerPool } = createWriter(config, config.DATABASE_URL, { gate: gate.check, cache: { set: () => {} }, metrics, log, origin: channel })
   try {
-    const read: Parameters<typeof rereadThroughWriter>[1] =
-      config.BROKER === 'jetstream'
-        ? (onMessage) =>
-            rereadJetStream(
-              { servers: brokerUrl, stream: config.JETSTREAM_STREAM, subject: config.JETSTREAM_SUBJECT, from, maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT, name: `${config.JETSTREAM_CONSUMER}-reread` },
-              onMessage,
-            )
-        : (onMessage) =>
-            rereadStanChannel(
-              {
-                server: brokerUrl[0] ?? '',
-                clusterId: config.STAN_CLUSTER_ID,
-                clientId: `${config.STAN_CLIENT_ID}-reread`.slice(0, 64),
-                channel: config.STAN_CHANNEL,
-                from,
-                maxInFlight: config.STAN_MAX_IN_FLIGHT,
-                ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
-              },
-              onMessage,
-            )
+    const read = transport.reread(from, 'reread')
     const count = await rereadThroughWriter(writer, read)
     console.log(JSON.stringify({ channel, from: 'since' in from ? from.since.toISOString() : from.sequence, ...count }))
     return 0

@@ -13,7 +13,7 @@ import { jetStreamTransport } from './ingest/jetstream-subscription.js'
 import { createRedrive, createRedriveRunner } from './ingest/redrive.js'
 import { createReplay, createReplayStep } from './ingest/replay.js'
 import { stanTransport } from './ingest/stan-subscription.js'
-import type { BrokerSubscription } from './ingest/transport.js'
+import type { BrokerSubscription, Transport } from './ingest/transport.js'
 import { Lifecycle } from './lifecycle.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { DatabaseProbe } from './readiness.js'
@@ -69,12 +69,7 @@ export async function startService(
   const life = new Lifecycle((part, error) => log.warn({ err: error, part }, 'stopping a part failed'))
   return life.startAll(async () => {
     const metrics = createMetrics()
-    // The one place the service chooses a broker.
-    const subscriptionLog = log.child({ component: 'subscription' })
-    const transport =
-      config.BROKER === 'jetstream'
-        ? jetStreamTransport(config, endpoints.natsServers, subscriptionLog)
-        : stanTransport(config, { servers: endpoints.stanServers, clusterId: endpoints.stanClusterId }, subscriptionLog)
+    const transport = transportFor(config, endpoints, log.child({ component: 'subscription' }))
     const gateOptions = { maxMessageBytes: config.MAX_MESSAGE_BYTES }
     const gateThread = await life.start(
       'gate',
@@ -174,6 +169,13 @@ export async function startService(
     life.onStop('re-drives', () => redrives.close())
     return { url: server.url, events: writer.events, stop: () => life.stop() }
   })
+}
+
+/** The configured broker: the one place the service (and the re-read command) chooses a transport. */
+export function transportFor(config: Config, endpoints: Omit<ServiceEndpoints, 'databaseUrl'>, log: Logger): Transport {
+  return config.BROKER === 'jetstream'
+    ? jetStreamTransport(config, endpoints.natsServers, log)
+    : stanTransport(config, { servers: endpoints.stanServers, clusterId: endpoints.stanClusterId }, log)
 }
 
 /**

@@ -1,7 +1,6 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import type { RereadFrom } from './stan-reread.js'
-import type { BrokerMessage } from './transport.js'
+import type { BrokerMessage, RereadFrom } from './transport.js'
 
 export interface JetStreamRereadOptions {
   servers: readonly string[]

@@ -17,6 +17,7 @@ import { connect, millis, nanos, type NatsConnection } from '@nats-io/transport-
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { StartupError } from '../errors.js'
+import { rereadJetStream } from './jetstream-reread.js'
 import type { BrokerMessage, BrokerSubscription, MessageOrigin, OpenSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
 import { withTimeout } from '../timeout.js'
@@ -98,6 +99,11 @@ export const PULL_GRACE_MS = 250
 export function jetStreamTransport(config: Config, servers: readonly string[], log: Logger): Transport {
   return {
     origin: config.JETSTREAM_STREAM,
+    reread: (from, name) => (onMessage) =>
+      rereadJetStream(
+        { servers, stream: config.JETSTREAM_STREAM, subject: config.JETSTREAM_SUBJECT, from, maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT, name: `${config.JETSTREAM_CONSUMER}-${name}` },
+        onMessage,
+      ),
     async prepare(signal) {
       const ready = await prepareJetStream({
         servers,

@@ -1,10 +1,9 @@
 import { once } from 'node:events'
 import stan, { type Message as StanMessage, type Stan } from 'node-nats-streaming'
-import type { BrokerMessage } from './transport.js'
+import type { BrokerMessage, RereadFrom } from './transport.js'
 import { withTimeout } from '../timeout.js'
 
 /** Where a re-read starts: the first message at or after a moment, or a sequence. */
-export type RereadFrom = { since: Date } | { sequence: number }
 
 export interface StanRereadOptions {
   server: string

@@ -1,6 +1,7 @@
 import stan from 'node-nats-streaming'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
+import { rereadStanChannel } from './stan-reread.js'
 import type { BrokerMessage, BrokerSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
 
@@ -80,6 +81,19 @@ export const PINGS = { pingInterval: 2_000, maxPingOut: 2, stanPingInterval: 2_0
 export function stanTransport(config: Config, broker: { servers: readonly string[]; clusterId: string }, log: Logger): Transport {
   return {
     origin: config.STAN_CHANNEL,
+    reread: (from, name) => (onMessage) =>
+      rereadStanChannel(
+        {
+          server: broker.servers[0] ?? '',
+          clusterId: broker.clusterId,
+          clientId: `${config.STAN_CLIENT_ID}-${name}`.slice(0, 64),
+          channel: config.STAN_CHANNEL,
+          from,
+          maxInFlight: config.STAN_MAX_IN_FLIGHT,
+          ackWaitMs: config.STAN_ACK_WAIT_SECONDS * 1000,
+        },
+        onMessage,
+      ),
     prepare: async () => (onMessage) =>
       openStanSubscription(
         {

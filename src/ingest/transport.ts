@@ -50,4 +50,15 @@ export interface Transport {
    * a broker that cannot serve as configured is a StartupError. Then `open` starts the subscription.
    */
   prepare(signal: AbortSignal | undefined): Promise<OpenSubscription>
+  /**
+   * The channel or stream read again from a point up to its last message, on a reader of its own (`name`), each
+   * message acked once `onMessage`'s caller commits it: the re-read command's source (src/reread.ts).
+   */
+  reread(from: RereadFrom, name: string): ReadAll
 }
+
+/** Where a re-read starts: a moment, or a broker sequence. */
+export type RereadFrom = { since: Date } | { sequence: number }
+
+/** Delivers every message of a re-read; resolves with the last sequence once every one was acked. */
+export type ReadAll = (onMessage: (message: BrokerMessage) => void) => Promise<{ last: number }>

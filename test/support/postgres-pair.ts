@@ -110,7 +110,6 @@ export async function startPostgresPair(options: { synchronous: boolean; freezab
   return pair
 }
 
-/** A postgres process on `dataDir`, as the postgres OS user when run as root (PostgreSQL refuses root). */
 /** The uid and gid of the postgres OS user when run as root (PostgreSQL and PgBouncer refuse root), else nothing. */
 export function asPostgresUser(): { uid?: number; gid?: number } {
   return process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {}
