@@ -4,8 +4,9 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { spawnProcess } from '../../src/child-process.js'
 import { restartablePort } from './ports.js'
-import { spawnServer } from './postgres-pair.js'
+import { asPostgresUser } from './postgres-pair.js'
 
 /** Debian's PgBouncer (1.18 on bookworm); .ci/run installs it. */
 const PGBOUNCER = '/usr/sbin/pgbouncer'
@@ -52,18 +53,15 @@ export async function startPgBouncer(upstream: string, settings: Record<string, 
   await writeFile(join(dir, 'pgbouncer.ini'), `${ini.join('\n')}\n`)
   await writeFile(join(dir, 'users.txt'), `"${user}" "${password}"\n`)
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir])
-  const server = spawnServer(PGBOUNCER, [join(dir, 'pgbouncer.ini')])
+  const server = spawnProcess(PGBOUNCER, [join(dir, 'pgbouncer.ini')], asPostgresUser())
   const stop = async () => {
-    if (!server.exited()) {
-      server.child.kill('SIGKILL')
-      await server.exit
-    }
+    await server.stop('SIGKILL', 0)
     await rm(dir, { recursive: true, force: true })
   }
   for (let tries = 0; !(await accepts(port)); tries++) {
-    if (server.exited() || tries > 100) {
+    if (!server.isRunning() || tries > 100) {
       await stop()
-      throw new Error(`PgBouncer did not start on port ${port}: ${server.log()}`)
+      throw new Error(`PgBouncer did not start on port ${port}: ${server.errorOutput()}`)
     }
     await sleep(50)
   }
