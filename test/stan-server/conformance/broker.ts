@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import stan from 'node-nats-streaming'
+import { afterAll, beforeAll } from 'vitest'
 import { startStanServer } from '../../../src/stan-server/index.js'
 
 export type Stan = ReturnType<typeof stan.connect>
@@ -33,7 +34,7 @@ export interface Broker {
   close(): Promise<void>
 }
 
-export async function startBroker(): Promise<Broker> {
+async function startBroker(): Promise<Broker> {
   const external = process.env['STAN_URL']
   if (external !== undefined && external !== '') {
     return { url: external, clusterId: process.env['STAN_CLUSTER_ID'] ?? 'test-cluster', close: async () => {} }
@@ -53,6 +54,32 @@ export async function startBroker(): Promise<Broker> {
   }
   const server = await startStanServer({ host: '127.0.0.1', port: 0 })
   return { url: server.url, clusterId: server.clusterId, close: () => server.close() }
+}
+
+/**
+ * The broker of the describe block it is called in: started before the block's tests and closed after them. Its
+ * url and clusterId are read when a test runs, never while the block is being collected.
+ */
+export function brokerForSuite(): Broker {
+  let started: Broker | undefined
+  beforeAll(async () => {
+    started = await startBroker()
+  })
+  afterAll(() => started?.close())
+  const get = (): Broker => started ?? failNotStarted()
+  return {
+    get url() {
+      return get().url
+    },
+    get clusterId() {
+      return get().clusterId
+    },
+    close: () => get().close(),
+  }
+}
+
+function failNotStarted(): never {
+  throw new Error('the broker of this describe block starts in its beforeAll: read it inside a test')
 }
 
 /** Unique names keep tests independent on a shared external server. */

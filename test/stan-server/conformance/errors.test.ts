@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, connect, publish, roundTrip, startBroker, subscribe, unique, type Broker, type Stan } from './broker.js'
+import { brokerForSuite, close, connect, publish, roundTrip, subscribe, unique, type Stan } from './broker.js'
 
 describe('Refused requests', () => {
-  let broker: Broker
+  const broker = brokerForSuite()
   let sc: Stan
   beforeAll(async () => {
-    broker = await startBroker()
     sc = await connect(broker, unique('errors'))
   })
-  afterAll(async () => {
-    await close(sc)
-    await broker.close()
-  })
+  afterAll(() => close(sc))
 
   it('When subscribing to a wildcard subject, then the server refuses it as an invalid subject', async () => {
     await expect(subscribe(sc, 'orders.*', sc.subscriptionOptions())).rejects.toThrow('stan: invalid subject')

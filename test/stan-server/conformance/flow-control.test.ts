@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, connect, publishAll, roundTrip, startBroker, subscribe, totalReceived, unique, type Broker, type Stan } from './broker.js'
+import { brokerForSuite, close, connect, publishAll, roundTrip, subscribe, totalReceived, unique, type Stan } from './broker.js'
 
 describe('Acks, maxInFlight and redelivery', () => {
-  let broker: Broker
+  const broker = brokerForSuite()
   let sc: Stan
   beforeAll(async () => {
-    broker = await startBroker()
     sc = await connect(broker, unique('flow'))
   })
-  afterAll(async () => {
-    await close(sc)
-    await broker.close()
-  })
+  afterAll(() => close(sc))
 
   it('When maxInFlight messages are unacked, then no more are sent until one is acked', async () => {
     const channel = unique('ch')

@@ -1,20 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { StartPosition, close, connect, publish, publishAll, startBroker, subscribe, unique, type Broker, type Stan } from './broker.js'
+import { brokerForSuite, close, connect, publish, publishAll, StartPosition, subscribe, unique, type Stan } from './broker.js'
 
 /** Lets the wall clock move on, so message timestamps fall on either side of a date. */
 const clockTick = () => new Promise((resolve) => setTimeout(resolve, 25))
 
 describe('Publishing and start positions', () => {
-  let broker: Broker
+  const broker = brokerForSuite()
   let sc: Stan
   beforeAll(async () => {
-    broker = await startBroker()
     sc = await connect(broker, unique('start'))
   })
-  afterAll(async () => {
-    await close(sc)
-    await broker.close()
-  })
+  afterAll(() => close(sc))
 
   async function channelWith(data: string[]): Promise<string> {
     const channel = unique('ch')
