@@ -1,18 +1,12 @@
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runProcess, spawnProcess } from '../../src/child-process.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main } from '../../src/ingest/redrive-cli.js'
 import { createDeadLetterStore, type NewDeadLetter } from '../../src/store/dead-letters.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { orderJson } from './support.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 const bin = fileURLToPath(new URL('../../bin/redrive', import.meta.url))
 

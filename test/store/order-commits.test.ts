@@ -1,25 +1,20 @@
 import pino from 'pino'
 import { startFreezingProxy } from '../support/tcp-proxy.js'
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { OrderCache } from '../../src/cache/order-cache.js'
 import { createBoundedPool, DatabaseTimeoutError } from '../../src/store/bounded-pool.js'
 import { jsonbText } from '../../src/ingest/jsonb-text.js'
 import { LISTEN_BOUNDS, listenForCommits, type CommitListener } from '../../src/store/order-commits.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { orderJson } from '../support/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 
-let db: TestDatabase
+const db = testDatabaseForFile()
 const cleanups: Array<() => Promise<void>> = []
 
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup()
-  await db?.stop()
 })
-beforeEach(() => db.truncate())
 
 let instances = 0
 

@@ -9,8 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import stan from 'node-nats-streaming'
-import { afterAll, beforeAll } from 'vitest'
 import { startStanServer } from '../../../src/stan-server/index.js'
+import { sharedByTests } from '../../support/shared-by-tests.js'
 
 export type Stan = ReturnType<typeof stan.connect>
 export type StanSubscription = ReturnType<Stan['subscribe']>
@@ -56,30 +56,9 @@ async function startBroker(): Promise<Broker> {
   return { url: server.url, clusterId: server.clusterId, close: () => server.close() }
 }
 
-/**
- * The broker of the describe block it is called in: started before the block's tests and closed after them. Its
- * url and clusterId are read when a test runs, never while the block is being collected.
- */
+/** The broker of the describe block it is called in: started before the block's tests and closed after them. */
 export function brokerForSuite(): Broker {
-  let started: Broker | undefined
-  beforeAll(async () => {
-    started = await startBroker()
-  })
-  afterAll(() => started?.close())
-  const get = (): Broker => started ?? failNotStarted()
-  return {
-    get url() {
-      return get().url
-    },
-    get clusterId() {
-      return get().clusterId
-    },
-    close: () => get().close(),
-  }
-}
-
-function failNotStarted(): never {
-  throw new Error('the broker of this describe block starts in its beforeAll: read it inside a test')
+  return sharedByTests(startBroker, (broker) => broker.close())
 }
 
 /** Unique names keep tests independent on a shared external server. */
