@@ -18,9 +18,12 @@ export function sharedByTests<T extends object>(start: () => Promise<T>, stop: (
     if (started === undefined) throw new Error("read before the tests' beforeAll started it")
     return started
   }
-  // Reads, and spreads ({ ...part }), go to the started part.
+  // Reads, spreads ({ ...part }) and method calls (bound to it) go to the started part.
   return new Proxy({} as T, {
-    get: (_, key) => Reflect.get(part(), key),
+    get: (_, key) => {
+      const value: unknown = Reflect.get(part(), key)
+      return typeof value === 'function' ? value.bind(part()) : value
+    },
     ownKeys: () => Reflect.ownKeys(part()),
     getOwnPropertyDescriptor: (_, key) => {
       const descriptor = Reflect.getOwnPropertyDescriptor(part(), key)

@@ -61,6 +61,11 @@ export function brokerForSuite(): Broker {
   return sharedByTests(startBroker, (broker) => broker.close())
 }
 
+/** A client of `broker` that the describe block's tests share, connected as `prefix-…` before them and closed after. */
+export function clientForSuite(broker: Broker, prefix: string): Stan {
+  return sharedByTests(() => connect(broker, unique(prefix)), close)
+}
+
 /** Unique names keep tests independent on a shared external server. */
 export function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`

@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { brokerForSuite, close, connect, publish, roundTrip, subscribe, unique, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, clientForSuite, publish, roundTrip, subscribe, unique } from './broker.js'
 
 describe('Refused requests', () => {
-  const broker = brokerForSuite()
-  let sc: Stan
-  beforeAll(async () => {
-    sc = await connect(broker, unique('errors'))
-  })
-  afterAll(() => close(sc))
+  const sc = clientForSuite(brokerForSuite(), 'errors')
 
   it('When subscribing to a wildcard subject, then the server refuses it as an invalid subject', async () => {
     await expect(subscribe(sc, 'orders.*', sc.subscriptionOptions())).rejects.toThrow('stan: invalid subject')

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { brokerForSuite, close, connect, publishAll, roundTrip, subscribe, totalReceived, unique, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, clientForSuite, close, connect, publishAll, roundTrip, subscribe, totalReceived, unique, type Stan } from './broker.js'
 
 describe('Acks, maxInFlight and redelivery', () => {
   const broker = brokerForSuite()
-  let sc: Stan
-  beforeAll(async () => {
-    sc = await connect(broker, unique('flow'))
-  })
-  afterAll(() => close(sc))
+  const sc = clientForSuite(broker, 'flow')
 
   it('When maxInFlight messages are unacked, then no more are sent until one is acked', async () => {
     const channel = unique('ch')

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { brokerForSuite, close, connect, publish, publishAll, StartPosition, subscribe, unique, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, clientForSuite, publish, publishAll, StartPosition, subscribe, unique } from './broker.js'
 
 /** Lets the wall clock move on, so message timestamps fall on either side of a date. */
 const clockTick = () => new Promise((resolve) => setTimeout(resolve, 25))
 
 describe('Publishing and start positions', () => {
-  const broker = brokerForSuite()
-  let sc: Stan
-  beforeAll(async () => {
-    sc = await connect(broker, unique('start'))
-  })
-  afterAll(() => close(sc))
+  const sc = clientForSuite(brokerForSuite(), 'start')
 
   async function channelWith(data: string[]): Promise<string> {
     const channel = unique('ch')
