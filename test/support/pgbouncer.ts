@@ -3,8 +3,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { spawnProcess } from '../../src/child-process.js'
+import { eventually } from './events.js'
 import { restartablePort } from './ports.js'
 import { asPostgresUser } from './postgres-pair.js'
 
@@ -58,13 +58,14 @@ export async function startPgBouncer(upstream: string, settings: Record<string, 
     await server.stop('SIGKILL', 0)
     await rm(dir, { recursive: true, force: true })
   }
-  for (let tries = 0; !(await accepts(port)); tries++) {
-    if (!server.isRunning() || tries > 100) {
-      await stop()
-      throw new Error(`PgBouncer did not start on port ${port}: ${server.errorOutput()}`)
-    }
-    await sleep(50)
+  const accepting = async () => {
+    if (!server.isRunning()) throw new Error(`PgBouncer exited while starting on port ${port}: ${server.errorOutput()}`)
+    return (await accepts(port)) || undefined
   }
+  await eventually(accepting, 5_000, { failure: () => `PgBouncer did not start on port ${port}: ${server.errorOutput()}` }).catch(async (error: unknown) => {
+    await stop()
+    throw error
+  })
   return { port, url: `postgres://${target.username}:${target.password}@127.0.0.1:${port}/${database}`, stop }
 }
 

