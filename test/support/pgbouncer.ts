@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnProcess } from '../../src/child-process.js'
 import { eventually } from './events.js'
-import { restartablePort } from './ports.js'
+import { canListen, restartablePort } from './ports.js'
 import { asPostgresUser } from './postgres-pair.js'
 
 /** Debian's PgBouncer (1.18 on bookworm); .ci/run installs it. */
@@ -60,22 +59,12 @@ export async function startPgBouncer(upstream: string, settings: Record<string, 
   }
   const accepting = async () => {
     if (!server.isRunning()) throw new Error(`PgBouncer exited while starting on port ${port}: ${server.errorOutput()}`)
-    return (await accepts(port)) || undefined
+    // Listening: the port can no longer be bound.
+    return !(await canListen(port)) || undefined
   }
   await eventually(accepting, 5_000, { failure: () => `PgBouncer did not start on port ${port}: ${server.errorOutput()}` }).catch(async (error: unknown) => {
     await stop()
     throw error
   })
   return { port, url: `postgres://${target.username}:${target.password}@127.0.0.1:${port}/${database}`, stop }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
 }
