@@ -18,11 +18,13 @@ export function sharedByTests<T extends object>(start: () => Promise<T>, stop: (
     if (started === undefined) throw new Error("read before the tests' beforeAll started it")
     return started
   }
-  // Reads, spreads ({ ...part }) and method calls (bound to it) go to the started part.
+  // Reads and spreads ({ ...part }) go to the started part; a method of its class is called on it, while its own
+  // function properties (closures, a callable postgres Sql) are given as they are.
   return new Proxy({} as T, {
     get: (_, key) => {
-      const value: unknown = Reflect.get(part(), key)
-      return typeof value === 'function' ? value.bind(part()) : value
+      const started = part()
+      const value: unknown = Reflect.get(started, key)
+      return typeof value === 'function' && !Object.hasOwn(started, key) ? value.bind(started) : value
     },
     ownKeys: () => Reflect.ownKeys(part()),
     getOwnPropertyDescriptor: (_, key) => {
