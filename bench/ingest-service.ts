@@ -18,7 +18,7 @@ import type { BenchDatabase } from './lib/postgres.js'
 import { readCpuSeconds } from '../test/support/proc.js'
 import { publishOrders } from './lib/publish.js'
 import type { PublishReport } from './lib/publish-process.js'
-import { sampleSum } from './lib/prometheus-text.js'
+import { sampleSum } from '../test/support/prometheus-text.js'
 import type { ServiceBuild } from './lib/service-build.js'
 import { startService } from './lib/service.js'
 

@@ -4,7 +4,7 @@
  * hit, read-through or absent), so a rate is never reported for answers other than the ones it claims to be.
  */
 import type { Cleanup } from '../test/support/cleanup.js'
-import { sampleSum } from './lib/prometheus-text.js'
+import { sampleSum } from '../test/support/prometheus-text.js'
 import type { RunningService } from './lib/service.js'
 import { runWrk, type LoadResult } from './lib/wrk.js'
 

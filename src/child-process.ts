@@ -34,6 +34,9 @@ export interface ChildOptions {
   onLine?: (line: string) => void
   /** SIGKILLs it if this process exits first: a harness that dies without its cleanup leaves nothing behind. */
   killOnExit?: boolean
+  /** The user and group to run it as (PostgreSQL and PgBouncer refuse root). */
+  uid?: number
+  gid?: number
 }
 
 export interface Child {
@@ -61,6 +64,8 @@ export function spawnProcess(command: string, args: readonly string[], options: 
   const child = spawn(command === 'node' ? process.execPath : command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
+    uid: options.uid,
+    gid: options.gid,
     stdio: ['ignore', 'pipe', output === 'inherit' ? 'inherit' : 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
   })
   const name = [command, ...args].join(' ')
@@ -153,7 +158,7 @@ export function spawnProcess(command: string, args: readonly string[], options: 
 }
 
 /** Runs a command to its end: its exit code and everything it printed; killed (and failed) past `timeoutMs`. */
-export async function runProcess(command: string[], options: { cwd: string; env: Record<string, string> }, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+export async function runProcess(command: readonly string[], options: Omit<ChildOptions, 'output'>, timeoutMs: number): Promise<{ code: number | null; output: string }> {
   const [file, ...args] = command
   const running = spawnProcess(file!, args, options)
   try {

@@ -33,15 +33,14 @@ async function main(): Promise<number> {
     console.error(usage ? `${(error as Error).message}\n${USAGE}` : error.message)
     return usage ? EX_USAGE : EX_CONFIG
   }
-  const brokerUrl = config.BROKER === 'jetstream' ? config.NATS_URL : config.STAN_URL
-  if (config.DATABASE_URL === undefined || brokerUrl === undefined) {
-    console.error(`the re-read needs DATABASE_URL and ${config.BROKER === 'jetstream' ? 'NATS_URL' : 'STAN_URL'}: the servers the service uses`)
+  const log = pino({ level: config.LOG_LEVEL, base: { service: 'order-service reread' } })
+  const transport = transportFor(config, { stanServers: config.STAN_URL ?? [], stanClusterId: config.STAN_CLUSTER_ID, natsServers: config.NATS_URL ?? [] }, log)
+  if (config.DATABASE_URL === undefined || config[transport.serversSetting] === undefined) {
+    console.error(`the re-read needs DATABASE_URL and ${transport.serversSetting}: the servers the service uses`)
     return EX_CONFIG
   }
-  const log = pino({ level: config.LOG_LEVEL, base: { service: 'order-service reread' } })
   const gate = gateInThisThread({ maxMessageBytes: config.MAX_MESSAGE_BYTES })
   const metrics = createMetrics({ processMetrics: false })
-  const transport = transportFor(config, { stanServers: config.STAN_URL ?? [], stanClusterId: config.STAN_CLUSTER_ID, natsServers: config.NATS_URL ?? [] }, log)
   // Dead letters record where the messages came from: the channel or the stream.
   const channel = transport.origin
   // Nothing is served here: the instances' caches learn of the restored orders from their commit listeners.

@@ -7,6 +7,7 @@ import { createLookup } from './js/lookup.js';
 import { createRecentOrders } from './js/recent-orders.js';
 import { createDeadLetters } from './js/dead-letters.js';
 import { isPlainClick, byId } from './js/dom.js';
+import { orderHref } from './js/order-link.js';
 
 const DEAD_LETTERS = 'dead-letters';
 
@@ -74,7 +75,7 @@ function start() {
   // The lookup tab leads back to the order last shown, not to an empty page.
   function syncLookupTab(id) {
     const tab = tabs.find((candidate) => candidate.dataset.view === 'lookup');
-    if (tab) tab.setAttribute('href', id === null ? '/' : `/?id=${encodeURIComponent(id)}`);
+    if (tab) tab.setAttribute('href', id === null ? '/' : orderHref(id));
   }
 
   for (const tab of tabs) {

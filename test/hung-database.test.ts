@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFreezingProxy, type FreezingProxy } from './support/tcp-proxy.js'
 import { generateOrder } from '../src/publisher/generate-orders.js'
 import { acks } from './support/events.js'
-import { eventually, startTestService, type TestService } from './support/service.js'
+import { eventually } from './support/events.js'
+import { startTestService, type TestService } from './support/service.js'
 
 /**
  * PostgreSQL connections that stop answering without closing (a freezing proxy between the service and

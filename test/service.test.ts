@@ -9,7 +9,8 @@ import { acks } from './support/events.js'
 import { consumerState } from './support/jetstream.js'
 import { occupyPort } from './support/ports.js'
 import { startTestDatabase, type TestDatabase } from './support/postgres.js'
-import { eventually, startTestService, type TestService } from './support/service.js'
+import { eventually } from './support/events.js'
+import { startTestService, type TestService } from './support/service.js'
 
 /**
  * The whole service as a user meets it: publish on the broker, read over HTTP, count rows in PostgreSQL. One list

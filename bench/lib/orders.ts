@@ -1,4 +1,4 @@
-import { generateOrder, generateOrders } from '../../src/publisher/generate-orders.js'
+import { generateOrder } from '../../src/publisher/generate-orders.js'
 import { jsonbText } from '../../src/ingest/jsonb-text.js'
 import type { NewOrder } from '../../src/store/orders.js'
 
@@ -10,15 +10,8 @@ export interface OrderSet {
 
 /** `count` distinct orders from the shared generator (the publisher's), as the jsonb texts the gate passes on. */
 export function orderSet(count: number, seed = 1): OrderSet {
-  const orders: NewOrder[] = []
-  let jsonBytes = 0
-  let seq = 1
-  for (const order of generateOrders(count, seed)) {
-    const json = jsonbText(order)
-    jsonBytes += Buffer.byteLength(json)
-    orders.push({ orderUid: order.order_uid, json, brokerSeq: seq++ })
-  }
-  return { orders, jsonBytes }
+  const orders = [...ordersBetween(0, count, seed)]
+  return { orders, jsonBytes: orders.reduce((sum, order) => sum + Buffer.byteLength(order.json), 0) }
 }
 
 /**

@@ -34,7 +34,7 @@ export async function startBenchDatabase(cleanup: Cleanup): Promise<BenchDatabas
     url: db.url,
     sql,
     reset: async () => {
-      await sql`truncate orders, dead_letters, dead_letter_redrives, dead_letter_redrive_letters restart identity`
+      await db.truncate()
       // Fresh statistics and no dead tuples from the previous measurement.
       await sql`vacuum analyze orders`
     },

@@ -30,14 +30,3 @@ export function httpGet(port: number, path: string, options: HttpGetOptions = {}
     req.end()
   })
 }
-
-/** The sum of a Prometheus counter's samples whose labels include all of `labels`. */
-export function counterSum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    const matches = Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))
-    if (matches) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return sum
-}

@@ -3,7 +3,8 @@ import type { ExitStatus } from '../../src/child-process.js'
 import { spawnService, type ServiceChild } from '../../test/support/service-process.js'
 import { readRssBytes } from '../../test/support/proc.js'
 import type { Cleanup } from '../../test/support/cleanup.js'
-import { counterSum, httpGet } from './http.js'
+import { sampleSum } from '../../test/support/prometheus-text.js'
+import { httpGet } from './http.js'
 
 export interface ServiceProcessOptions {
   repoDir: string
@@ -141,7 +142,7 @@ export class ServiceProcess {
     if (result.status !== 200 || !this.isRunning()) return
     const text = result.body.toString('utf8')
     // Counters only grow within a life: a late, older scrape must not lower what is known.
-    this.#current.duplicates = Math.max(this.#current.duplicates, counterSum(text, 'order_messages_total', { outcome: 'duplicate' }))
-    this.#current.stored = Math.max(this.#current.stored, counterSum(text, 'order_messages_total', { outcome: 'stored' }))
+    this.#current.duplicates = Math.max(this.#current.duplicates, sampleSum(text, 'order_messages_total', { outcome: 'duplicate' }))
+    this.#current.stored = Math.max(this.#current.stored, sampleSum(text, 'order_messages_total', { outcome: 'stored' }))
   }
 }

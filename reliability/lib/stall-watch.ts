@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Proxies, ScenarioContext } from './harness.js'
-import { counterSum, httpGet } from './http.js'
+import { sampleSum } from '../../test/support/prometheus-text.js'
+import { httpGet } from './http.js'
 
 /** What the service showed from a freeze on, in ms after the freeze (undefined: not seen). */
 export interface StallObservations {
@@ -77,7 +78,7 @@ async function abandonedByPool(port: number, pools: string[]): Promise<Record<st
   const metrics = await httpGet(port, '/metrics', { timeoutMs: 2_000 })
   if (metrics.status !== 200) return {}
   const text = metrics.body.toString('utf8')
-  return Object.fromEntries(pools.map((pool) => [pool, counterSum(text, 'order_database_abandoned_total', { pool })]))
+  return Object.fromEntries(pools.map((pool) => [pool, sampleSum(text, 'order_database_abandoned_total', { pool })]))
 }
 
 /** The checks every freeze scenario makes, and a note with the figures. */

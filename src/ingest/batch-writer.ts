@@ -118,8 +118,8 @@ export function createBatchWriter(options: BatchWriterOptions) {
   /** The database's health as the writes see it, apart from the writer's life: false from a failed write to the next commit. */
   let healthy = true
   const events = new EventEmitter<BatchWriterEvents>()
-  /** Retry sleeps to cut short when stopping. */
-  const wakers = new Set<() => void>()
+  /** Aborted by stop(): cuts the retry waits short. */
+  const stopping = new AbortController()
 
   function add(message: BrokerMessage): void {
     // After stop the message is simply not acked: the broker delivers it again to the next run.
@@ -217,7 +217,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
       const delay = delays.next()
       events.emit('write-failed', { error: attempt.error, retryInMs: delay })
       log.warn({ err: attempt.error, retryInMs: delay }, 'batch write failed, retrying')
-      await sleep(delay)
+      await Backoff.wait(delay, stopping.signal)
     }
   }
 
@@ -292,18 +292,6 @@ export function createBatchWriter(options: BatchWriterOptions) {
     events.emit('state', next)
   }
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timeout = setTimeout(done, ms)
-      function done() {
-        clearTimeout(timeout)
-        wakers.delete(done)
-        resolve()
-      }
-      wakers.add(done)
-    })
-  }
-
   return {
     add,
 
@@ -330,7 +318,7 @@ export function createBatchWriter(options: BatchWriterOptions) {
      */
     async stop(): Promise<void> {
       if (state === 'running') enter('stopping')
-      for (const wake of wakers) wake()
+      stopping.abort()
       if (gating > 0) await new Promise<void>((resolve) => gatedWaiters.push(resolve))
       kick()
       while (writing.size > 0) await Promise.all(writing)

@@ -99,6 +99,7 @@ export const PULL_GRACE_MS = 250
 export function jetStreamTransport(config: Config, servers: readonly string[], log: Logger): Transport {
   return {
     origin: config.JETSTREAM_STREAM,
+    serversSetting: 'NATS_URL',
     reread: (from, name) => (onMessage) =>
       rereadJetStream(
         { servers, stream: config.JETSTREAM_STREAM, subject: config.JETSTREAM_SUBJECT, from, maxInFlight: config.JETSTREAM_MAX_IN_FLIGHT, name: `${config.JETSTREAM_CONSUMER}-${name}` },
@@ -368,10 +369,7 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
       const room = options.maxInFlight - held.size
       if (room < refill) {
         // Bounded, so a stop is noticed even when no ack ever frees room (the database is down).
-        await new Promise<void>((resolve) => {
-          wake = resolve
-          setTimeout(resolve, 1_000)
-        })
+        await withTimeout(new Promise<void>((resolve) => (wake = resolve)), 1_000, () => undefined)
         wake = undefined
         continue
       }

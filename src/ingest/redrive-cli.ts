@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
 import * as v from 'valibot'
+import { parseFlags, valueFlags } from '../cli-flags.js'
 import { loadConfig, loadDotEnv } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { createBoundedPool } from '../store/bounded-pool.js'
@@ -45,25 +45,9 @@ const PROGRESS_PLAIN_MS = 2_000
 type Parsed = { help: true } | { help: false; selection: RedriveSelection; batch: number; dryRun: boolean }
 
 function parse(argv: string[]): { ok: true; value: Parsed } | { ok: false; error: string } {
-  let values
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        reason: { type: 'string' },
-        channel: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        limit: { type: 'string' },
-        batch: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (error) {
-    return { ok: false, error: (error as Error).message }
-  }
+  const flags = parseFlags(argv, { ...valueFlags('reason', 'channel', 'from', 'to', 'limit', 'batch'), 'dry-run': { type: 'boolean' } })
+  if (!flags.ok) return flags
+  const { values } = flags
   if (values.help === true) return { ok: true, value: { help: true } }
   const whole = (text: string | undefined) => (text === undefined ? undefined : /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN)
   const { limit: limitText, batch: batchText, 'dry-run': dryRun, help: _, ...fields } = values

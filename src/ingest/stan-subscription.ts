@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import { rereadStanChannel } from './stan-reread.js'
 import type { BrokerMessage, BrokerSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
+import { withTimeout } from '../timeout.js'
 
 export interface StanSubscriptionOptions {
   /**
@@ -81,6 +82,7 @@ export const PINGS = { pingInterval: 2_000, maxPingOut: 2, stanPingInterval: 2_0
 export function stanTransport(config: Config, broker: { servers: readonly string[]; clusterId: string }, log: Logger): Transport {
   return {
     origin: config.STAN_CHANNEL,
+    serversSetting: 'STAN_URL',
     reread: (from, name) => (onMessage) =>
       rereadStanChannel(
         {
@@ -226,12 +228,8 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
   async function retireDurable(session: Session, legacyClientId: string): Promise<void> {
     const own = legacyClientId === options.clientId
     const connection = own ? session.connection : stan.connect(options.clusterId, legacyClientId, connectOptions(session.server, legacyClientId))
-    const outcome = await new Promise<string | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(`no answer within ${RETIRE_TIMEOUT_MS} ms`), RETIRE_TIMEOUT_MS)
-      const done = (error?: unknown) => {
-        clearTimeout(timer)
-        resolve(error === undefined ? undefined : String((error as Error)?.message ?? error))
-      }
+    const answer = new Promise<string | undefined>((resolve) => {
+      const done = (error?: unknown) => resolve(error === undefined ? undefined : String((error as Error)?.message ?? error))
       const unsubscribe = () => {
         const legacy = connection.subscribe(
           options.channel,
@@ -246,6 +244,7 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       connection.on('connect', unsubscribe)
       connection.on('error', done)
     })
+    const outcome = await withTimeout(answer, RETIRE_TIMEOUT_MS, () => `no answer within ${RETIRE_TIMEOUT_MS} ms`)
     if (!own) {
       await settle(connection, ['close', 'error'], () => connection.close())
     }
@@ -357,18 +356,15 @@ function ackQuietly(message: StanMessage): void {
 
 /** Calls `action` and resolves on the first of `events`, or after a timeout so shutdown never hangs. */
 function settle(emitter: NodeJS.EventEmitter, events: string[], action: () => void): Promise<void> {
-  return new Promise((resolve) => {
-    const timeout = setTimeout(done, CLOSE_TIMEOUT_MS)
-    function done() {
-      clearTimeout(timeout)
-      for (const event of events) emitter.off(event, done)
-      resolve()
-    }
-    for (const event of events) emitter.once(event, done)
-    try {
-      action()
-    } catch {
-      done()
-    }
+  let done!: () => void
+  const happened = new Promise<void>((resolve) => (done = resolve))
+  for (const event of events) emitter.once(event, done)
+  try {
+    action()
+  } catch {
+    done()
+  }
+  return withTimeout(happened, CLOSE_TIMEOUT_MS, () => undefined).finally(() => {
+    for (const event of events) emitter.off(event, done)
   })
 }

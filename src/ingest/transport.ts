@@ -45,6 +45,8 @@ export type OpenSubscription = (onMessage: (message: BrokerMessage) => void) => 
 export interface Transport {
   /** Where its messages come from, as a dead letter records it: the NATS Streaming channel, or the JetStream stream. */
   origin: string
+  /** The setting naming its servers: a tool run beside the service (src/reread.ts) needs it set. */
+  serversSetting: 'STAN_URL' | 'NATS_URL'
   /**
    * Makes the broker side ready (JetStream: the stream and the consumer), waiting through a broker not up yet;
    * a broker that cannot serve as configured is a StartupError. Then `open` starts the subscription.

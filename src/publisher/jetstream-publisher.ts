@@ -3,6 +3,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { connect as connectNats, InvalidArgumentError, type NatsConnection } from '@nats-io/transport-node'
 import { CONNECT_TIMEOUT_MS, PINGS } from '../ingest/jetstream-subscription.js'
 import { emptyTally, publishEach, type PublishPlan, type PublishTally } from './publish-loop.js'
+import { withTimeout } from '../timeout.js'
 
 export interface JetStreamTarget {
   servers: readonly string[]
@@ -70,8 +71,5 @@ const CLOSE_TIMEOUT_MS = 5_000
 
 /** Flushes and closes the connection; a server that does not answer the flush is not waited for longer than 5 s. */
 export async function close(nc: NatsConnection): Promise<void> {
-  const closing = nc.close()
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))])
-  clearTimeout(timer)
+  await withTimeout(nc.close(), CLOSE_TIMEOUT_MS, () => undefined)
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { parseFlags, valueFlags } from '../cli-flags.js'
 import { loadConfig } from '../config.js'
 import { ConfigError } from '../errors.js'
 import type { RetryPolicy } from './publish-loop.js'
@@ -69,33 +69,12 @@ const DEFAULT_GIVE_UP_AFTER_S = 120
 
 /** Reads the flags; broker settings fall back to the environment and are validated by the same rules as the service's. */
 export function parsePublishArgs(argv: string[], env: Record<string, string | undefined>): ParsedArgs {
-  let values
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        count: { type: 'string' },
-        file: { type: 'string' },
-        garbage: { type: 'string' },
-        rate: { type: 'string' },
-        seed: { type: 'string' },
-        'in-flight': { type: 'string' },
-        'ack-timeout': { type: 'string' },
-        'max-attempts': { type: 'string' },
-        'give-up-after': { type: 'string' },
-        url: { type: 'string' },
-        'cluster-id': { type: 'string' },
-        channel: { type: 'string' },
-        broker: { type: 'string' },
-        subject: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (error) {
-    return { ok: false, error: (error as Error).message }
-  }
+  const flags = parseFlags(
+    argv,
+    valueFlags('count', 'file', 'garbage', 'rate', 'seed', 'in-flight', 'ack-timeout', 'max-attempts', 'give-up-after', 'url', 'cluster-id', 'channel', 'broker', 'subject'),
+  )
+  if (!flags.ok) return flags
+  const { values } = flags
   if (values.help) return { ok: true, help: true }
 
   const problems: string[] = []

@@ -3,6 +3,7 @@ import stan from 'node-nats-streaming'
 import { connectOptions, CONNECT_TIMEOUT_MS, ServerRing } from '../ingest/stan-subscription.js'
 import { emptyTally, publishEach, REPUBLISH_DELAY, type PublishPlan as BasePlan, type PublishTally, type SendOne } from './publish-loop.js'
 import { Backoff } from '../backoff.js'
+import { withTimeout } from '../timeout.js'
 
 export type { PublishTally }
 
@@ -169,18 +170,14 @@ export async function openSession(
   // Interrupted: publishes waiting for a connection give up now rather than at their give-up time.
   target.signal?.addEventListener('abort', () => waiters.splice(0).forEach((wake) => wake(undefined)), { once: true })
 
-  const waitForConnection = (giveUpAt: number): Promise<Live | undefined> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        waiters = waiters.filter((waiter) => waiter !== wake)
-        resolve(undefined)
-      }, Math.max(0, giveUpAt - performance.now()))
-      const wake = (live: Live | undefined) => {
-        clearTimeout(timer)
-        resolve(live)
-      }
-      waiters.push(wake)
+  const waitForConnection = (giveUpAt: number): Promise<Live | undefined> => {
+    let wake!: (live: Live | undefined) => void
+    const woken = new Promise<Live | undefined>((resolve) => waiters.push((wake = resolve)))
+    return withTimeout(woken, Math.max(0, giveUpAt - performance.now()), () => {
+      waiters = waiters.filter((waiter) => waiter !== wake)
+      return undefined
     })
+  }
 
   const publishOn: (live: Live, payload: Buffer, settle: Parameters<SendOne>[1]) => void = (live, payload, settle) => {
     // The server closes the connection of a client that publishes more than its max_payload: refuse it here instead.

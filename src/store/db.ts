@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { backoffDelay } from '../backoff.js'
 
 export type Sql = postgres.Sql
 /** A connection or a transaction: store functions that join a caller's transaction take this. */
@@ -31,7 +32,7 @@ export const CONNECT_TIMEOUT_MS = 5_000
  * seconds the first connection to a server back (or to a promoted standby) waited seconds more: 5.3 s in a fail-over
  * test. The callers pace their own retries (the writer's backoff, the start-up's wait), so the driver's stays short.
  */
-const reconnectBackoff = (failures: number): number => Math.min(0.05 * 2 ** failures, 0.5)
+const reconnectBackoff = (failures: number): number => backoffDelay({ initialMs: 50, maxMs: 500 }, failures + 1) / 1000
 
 /** One pool for the process, built by the composition root and passed to every store. */
 export function connectDatabase(url: string, options: DatabaseOptions = {}): Sql {

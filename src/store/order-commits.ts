@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { CONNECT_TIMEOUT_MS, connectSession, type Sql } from './db.js'
 import { backoffDelay } from '../backoff.js'
+import { withTimeout } from '../timeout.js'
 
 /** The channel sql/002_order_commit_notify.sql notifies: a comma-separated list of committed order ids. */
 const CHANNEL = 'orders_committed'
@@ -130,16 +131,14 @@ const ANSWER_AFTER_CONNECT_MS = CONNECT_TIMEOUT_MS + LISTEN_BOUNDS.ANSWER_MS
 
 /** A query's answer within `ms`, or a rejection; a loss of the connection rejects at once. */
 function answered(query: PromiseLike<unknown>, lost: AbortSignal, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
   let fail: (() => void) | undefined
-  const given = new Promise<never>((_, reject) => {
+  const gone = new Promise<never>((_, reject) => {
     fail = () => reject(lost.reason as Error)
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
     if (lost.aborted) fail()
     else lost.addEventListener('abort', fail, { once: true })
   })
-  return Promise.race([Promise.resolve(query).then(() => undefined), given]).finally(() => {
-    clearTimeout(timer)
-    if (fail !== undefined) lost.removeEventListener('abort', fail)
-  })
+  const noAnswer = () => {
+    throw new Error(`no answer within ${ms} ms`)
+  }
+  return withTimeout(Promise.race([Promise.resolve(query).then(() => undefined), gone]), ms, noAnswer).finally(() => lost.removeEventListener('abort', fail!))
 }

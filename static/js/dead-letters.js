@@ -1,6 +1,7 @@
 // The dead-letter view: what was rejected and why, the payload on demand, and Replay.
 // Admin routes may answer 401 (ask for the token) or 403 (loopback only); both are shown, not thrown.
-import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
+import { el, clear, setStatus, byId } from './dom.js';
+import { orderLink, onOrderLinkClick } from './order-link.js';
 import { describeFailure } from './api.js';
 import { oneLoadAtATime } from './one-load-at-a-time.js';
 import { redriveControl } from './redrive.js';
@@ -68,12 +69,7 @@ export function createDeadLetters({ root, api, tokens, onPick, onTokenChange }) 
     load(null);
     onTokenChange();
   });
-  list.addEventListener('click', (event) => {
-    const link = event.target instanceof Element ? event.target.closest('a[data-order-id]') : null;
-    if (!link || !isPlainClick(event)) return;
-    event.preventDefault();
-    onPick(link.dataset.orderId);
-  });
+  onOrderLinkClick(list, onPick);
   forget.hidden = tokens.get() === '';
 
   /** @param {string | null} before null reloads from the newest dead letter. */
@@ -148,7 +144,7 @@ export function createDeadLetters({ root, api, tokens, onPick, onTokenChange }) 
         fact('Size', el('span', { 'data-testid': 'dead-letter-size' }, bytes(letter?.payload_size))),
         fact('Channel', `${text(letter?.channel)}${letter?.broker_seq != null ? ` · seq ${text(letter.broker_seq)}` : ''}`),
         fact('Order', orderUid
-          ? el('a', { href: `/?id=${encodeURIComponent(orderUid)}`, 'data-order-id': orderUid, 'data-testid': 'dead-letter-order' }, orderUid)
+          ? orderLink(orderUid, { 'data-testid': 'dead-letter-order' }, orderUid)
           : '—'),
         letter?.replayed_at
           ? fact('Last replay', el('span', {}, timeElement(fromIso(letter.replayed_at), letter.replayed_at), ` → ${text(letter.replay_outcome)}`))
@@ -205,7 +201,7 @@ export function createDeadLetters({ root, api, tokens, onPick, onTokenChange }) 
     if (kind === 'rejected' && result.reason) outcome.append(`: ${text(result.reason)}.`);
     const orderUid = typeof letter.order_uid === 'string' && letter.order_uid !== '' ? letter.order_uid : null;
     if ((kind === 'stored' || kind === 'duplicate') && orderUid) {
-      outcome.append(' ', el('a', { href: `/?id=${encodeURIComponent(orderUid)}`, 'data-order-id': orderUid }, 'Look it up'));
+      outcome.append(' ', orderLink(orderUid, {}, 'Look it up'));
     }
     if (Array.isArray(result.errors) && result.errors.length > 0) {
       outcome.append(renderErrors(result.errors, 'replay-errors'));

@@ -2,7 +2,8 @@
 // click turns into an in-page lookup. GET /orders is an admin route: the list is shown only when the server lists
 // them to this browser (the local operator, or the admin token entered); otherwise a note says why, and looking an
 // order up by its id works as before.
-import { el, clear, setStatus, isPlainClick, byId } from './dom.js';
+import { el, clear, setStatus, byId } from './dom.js';
+import { orderLink, onOrderLinkClick } from './order-link.js';
 import { describeFailure } from './api.js';
 import { oneLoadAtATime } from './one-load-at-a-time.js';
 import { text, timeElement, fromIso } from './format.js';
@@ -22,12 +23,7 @@ export function createRecentOrders({ root, api, onPick }) {
 
   more.addEventListener('click', () => load(next));
   refresh.addEventListener('click', () => load(null));
-  list.addEventListener('click', (event) => {
-    const link = event.target instanceof Element ? event.target.closest('a[data-order-id]') : null;
-    if (!link || !isPlainClick(event)) return;
-    event.preventDefault();
-    onPick(link.dataset.orderId);
-  });
+  onOrderLinkClick(list, onPick);
 
   /** @param {string | null} before null starts from the newest order and replaces the list. */
   async function loadPage(before) {
@@ -86,7 +82,7 @@ export function createRecentOrders({ root, api, onPick }) {
 function renderItem(order) {
   const uid = typeof order?.order_uid === 'string' ? order.order_uid : '';
   return el('li', { 'data-testid': 'recent-item' },
-    el('a', { href: `/?id=${encodeURIComponent(uid)}`, 'data-order-id': uid, 'data-testid': 'recent-link' }, text(uid)),
+    orderLink(uid, { 'data-testid': 'recent-link' }, text(uid)),
     el('span', { class: 'sub' }, 'created ', timeElement(fromIso(order?.date_created), order?.date_created, 'recent-date')),
   );
 }

@@ -1,20 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { entrySize, OrderCache, toCachedOrder, type OrderCacheOptions } from '../../src/cache/order-cache.js'
 import { connectDatabase } from '../../src/store/db.js'
 import { createOrderStore, type OrderPages, type OrderStore } from '../../src/store/orders.js'
 import { orderJson } from '../support/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 
 
-let db: TestDatabase
+const db = testDatabaseForFile()
 let orders: OrderStore
 
-beforeAll(async () => {
-  db = await startTestDatabase()
+beforeAll(() => {
   orders = createOrderStore(db.sql)
 })
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
 
 /** The real store, with its primary-key reads recorded. */
 function countingStore(store: OrderStore) {

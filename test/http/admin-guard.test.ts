@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ADMIN_PATHS, isAdminPath } from '../../src/http/app.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { buildApp, fromAddress, orderJson, send, serve } from './harness.js'
 
 const TOKEN = 'a-long-enough-admin-token'
 const remote = fromAddress('203.0.113.9')
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 /** The app served on loopback as src/service.ts serves it; replays are recorded (the replay itself is tested elsewhere). */
 async function served(adminToken: string | undefined) {

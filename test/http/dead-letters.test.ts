@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { transactionOn } from '../../src/store/db.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import { createReplay } from '../../src/ingest/replay.js'
 import type { NewDeadLetter } from '../../src/store/dead-letters.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { buildApp, DEAD_LETTER_PAYLOAD_MAX_BYTES, fromAddress, orderJson } from './harness.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 const TOKEN = 'a-long-enough-admin-token'
 const auth = { authorization: `Bearer ${TOKEN}` }

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { allowedHosts, hostRule } from '../../src/http/middleware/host-check.js'
 import { loadConfig } from '../../src/config.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { buildApp, orderJson, SECURITY_HEADER_NAMES, send, serve } from './harness.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 /** One route of each kind: the hot path (fast path and Hono), the lists, the admin routes, the page, metrics, no route. */
 const ROUTES = [

@@ -1,20 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openApiText } from '../../src/http/openapi.js'
 import type { Redrives } from '../../src/http/routes/redrive.js'
 import { defaultStaticDir, loadStaticFiles } from '../../src/http/routes/static.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { checkAnswer } from './contract.js'
 import { buildApp, fromAddress, SECURITY_HEADER_NAMES } from './harness.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 const STORED_COPY = new URL('../../docs/openapi.json', import.meta.url)
 

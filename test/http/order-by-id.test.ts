@@ -1,22 +1,17 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { OrderCache } from '../../src/cache/order-cache.js'
 import { createOrderFastPath, createRequestListener, ORDER_ID, type FastPath } from '../../src/http/order-by-id.js'
 import { ORDER_UID_PATTERN } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { buildApp, orderJson, SECURITY_HEADER_NAMES, send } from './harness.js'
 
-let db: TestDatabase
+const db = testDatabaseForFile()
 const servers: Server[] = []
 
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))))
 })

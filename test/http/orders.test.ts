@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { connectDatabase } from '../../src/store/db.js'
 import { createOrderStore } from '../../src/store/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { buildApp, fromAddress, orderJson, SECURITY_HEADER_NAMES } from './harness.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 /** Stores orders through the real store, oldest first. */
 async function store(harness: ReturnType<typeof buildApp>, uids: string[]) {

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { checkInThisThread, createGate, type Gate } from '../../src/ingest/gate.js'
 import type { Order } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { orderJson, outcomes, writerFor } from './support.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 const deadLetters = () =>
   db.sql<{ broker_seq: string; reason: string; order_uid: string | null; errors: { path: string; message: string }[] }[]>`

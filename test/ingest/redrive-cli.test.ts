@@ -1,18 +1,12 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { runProcess, spawnProcess } from '../../src/child-process.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main } from '../../src/ingest/redrive-cli.js'
 import { createDeadLetterStore, type NewDeadLetter } from '../../src/store/dead-letters.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 import { orderJson } from './support.js'
 
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
+const db = testDatabaseForFile()
 
 const bin = fileURLToPath(new URL('../../bin/redrive', import.meta.url))
 
@@ -97,27 +91,15 @@ describe('bin/redrive', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: db.url }
 
     // Killed (SIGKILL: no clean-up of any kind) once its progress shows committed batches.
-    const first = spawn(process.execPath, [bin, '--batch', '4'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => first.once('exit', (_, signal) => resolve(signal)))
-    await new Promise<void>((resolve, reject) => {
-      first.once('exit', () => reject(new Error('bin/redrive ended before it was killed')))
-      first.stderr.on('data', (chunk: Buffer) => {
-        const done = /(\d+)\/\d+ done/.exec(chunk.toString())
-        if (done !== null && Number(done[1]) > 0) resolve()
-      })
-    })
-    first.kill('SIGKILL')
-    expect(await exited).toBe('SIGKILL')
+    const first = spawnProcess('node', [bin, '--batch', '4'], { env })
+    await first.line((line) => Number(/^\d+% (\d+)\/\d+ done/.exec(line)?.[1] ?? 0) > 0, 30_000)
+    expect((await first.stop('SIGKILL', 0)).signal).toBe('SIGKILL')
     const doneBefore = (await db.sql<{ n: number }[]>`select count(*)::int as n from dead_letter_redrive_letters where outcome is not null`)[0]!.n
     expect(doneBefore).toBeGreaterThan(0)
     expect(doneBefore).toBeLessThan(total)
     expect(await orderCount()).toBe(doneBefore)
 
-    const second = spawn(process.execPath, [bin, '--batch', '100'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    second.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    const code = await new Promise<number | null>((resolve) => second.once('exit', (status) => resolve(status)))
-
+    const { code, output: out } = await runProcess(['node', bin, '--batch', '100'], { env }, 30_000)
     expect(code).toBe(EXIT_OK)
     expect(out).toContain('re-drive 1 (joined, already running): every dead letter still dead\n')
     expect(out).toContain(`this run: stored ${total - doneBefore}, duplicate 0,`)

@@ -8,7 +8,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/embedded/
 import { startStanServer, type StanServer } from '../../src/stan-server/index.js'
 import { runProcess, spawnProcess, type Child } from '../../src/child-process.js'
 import { restartablePort } from '../support/ports.js'
-import { eventually } from '../support/service.js'
+import { eventually } from '../support/events.js'
 import { copyArgs, envArgs, execForm, readDockerfile, type Stage } from './dockerfile.js'
 
 /**

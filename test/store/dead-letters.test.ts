@@ -1,17 +1,14 @@
 import { createHash } from 'node:crypto'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createDeadLetterStore, RETENTION_LOCK, type DeadLetterStore, type NewDeadLetter } from '../../src/store/dead-letters.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 
-let db: TestDatabase
+const db = testDatabaseForFile()
 let deadLetters: DeadLetterStore
 
-beforeAll(async () => {
-  db = await startTestDatabase()
+beforeAll(() => {
   deadLetters = createDeadLetterStore(db.sql, { maxPayloadBytes: 16 })
 })
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
 
 const letter = (overrides: Partial<NewDeadLetter> = {}): NewDeadLetter => ({
   channel: 'orders',

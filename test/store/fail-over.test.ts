@@ -3,11 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import pino from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { OrderCache } from '../../src/cache/order-cache.js'
 import { loadConfig } from '../../src/config.js'
 import { StartupError } from '../../src/errors.js'
 import { startService } from '../../src/service.js'
-import { listenForCommits } from '../../src/store/order-commits.js'
 import { createBoundedPool, type BoundedPool } from '../../src/store/bounded-pool.js'
 import { classifyDatabaseError, needsNewConnection } from '../../src/store/database-errors.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
@@ -15,6 +13,7 @@ import { createOrderStore } from '../../src/store/orders.js'
 import { orderJson, writerFor } from '../ingest/support.js'
 import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
 import { startPostgresPair, type PostgresPair } from '../support/postgres-pair.js'
+import { listeningCache } from './listening-cache.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -114,22 +113,9 @@ describe('two instances across a fail-over', () => {
     cleanups.push(() => pair.stop())
     const instances = ['a', 'b'].map((name) => {
       const reads = pool(pair.url())
-      const cache = new OrderCache({ maxBytes: 1 << 20, store: reads.bound(createOrderStore), now: () => 0 })
-      let listens = 0
-      const listener = listenForCommits({
-        url: pair.url(),
-        name: `fail-over-test ${name} listener`,
-        handlers: {
-          committed: (uids) => cache.forgetAbsent(uids),
-          listening: () => {
-            listens++
-            cache.forgetAllAbsent()
-          },
-        },
-        log: pino({ level: 'silent' }),
-      })
+      const { cache, listener, listens } = listeningCache(pair.url(), `fail-over-test ${name}`, reads.bound(createOrderStore))
       cleanups.push(() => listener.close())
-      return { name, reads, orders: reads.bound(createOrderStore), cache, listens: () => listens }
+      return { name, reads, orders: reads.bound(createOrderStore), cache, listens }
     })
     const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]]
     await vi.waitFor(() => expect([a.listens(), b.listens()]).toEqual([1, 1]))

@@ -1,25 +1,19 @@
-import pino from 'pino'
 import { startFreezingProxy } from '../support/tcp-proxy.js'
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { OrderCache } from '../../src/cache/order-cache.js'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { createBoundedPool, DatabaseTimeoutError } from '../../src/store/bounded-pool.js'
 import { jsonbText } from '../../src/ingest/jsonb-text.js'
-import { LISTEN_BOUNDS, listenForCommits, type CommitListener } from '../../src/store/order-commits.js'
+import { LISTEN_BOUNDS } from '../../src/store/order-commits.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { orderJson } from '../support/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
+import { listeningCache } from './listening-cache.js'
 
-let db: TestDatabase
+const db = testDatabaseForFile()
 const cleanups: Array<() => Promise<void>> = []
 
-beforeAll(async () => {
-  db = await startTestDatabase()
-})
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup()
-  await db?.stop()
 })
-beforeEach(() => db.truncate())
 
 let instances = 0
 
@@ -30,25 +24,12 @@ let instances = 0
 function instance(url: string = db.url) {
   const name = `commits-test ${++instances}`
   const pool = createBoundedPool({ url: db.url, name, max: 2, boundMs: 500, idleInTransactionMs: 60_000 })
-  const cache = new OrderCache({ maxBytes: 1024 * 1024, store: pool.bound(createOrderStore), now: () => 0 })
-  let listens = 0
-  const listener: CommitListener = listenForCommits({
-    url,
-    name: `${name} listener`,
-    handlers: {
-      committed: (orderUids) => cache.forgetAbsent(orderUids),
-      listening: () => {
-        listens++
-        cache.forgetAllAbsent()
-      },
-    },
-    log: pino({ level: 'silent' }),
-  })
+  const { cache, listener, listens } = listeningCache(url, name, pool.bound(createOrderStore))
   cleanups.push(async () => {
     await listener.close()
     await pool.end({ timeout: 1 })
   })
-  return { name, pool, cache, listens: () => listens }
+  return { name, pool, cache, listens }
 }
 
 const insert = (...uids: string[]) =>

@@ -1,22 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { jsonbText } from '../../src/ingest/jsonb-text.js'
 import { createOrderStore, slotsFor, type OrderStore } from '../../src/store/orders.js'
 import { migrate } from '../../src/store/migrate.js'
 import { orderJson } from '../support/orders.js'
-import { startTestDatabase, type TestDatabase } from '../support/postgres.js'
+import { testDatabaseForFile } from '../support/shared-by-tests.js'
 
 /** The sample order under another order_uid, in jsonb's text form (as the gate hands it to the store). */
 const withUid = (uid: string, change: (doc: Record<string, any>) => void = () => {}) => jsonbText(JSON.parse(orderJson(uid, change)))
 
-let db: TestDatabase
+const db = testDatabaseForFile()
 let orders: OrderStore
 
-beforeAll(async () => {
-  db = await startTestDatabase()
+beforeAll(() => {
   orders = createOrderStore(db.sql)
 })
-afterAll(() => db?.stop())
-beforeEach(() => db.truncate())
 
 describe('order store', () => {
   it('When a batch is inserted, then each order is stored once and served in jsonb text form', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { EventEmitter } from 'node:events'
 import type { BatchWriterEvents } from '../../src/ingest/batch-writer.js'
 
@@ -35,4 +36,23 @@ export function acks(events: EventEmitter<BatchWriterEvents>, count: number): Pr
     for (const sequence of sequences) seen.add(sequence)
     return seen.size >= count
   }).then(() => undefined)
+}
+
+/**
+ * Asks `check` every `everyMs` (50) until it returns something other than undefined, and resolves with that: for
+ * what sends no event (a server coming up, a count in another process). Fails with `failure()` (or a plain message)
+ * after `timeoutMs`, and at once with whatever `check` throws.
+ */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  options: { everyMs?: number; failure?: () => string } = {},
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (performance.now() > deadline) throw new Error(`${options.failure?.() ?? 'condition not met'} (within ${timeoutMs} ms)`)
+    await sleep(options.everyMs ?? 50)
+  }
 }

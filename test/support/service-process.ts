@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { spawnProcess, type Child, type ChildOptions } from '../../src/child-process.js'
+import { eventually } from './events.js'
 
 /**
  * The built service (`node <build>/dist/src/main.js`) as a child process, with its readiness wait: the one service
@@ -44,17 +44,16 @@ export function spawnService(options: ServiceProcessOptions): ServiceChild {
   if (child.pid === -1) throw new Error(`could not start ${options.main}`)
   const where = typeof options.output === 'object' ? `; see ${options.output.logPath}` : ''
   const ready = async (timeoutMs: number, baseUrl?: string) => {
-    const deadline = performance.now() + timeoutMs
+    const started = performance.now()
     const url = baseUrl ?? (await readyLineUrl(child, timeoutMs))
-    for (;;) {
+    const answered = async () => {
       if (!child.isRunning()) {
         const status = await child.exited
         throw new Error(`the service exited (${status.code ?? status.signal}) before it was ready${where}`)
       }
-      if (await answersReady(url)) return url
-      if (performance.now() > deadline) throw new Error(`the service was not ready within ${timeoutMs} ms${where}`)
-      await sleep(POLL_MS)
+      return (await answersReady(url)) ? url : undefined
     }
+    return eventually(answered, timeoutMs - (performance.now() - started), { everyMs: POLL_MS, failure: () => `the service was not ready${where}` })
   }
   return Object.assign(child, { ready })
 }

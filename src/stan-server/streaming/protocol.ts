@@ -94,123 +94,101 @@ export interface CloseRequest {
 
 // ---- decoding -------------------------------------------------------------
 
-function decode<T>(buf: Buffer, init: T, field: (r: ProtoReader, msg: T, num: number, wire: number) => boolean): T | undefined {
+/** A field as the decoders read it: the property it sets, and its protobuf type (which fixes its wire type). */
+type Field<T> = { [K in keyof T]: readonly [K, T[K] extends string ? 'string' : T[K] extends Buffer ? 'bytes' : 'int32' | 'int64'] }[keyof T]
+
+const WIRE_TYPES = { string: WireType.LengthDelimited, bytes: WireType.LengthDelimited, int32: WireType.Varint, int64: WireType.Varint }
+
+/**
+ * A decoder for a message whose `fields` are given by field number: a field of another number, or sent with
+ * another wire type, is skipped, as protobuf decoders do. `empty` gives the defaults of a fresh message.
+ */
+function decoder<T>(empty: () => T, fields: Readonly<Record<number, Field<T>>>): (buf: Buffer) => T | undefined {
+  return (buf) => {
+    const r = new ProtoReader(buf)
+    const msg = empty()
+    try {
+      while (!r.done) {
+        const tag = r.uint32()
+        const field = fields[tag >>> 3]
+        const wire = tag & 7
+        if (field === undefined || wire !== WIRE_TYPES[field[1]]) r.skip(wire)
+        else msg[field[0]] = r[field[1]]() as T[keyof T]
+      }
+      return msg
+    } catch (err) {
+      if (err instanceof MalformedMessageError) return undefined
+      throw err
+    }
+  }
+}
+
+/** PubMsg; decoded once per published message, so it avoids the generic decoder's table lookups (as encodePubAck does). */
+export function decodePubMsg(buf: Buffer): PubMsg | undefined {
   const r = new ProtoReader(buf)
+  const m: PubMsg = { clientId: '', guid: '', subject: '', reply: '', data: EMPTY, connId: EMPTY }
   try {
     while (!r.done) {
       const tag = r.uint32()
-      const num = tag >>> 3
-      const wire = tag & 7
-      if (!field(r, init, num, wire)) r.skip(wire)
+      if ((tag & 7) !== WireType.LengthDelimited) r.skip(tag & 7)
+      else if (tag >>> 3 === 1) m.clientId = r.string()
+      else if (tag >>> 3 === 2) m.guid = r.string()
+      else if (tag >>> 3 === 3) m.subject = r.string()
+      else if (tag >>> 3 === 4) m.reply = r.string()
+      else if (tag >>> 3 === 5) m.data = r.bytes()
+      else if (tag >>> 3 === 6) m.connId = r.bytes()
+      else r.skip(WireType.LengthDelimited)
     }
-    return init
+    return m
   } catch (err) {
     if (err instanceof MalformedMessageError) return undefined
     throw err
   }
 }
 
-const LD = WireType.LengthDelimited
-const VI = WireType.Varint
+export const decodeAck = decoder<Ack>(() => ({ subject: '', sequence: 0 }), { 1: ['subject', 'string'], 2: ['sequence', 'int64'] })
 
-export function decodePubMsg(buf: Buffer): PubMsg | undefined {
-  return decode<PubMsg>(buf, { clientId: '', guid: '', subject: '', reply: '', data: EMPTY, connId: EMPTY }, (r, m, num, wire) => {
-    if (wire !== LD) return false
-    switch (num) {
-      case 1: m.clientId = r.string(); return true
-      case 2: m.guid = r.string(); return true
-      case 3: m.subject = r.string(); return true
-      case 4: m.reply = r.string(); return true
-      case 5: m.data = r.bytes(); return true
-      case 6: m.connId = r.bytes(); return true
-      default: return false
-    }
-  })
-}
+export const decodeConnectRequest = decoder<ConnectRequest>(
+  () => ({ clientId: '', heartbeatInbox: '', protocol: 0, connId: EMPTY, pingInterval: 0, pingMaxOut: 0 }),
+  {
+    1: ['clientId', 'string'],
+    2: ['heartbeatInbox', 'string'],
+    3: ['protocol', 'int32'],
+    4: ['connId', 'bytes'],
+    5: ['pingInterval', 'int32'],
+    6: ['pingMaxOut', 'int32'],
+  },
+)
 
-export function decodeAck(buf: Buffer): Ack | undefined {
-  return decode<Ack>(buf, { subject: '', sequence: 0 }, (r, m, num, wire) => {
-    if (num === 1 && wire === LD) m.subject = r.string()
-    else if (num === 2 && wire === VI) m.sequence = r.int64()
-    else return false
-    return true
-  })
-}
+export const decodePing = decoder<Ping>(() => ({ connId: EMPTY }), { 1: ['connId', 'bytes'] })
 
-export function decodeConnectRequest(buf: Buffer): ConnectRequest | undefined {
-  const init: ConnectRequest = { clientId: '', heartbeatInbox: '', protocol: 0, connId: EMPTY, pingInterval: 0, pingMaxOut: 0 }
-  return decode(buf, init, (r, m, num, wire) => {
-    if (wire === LD) {
-      if (num === 1) m.clientId = r.string()
-      else if (num === 2) m.heartbeatInbox = r.string()
-      else if (num === 4) m.connId = r.bytes()
-      else return false
-    } else if (wire === VI) {
-      if (num === 3) m.protocol = r.int32()
-      else if (num === 5) m.pingInterval = r.int32()
-      else if (num === 6) m.pingMaxOut = r.int32()
-      else return false
-    } else return false
-    return true
-  })
-}
-
-export function decodePing(buf: Buffer): Ping | undefined {
-  return decode<Ping>(buf, { connId: EMPTY }, (r, m, num, wire) => {
-    if (num !== 1 || wire !== LD) return false
-    m.connId = r.bytes()
-    return true
-  })
-}
-
-export function decodeSubscriptionRequest(buf: Buffer): SubscriptionRequest | undefined {
-  const init: SubscriptionRequest = {
+export const decodeSubscriptionRequest = decoder<SubscriptionRequest>(
+  () => ({
     clientId: '', subject: '', qGroup: '', inbox: '', maxInFlight: 0, ackWaitInSecs: 0,
     durableName: '', startPosition: 0, startSequence: 0, startTimeDelta: 0,
-  }
-  return decode(buf, init, (r, m, num, wire) => {
-    if (wire === LD) {
-      switch (num) {
-        case 1: m.clientId = r.string(); return true
-        case 2: m.subject = r.string(); return true
-        case 3: m.qGroup = r.string(); return true
-        case 4: m.inbox = r.string(); return true
-        case 7: m.durableName = r.string(); return true
-        default: return false
-      }
-    }
-    if (wire !== VI) return false
-    switch (num) {
-      case 5: m.maxInFlight = r.int32(); return true
-      case 6: m.ackWaitInSecs = r.int32(); return true
-      case 10: m.startPosition = r.int32(); return true
-      case 11: m.startSequence = r.int64(); return true
-      case 12: m.startTimeDelta = r.int64(); return true
-      default: return false
-    }
-  })
-}
+  }),
+  {
+    1: ['clientId', 'string'],
+    2: ['subject', 'string'],
+    3: ['qGroup', 'string'],
+    4: ['inbox', 'string'],
+    5: ['maxInFlight', 'int32'],
+    6: ['ackWaitInSecs', 'int32'],
+    7: ['durableName', 'string'],
+    10: ['startPosition', 'int32'],
+    11: ['startSequence', 'int64'],
+    12: ['startTimeDelta', 'int64'],
+  },
+)
 
-export function decodeUnsubscribeRequest(buf: Buffer): UnsubscribeRequest | undefined {
-  return decode<UnsubscribeRequest>(buf, { clientId: '', subject: '', inbox: '', durableName: '' }, (r, m, num, wire) => {
-    if (wire !== LD) return false
-    switch (num) {
-      case 1: m.clientId = r.string(); return true
-      case 2: m.subject = r.string(); return true
-      case 3: m.inbox = r.string(); return true
-      case 4: m.durableName = r.string(); return true
-      default: return false
-    }
-  })
-}
+export const decodeUnsubscribeRequest = decoder<UnsubscribeRequest>(() => ({ clientId: '', subject: '', inbox: '', durableName: '' }), {
+  1: ['clientId', 'string'],
+  2: ['subject', 'string'],
+  3: ['inbox', 'string'],
+  4: ['durableName', 'string'],
+})
 
-export function decodeCloseRequest(buf: Buffer): CloseRequest | undefined {
-  return decode<CloseRequest>(buf, { clientId: '' }, (r, m, num, wire) => {
-    if (num !== 1 || wire !== LD) return false
-    m.clientId = r.string()
-    return true
-  })
-}
+export const decodeCloseRequest = decoder<CloseRequest>(() => ({ clientId: '' }), { 1: ['clientId', 'string'] })
 
 // ---- encoding -------------------------------------------------------------
 

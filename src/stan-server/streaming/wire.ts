@@ -78,21 +78,22 @@ export class ProtoReader {
 
   /** Returns a view on the field's bytes. */
   bytes(): Buffer {
-    const len = this.uint32()
-    const start = this.pos
-    const end = start + len
-    if (end > this.buf.length) throw new MalformedMessageError('truncated length-delimited field')
-    this.pos = end
-    return this.buf.subarray(start, end)
+    const start = this.lengthDelimited('length-delimited field')
+    return this.buf.subarray(start, this.pos)
   }
 
   string(): string {
+    const start = this.lengthDelimited('string field')
+    return this.buf.toString('utf8', start, this.pos)
+  }
+
+  /** Moves past a length-delimited field (`what`, for the error); returns where its bytes start. */
+  private lengthDelimited(what: string): number {
     const len = this.uint32()
     const start = this.pos
-    const end = start + len
-    if (end > this.buf.length) throw new MalformedMessageError('truncated string field')
-    this.pos = end
-    return this.buf.toString('utf8', start, end)
+    if (start + len > this.buf.length) throw new MalformedMessageError(`truncated ${what}`)
+    this.pos = start + len
+    return start
   }
 
   skip(wireType: number): void {

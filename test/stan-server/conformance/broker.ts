@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import stan from 'node-nats-streaming'
 import { startStanServer } from '../../../src/stan-server/index.js'
+import { sharedByTests } from '../../support/shared-by-tests.js'
 
 export type Stan = ReturnType<typeof stan.connect>
 export type StanSubscription = ReturnType<Stan['subscribe']>
@@ -33,7 +34,7 @@ export interface Broker {
   close(): Promise<void>
 }
 
-export async function startBroker(): Promise<Broker> {
+async function startBroker(): Promise<Broker> {
   const external = process.env['STAN_URL']
   if (external !== undefined && external !== '') {
     return { url: external, clusterId: process.env['STAN_CLUSTER_ID'] ?? 'test-cluster', close: async () => {} }
@@ -53,6 +54,16 @@ export async function startBroker(): Promise<Broker> {
   }
   const server = await startStanServer({ host: '127.0.0.1', port: 0 })
   return { url: server.url, clusterId: server.clusterId, close: () => server.close() }
+}
+
+/** The broker of the describe block it is called in: started before the block's tests and closed after them. */
+export function brokerForSuite(): Broker {
+  return sharedByTests(startBroker, (broker) => broker.close())
+}
+
+/** A client of `broker` that the describe block's tests share, connected as `prefix-…` before them and closed after. */
+export function clientForSuite(broker: Broker, prefix: string): Stan {
+  return sharedByTests(() => connect(broker, unique(prefix)), close)
 }
 
 /** Unique names keep tests independent on a shared external server. */

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, connect, publish, startBroker, unique, type Broker, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, close, connect, publish, unique, type Stan } from './broker.js'
 
 describe('Connections', () => {
-  let broker: Broker
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterAll(async () => {
-    await broker.close()
-  })
+  const broker = brokerForSuite()
 
   it('When a client connects and closes, then it can publish in between and connect again with the same ID', async () => {
     const id = unique('conn')

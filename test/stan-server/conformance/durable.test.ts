@@ -1,25 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  close,
-  closeSubscription,
-  connect,
-  publishAll,
-  roundTrip,
-  startBroker,
-  subscribe,
-  unique,
-  unsubscribe,
-  type Broker,
-} from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, close, closeSubscription, connect, publishAll, roundTrip, subscribe, unique, unsubscribe } from './broker.js'
 
 describe('Durable subscriptions', () => {
-  let broker: Broker
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterAll(async () => {
-    await broker.close()
-  })
+  const broker = brokerForSuite()
 
   it('When a durable subscription is closed and opened again, then it resumes after the last acked message', async () => {
     const sc = await connect(broker, unique('durable'))

@@ -1,17 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, connect, publish, roundTrip, startBroker, subscribe, unique, type Broker, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, clientForSuite, publish, roundTrip, subscribe, unique } from './broker.js'
 
 describe('Refused requests', () => {
-  let broker: Broker
-  let sc: Stan
-  beforeAll(async () => {
-    broker = await startBroker()
-    sc = await connect(broker, unique('errors'))
-  })
-  afterAll(async () => {
-    await close(sc)
-    await broker.close()
-  })
+  const sc = clientForSuite(brokerForSuite(), 'errors')
 
   it('When subscribing to a wildcard subject, then the server refuses it as an invalid subject', async () => {
     await expect(subscribe(sc, 'orders.*', sc.subscriptionOptions())).rejects.toThrow('stan: invalid subject')

@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, connect, publishAll, roundTrip, startBroker, subscribe, totalReceived, unique, type Broker, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, clientForSuite, close, connect, publishAll, roundTrip, subscribe, totalReceived, unique, type Stan } from './broker.js'
 
 describe('Acks, maxInFlight and redelivery', () => {
-  let broker: Broker
-  let sc: Stan
-  beforeAll(async () => {
-    broker = await startBroker()
-    sc = await connect(broker, unique('flow'))
-  })
-  afterAll(async () => {
-    await close(sc)
-    await broker.close()
-  })
+  const broker = brokerForSuite()
+  const sc = clientForSuite(broker, 'flow')
 
   it('When maxInFlight messages are unacked, then no more are sent until one is acked', async () => {
     const channel = unique('ch')

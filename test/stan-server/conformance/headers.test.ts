@@ -5,22 +5,18 @@
  */
 import { connect as natsConnect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBroker, unique, type Broker } from './broker.js'
+import { brokerForSuite, unique } from './broker.js'
 
 /** Far longer than any answer takes: a request that reaches this bound has failed the test. */
 const REQUEST_TIMEOUT_MS = 10_000
 
 describe('Headers and no responders', () => {
-  let broker: Broker
+  const broker = brokerForSuite()
   let nc: NatsConnection
   beforeAll(async () => {
-    broker = await startBroker()
     nc = await natsConnect({ servers: broker.url, reconnect: false })
   })
-  afterAll(async () => {
-    await nc.close()
-    await broker.close()
-  })
+  afterAll(() => nc.close())
 
   it('When a client connects, then the server says it supports headers', () => {
     expect(nc.info?.headers).toBe(true)

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { close, closeSubscription, connect, publishAll, roundTrip, startBroker, subscribe, totalReceived, unique, type Broker } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, close, closeSubscription, connect, publishAll, roundTrip, subscribe, totalReceived, unique } from './broker.js'
 
 const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i))
 
 describe('Queue groups', () => {
-  let broker: Broker
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterAll(async () => {
-    await broker.close()
-  })
+  const broker = brokerForSuite()
 
   it('When two members share a queue group, then each message goes to exactly one of them and both get some', async () => {
     const a = await connect(broker, unique('qa'))

@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { StartPosition, close, connect, publish, publishAll, startBroker, subscribe, unique, type Broker, type Stan } from './broker.js'
+import { describe, expect, it } from 'vitest'
+import { brokerForSuite, clientForSuite, publish, publishAll, StartPosition, subscribe, unique } from './broker.js'
 
 /** Lets the wall clock move on, so message timestamps fall on either side of a date. */
 const clockTick = () => new Promise((resolve) => setTimeout(resolve, 25))
 
 describe('Publishing and start positions', () => {
-  let broker: Broker
-  let sc: Stan
-  beforeAll(async () => {
-    broker = await startBroker()
-    sc = await connect(broker, unique('start'))
-  })
-  afterAll(async () => {
-    await close(sc)
-    await broker.close()
-  })
+  const sc = clientForSuite(brokerForSuite(), 'start')
 
   async function channelWith(data: string[]): Promise<string> {
     const channel = unique('ch')

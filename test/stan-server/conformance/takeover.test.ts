@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { spawnProcess } from '../../../src/child-process.js'
-import { close, connect, publishAll, roundTrip, startBroker, subscribe, unique, type Broker } from './broker.js'
+import { brokerForSuite, close, connect, publishAll, roundTrip, subscribe, unique } from './broker.js'
 
 const clientScript = fileURLToPath(new URL('./durable-client.ts', import.meta.url))
 /** Under the 500 ms the real server waits for a registered client to answer before letting its ID go. */
@@ -10,13 +10,7 @@ const CONNECT_FASTER_THAN_DUPLICATE_CHECK_MS = 400
 const BOUND_MS = 20_000
 
 describe('Client ID takeover after kill -9', () => {
-  let broker: Broker
-  beforeAll(async () => {
-    broker = await startBroker()
-  })
-  afterAll(async () => {
-    await broker.close()
-  })
+  const broker = brokerForSuite()
 
   it('When a client process is killed with SIGKILL, then a new connection with its ID is accepted at once, inside a connect timeout shorter than the 500 ms duplicate check, and resumes its durable after the last ack', async () => {
     const id = unique('svc')
