@@ -32,6 +32,10 @@ export class BodySlabs {
 
   /** `text` as UTF-8 in the slab being filled, like {@link copy}: the writer's bodies, without a buffer each. */
   write(text: string): Buffer {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room left, the text is encoded straight into the
+    // slab and the write says how long it was, rather than a first pass over it measuring it.
+    const slab = this.#filling
+    if (slab !== undefined && slab.used + 3 * text.length <= slab.size) return this.#take(slab, slab.memory.write(text, slab.used, 'utf8'))
     const length = Buffer.byteLength(text)
     const view = this.#reserve(length)
     const body = view ?? Buffer.allocUnsafeSlow(length)
@@ -91,6 +95,11 @@ export class BodySlabs {
       this.#slabs.set(slab.memory.buffer, slab)
       this.#slack += slab.size
     }
+    return this.#take(slab, length)
+  }
+
+  /** The next `length` bytes of the slab, now a cached body's. */
+  #take(slab: Slab, length: number): Buffer {
     const view = slab.memory.subarray(slab.used, slab.used + length)
     slab.used += length
     slab.live += length

@@ -18,6 +18,25 @@ describe('body slabs', () => {
     expect(slabs.slackBytes).toBe(800)
   })
 
+  it('When texts with characters of one to four UTF-8 bytes are written, then each body is their UTF-8, back to back until the slab is full', () => {
+    const slabs = new BodySlabs(100)
+    const texts = [
+      'aé日🎉', // 10 bytes in 5 UTF-16 units
+      `${'x'.repeat(60)}ü`, // 62 bytes: fits the 90 left only by its real length, not at 3 bytes a unit
+      '€€€€€€€€€', // 27 bytes, 3 a unit: exactly what the 28 left can be sure of
+      'zz', // 1 byte left: the next slab
+    ]
+    const bodies = texts.map((text) => slabs.write(text))
+
+    expect(bodies.map((body) => body.toString('utf8'))).toEqual(texts)
+    expect(bodies.map((body) => body.byteLength)).toEqual([10, 62, 27, 2])
+    expect(bodies.map((body) => body.byteOffset - bodies[0]!.byteOffset).slice(0, 3)).toEqual([0, 10, 72])
+    expect(new Set(bodies.slice(0, 3).map((body) => body.buffer)).size).toBe(1)
+    expect(bodies[3]!.buffer).not.toBe(bodies[0]!.buffer)
+    expect(slabs.slabCount).toBe(2)
+    expect(slabs.slackBytes).toBe(1 + 98)
+  })
+
   it('When a slab is full, then the next body starts a new one; a body larger than a slab gets a buffer of its own', () => {
     const slabs = new BodySlabs(250)
     const first = slabs.copy(body(1))
