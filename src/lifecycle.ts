@@ -1,7 +1,8 @@
 /**
  * The order parts start and stop in, as fastify closes its plugins: each part, once started, registers how it
  * stops; `stop()` runs those in reverse, so whatever depends on a part stops before it. A start that fails half-way
- * runs the same stops for what did start: one mechanism, never a second hand-written undo list.
+ * runs the same stops for what did start: one mechanism, never a second hand-written undo list. The tests, the
+ * benchmarks and the reliability suite use it too, for what they start (test/support/cleanup.ts).
  */
 export class Lifecycle {
   readonly #stops: { name: string; stop: () => unknown }[] = []
@@ -16,10 +17,24 @@ export class Lifecycle {
     return part
   }
 
-  /** Registers how to undo something already done (a timer set, a connection opened). */
-  onStop(name: string, stop: () => unknown): void {
-    if (this.#stopping !== undefined) throw new Error(`${name} registered after the stop began`)
-    this.#stops.push({ name, stop })
+  /**
+   * Registers how to undo something already done (a timer set, a connection opened); the function returned runs
+   * it early, once. Registered after the stop began (a part whose start was under way), it is stopped right
+   * then, and `stop()` waits for it too: never left running.
+   */
+  onStop(name: string, stop: () => unknown): () => Promise<void> {
+    const entry = { name, stop }
+    if (this.#stopping !== undefined) {
+      this.#stopping = this.#stopping.then(() => this.#run(entry))
+      return () => Promise.resolve()
+    }
+    this.#stops.push(entry)
+    return async () => {
+      const at = this.#stops.indexOf(entry)
+      if (at === -1) return
+      this.#stops.splice(at, 1)
+      await this.#run(entry)
+    }
   }
 
   /**
@@ -28,15 +43,14 @@ export class Lifecycle {
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      for (const { name, stop } of this.#stops.toReversed()) {
-        try {
-          await stop()
-        } catch (error) {
-          this.onStopFailed(name, error)
-        }
-      }
+      for (let entry = this.#stops.pop(); entry !== undefined; entry = this.#stops.pop()) await this.#run(entry)
     })()
     return this.#stopping
+  }
+
+  /** True once the stop has begun. */
+  get stopping(): boolean {
+    return this.#stopping !== undefined
   }
 
   /**
@@ -49,6 +63,14 @@ export class Lifecycle {
     } catch (error) {
       await this.stop()
       throw error
+    }
+  }
+
+  async #run(entry: { name: string; stop: () => unknown }): Promise<void> {
+    try {
+      await entry.stop()
+    } catch (error) {
+      this.onStopFailed(entry.name, error)
     }
   }
 }

@@ -47,9 +47,27 @@ describe('Lifecycle', () => {
     expect(failures).toEqual(['broken'])
   })
 
-  it('When a part registers after the stop began, then that is refused rather than left running', async () => {
+  it('When a part registers after the stop began, then it is stopped then, and the stop waits for it', async () => {
     const life = lifecycle()
+    const stopped: string[] = []
+    const stopping = life.stop()
+    await life.start('late', () => 'late', async (part) => {
+      await Promise.resolve()
+      stopped.push(part)
+    })
+    await stopping
     await life.stop()
-    expect(() => life.onStop('late', () => undefined)).toThrow(/after the stop began/)
+    expect(stopped).toEqual(['late'])
+  })
+
+  it('When a stop is run early, then it runs once and not again at the end', async () => {
+    const life = lifecycle()
+    const stopped: string[] = []
+    const early = life.onStop('proxy', () => stopped.push('proxy'))
+    life.onStop('pool', () => stopped.push('pool'))
+    await early()
+    await early()
+    await life.stop()
+    expect(stopped).toEqual(['proxy', 'pool'])
   })
 })
