@@ -42,3 +42,22 @@ export function requestHost(c: Context<AppEnv>): string | undefined {
   if (headers !== undefined) return headers.host
   return c.req.header('host') ?? new URL(c.req.url).host
 }
+
+/**
+ * One request header read from node:http's raw list (`[name, value, …]` as received) as `IncomingMessage.headers`
+ * gives it, without building that object of every header: `name` in lower case; a header that comes more than once
+ * is either joined with ', ' (`join`, as for If-None-Match) or only its first value counts (`first`, as for Host).
+ */
+export function rawHeader(raw: readonly string[], name: string, repeated: 'first' | 'join'): string | undefined {
+  let value: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const field = raw[i]!
+    if (field.length !== name.length || (field !== name && field.toLowerCase() !== name)) continue
+    const next = raw[i + 1]!
+    if (value === undefined) {
+      value = next
+      if (repeated === 'first') return value
+    } else value += `, ${next}`
+  }
+  return value
+}

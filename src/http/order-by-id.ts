@@ -16,20 +16,30 @@ import type { HttpLog } from './log.js'
 import { HOST_REFUSED, type HostRule } from './middleware/host-check.js'
 import { SECURITY_HEADERS } from './middleware/security-headers.js'
 import { responseCounter, type Tally } from './middleware/request-metrics.js'
-import { requestHeader, requestHost, type AppEnv } from './node-request.js'
+import { rawHeader, requestHeader, requestHost, type AppEnv } from './node-request.js'
 
 const PREFIX = '/order/'
 
 /**
  * What GET /order/:id answers, in a form both servers of it write out as they are: the Hono route
- * (`new Response(body, { status, headers })`) and the node:http fast path (`res.writeHead(status, headers)`).
+ * (`new Response(body, { status, headers })`) and the node:http fast path (`res.writeHead(status, rawHeaders)`).
  * Every answer with a body carries its content-length, so @hono/node-server adds nothing and both send the same headers.
  */
-export interface OrderAnswer {
+export type OrderAnswer = FoundOrder | FixedAnswer
+
+/** The order, found: 200 with its body, or 304 (no body) when If-None-Match names its ETag. */
+export interface FoundOrder {
+  readonly status: 200 | 304
+  readonly order: CachedOrder
+}
+
+/** Any other answer (the errors): built once, with its headers in both forms. */
+export interface FixedAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
-  /** null for 304 (and the fast path leaves every body out for HEAD). */
-  readonly body: Buffer | null
+  /** The same headers as node:http's raw list, `[name, value, name, value, …]`. */
+  readonly rawHeaders: string[]
+  readonly body: Buffer
 }
 
 export type OrderAnswerOrPending = OrderAnswer | Promise<OrderAnswer>
@@ -84,18 +94,23 @@ export function createOrderAnswers({ cache, metrics, tally, log, isAllowedHost }
   const internal = errorAnswer(500, 'internal', 'Internal error')
   const unknownHost = errorAnswer(HOST_REFUSED.status, HOST_REFUSED.code, HOST_REFUSED.message)
 
+  const found = (order: CachedOrder, ifNoneMatch: string | undefined): FoundOrder => {
+    if (ifNoneMatchHits(ifNoneMatch, order.etag)) {
+      count(304)
+      return { status: 304, order }
+    }
+    count(200)
+    return { status: 200, order }
+  }
+
   const settle = (ifNoneMatch: string | undefined, result: LookupResult): OrderAnswer => {
     switch (result.kind) {
       case 'hit':
-      case 'loaded': {
-        ;(result.kind === 'hit' ? lookups.hit : lookups.miss)()
-        if (ifNoneMatchHits(ifNoneMatch, result.order.etag)) {
-          count(304)
-          return notModified(result.order)
-        }
-        count(200)
-        return ok(result.order)
-      }
+        lookups.hit()
+        return found(result.order, ifNoneMatch)
+      case 'loaded':
+        lookups.miss()
+        return found(result.order, ifNoneMatch)
       case 'absent':
         lookups.absent()
         count(404)
@@ -110,7 +125,13 @@ export function createOrderAnswers({ cache, metrics, tally, log, isAllowedHost }
     }
   }
 
+  /** A cached order is taken with get(), which builds no result object; lookup() reads through on a miss. */
   const lookUp = (id: string, ifNoneMatch: string | undefined): OrderAnswerOrPending => {
+    const cached = cache.get(id)
+    if (cached !== undefined) {
+      lookups.hit()
+      return found(cached, ifNoneMatch)
+    }
     const result = cache.lookup(id)
     return result instanceof Promise ? result.then((settled) => settle(ifNoneMatch, settled)) : settle(ifNoneMatch, result)
   }
@@ -134,45 +155,47 @@ export function createOrderAnswers({ cache, metrics, tally, log, isAllowedHost }
   }
 }
 
-/** Written out key by key rather than spread from SECURITY_HEADERS: this object is built on every hit. */
-function cachedHeaders(etag: string, contentLength: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = {
-    'content-type': JSON_TYPE,
-    etag,
-    'cache-control': IMMUTABLE,
-    'content-security-policy': SECURITY_HEADERS['content-security-policy'],
-    'x-content-type-options': SECURITY_HEADERS['x-content-type-options'],
-    'referrer-policy': SECURITY_HEADERS['referrer-policy'],
-    'x-frame-options': SECURITY_HEADERS['x-frame-options'],
-  }
-  if (contentLength !== undefined) headers['content-length'] = contentLength
-  return headers
+/**
+ * The headers of a found order's answer as a raw list, etag and content-length left blank: a fresh copy for each
+ * node:http listener, which fills the blanks in place for each response (orderHead), and the names and values the
+ * Hono route copies into its Response.
+ */
+function orderHeaderList(): (string | number)[] {
+  return [
+    'content-type', JSON_TYPE,
+    'etag', '',
+    'cache-control', IMMUTABLE,
+    'content-security-policy', SECURITY_HEADERS['content-security-policy'],
+    'x-content-type-options', SECURITY_HEADERS['x-content-type-options'],
+    'referrer-policy', SECURITY_HEADERS['referrer-policy'],
+    'x-frame-options', SECURITY_HEADERS['x-frame-options'],
+    // Last, so that a 304 (no content-length: it would describe a body not sent) is the list without its last pair.
+    'content-length', 0,
+  ]
 }
 
-function ok({ body, etag }: CachedOrder): OrderAnswer {
-  return { status: 200, headers: cachedHeaders(etag, String(body.byteLength)), body }
-}
+const ETAG_AT = 3
+const CONTENT_LENGTH_AT = 15
 
 /**
  * The content-type is repeated on 304 because caches update their stored headers from it, and without one
  * @hono/node-server would add its default, text/plain.
  */
-function notModified({ etag }: CachedOrder): OrderAnswer {
-  return {
-    status: 304,
-    headers: cachedHeaders(etag, undefined),
-    body: null,
-  }
+function foundHeaders({ status, order }: FoundOrder): Record<string, string> {
+  const list = orderHeaderList()
+  const headers: Record<string, string> = {}
+  const end = status === 304 ? CONTENT_LENGTH_AT - 1 : list.length
+  for (let i = 0; i < end; i += 2) headers[list[i] as string] = String(list[i + 1])
+  headers.etag = order.etag
+  if (status === 200) headers['content-length'] = String(order.body.byteLength)
+  return headers
 }
 
 /** A prebuilt error answer in the contract's JSON shape (the same body and headers as errorResponse, plus content-length). */
-function errorAnswer(status: number, code: ErrorCode, message: string, extra: Record<string, string> = {}): OrderAnswer {
+function errorAnswer(status: number, code: ErrorCode, message: string, extra: Record<string, string> = {}): FixedAnswer {
   const body = Buffer.from(errorJson(code, message))
-  return {
-    status,
-    headers: { 'content-type': JSON_TYPE, 'content-length': String(body.byteLength), ...SECURITY_HEADERS, ...extra },
-    body,
-  }
+  const headers = { 'content-type': JSON_TYPE, 'content-length': String(body.byteLength), ...SECURITY_HEADERS, ...extra }
+  return { status, headers, rawHeaders: Object.entries(headers).flat(), body }
 }
 
 // The Hono route.
@@ -192,8 +215,9 @@ export function orderRoute(answers: OrderAnswers): Handler<AppEnv> {
   }
 }
 
-function toResponse({ status, headers, body }: OrderAnswer): Response {
-  return new Response(body, { status, headers })
+function toResponse(answer: OrderAnswer): Response {
+  if ('order' in answer) return new Response(answer.status === 200 ? answer.order.body : null, { status: answer.status, headers: foundHeaders(answer) })
+  return new Response(answer.body, { status: answer.status, headers: answer.headers })
 }
 
 // The node:http listener.
@@ -210,9 +234,11 @@ type FetchCallback = Parameters<typeof getRequestListener>[0]
  * (createOrderAnswers above), so status, headers, body and metrics are the same on both paths.
  * It takes only ids that follow the id rule as they arrive: then the URL parser would leave the path as it is.
  * Anything else (%-escapes, dot segments, an extra slash, other methods) goes to Hono, which answers it as before.
- * The Host header is checked by the answers (a rebinding page must not read orders either).
+ * The Host header is checked by the answers (a rebinding page must not read orders either). The two headers it
+ * reads are taken from the raw list: `req.headers` would build an object of every header first.
  */
 export function createOrderFastPath(answers: OrderAnswers): FastPath {
+  const send = answerWriter()
   return (req, res) => {
     const method = req.method
     const url = req.url
@@ -222,11 +248,12 @@ export function createOrderFastPath(answers: OrderAnswers): FastPath {
     if (!isOrderId(id)) return false
 
     try {
-      const answer = answers.answerValid(req.headers.host, id, req.headers['if-none-match'])
-      if (answer instanceof Promise) answer.then((settled) => send(res, settled), (error: unknown) => fail(answers, req, res, error))
+      const raw = req.rawHeaders
+      const answer = answers.answerValid(rawHeader(raw, 'host', 'first'), id, rawHeader(raw, 'if-none-match', 'join'))
+      if (answer instanceof Promise) answer.then((settled) => send(res, settled), (error: unknown) => fail(answers, send, req, res, error))
       else send(res, answer)
     } catch (error) {
-      fail(answers, req, res, error)
+      fail(answers, send, req, res, error)
     }
     return true
   }
@@ -254,14 +281,38 @@ export function createRequestListener({
   }
 }
 
-/** node:http itself leaves the body out of a response to HEAD, keeping the headers (content-length included). */
-function send(res: ServerResponse, { status, headers, body }: OrderAnswer): void {
-  res.writeHead(status, headers)
-  if (body === null) res.end()
-  else res.end(body)
+type AnswerWriter = (res: ServerResponse, answer: OrderAnswer) => void
+
+/**
+ * Writes answers on node:http. A found order's headers are filled into one raw list this writer owns (one for 200,
+ * one for 304), and no object is built per response: writeHead turns the list into the response's head before it
+ * returns, so the next response may fill it again. node:http itself leaves the body out of a response to HEAD,
+ * keeping the headers (content-length included).
+ */
+function answerWriter(): AnswerWriter {
+  const ok = orderHeaderList()
+  const notModified = ok.slice(0, CONTENT_LENGTH_AT - 1)
+  return (res, answer) => {
+    if (!('order' in answer)) {
+      res.writeHead(answer.status, answer.rawHeaders)
+      res.end(answer.body)
+      return
+    }
+    const { order } = answer
+    if (answer.status === 304) {
+      notModified[ETAG_AT] = order.etag
+      res.writeHead(304, notModified)
+      res.end()
+      return
+    }
+    ok[ETAG_AT] = order.etag
+    ok[CONTENT_LENGTH_AT] = order.body.byteLength
+    res.writeHead(200, ok)
+    res.end(order.body)
+  }
 }
 
-function fail(answers: OrderAnswers, req: IncomingMessage, res: ServerResponse, error: unknown): void {
+function fail(answers: OrderAnswers, send: AnswerWriter, req: IncomingMessage, res: ServerResponse, error: unknown): void {
   const answer = answers.failed(error, req.method, req.url)
   if (res.headersSent) res.destroy()
   else send(res, answer)

@@ -1,5 +1,5 @@
 import { createServer, request, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { Socket, type AddressInfo } from 'node:net'
 import { OrderCache } from '../../src/cache/order-cache.js'
 import { createApp, type AppDeps, type OrderServiceApp } from '../../src/http/app.js'
 import { allowedHosts } from '../../src/http/middleware/host-check.js'
@@ -85,6 +85,18 @@ export function send(port: number, path: string, init: { method?: string; header
     })
     req.on('error', reject)
     req.end(init.body)
+  })
+}
+
+/** Sends `request` as written (an HTTP/1.0 request, repeated header lines) on a socket of its own; resolves with the whole reply once the server closes it. */
+export function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = new Socket()
+    let text = ''
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')))
+    socket.on('end', () => resolve(text))
+    socket.on('error', reject)
+    socket.connect(port, '127.0.0.1', () => socket.end(request))
   })
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { allowedHosts, hostRule } from '../../src/http/middleware/host-check.js'
 import { loadConfig } from '../../src/config.js'
 import { testDatabaseForFile } from '../support/shared-by-tests.js'
-import { buildApp, orderJson, SECURITY_HEADER_NAMES, send, serve } from './harness.js'
+import { buildApp, orderJson, rawRequest, SECURITY_HEADER_NAMES, send, serve } from './harness.js'
 
 const db = testDatabaseForFile()
 
@@ -63,15 +63,7 @@ describe('Host check (DNS rebinding)', () => {
       for (const host of ['localhost:', 'localhost:80:80', 'localhost:http', '[::1', '[::1]x', 'localhost.', 'localhost:8000.evil.example']) {
         expect((await send(server.port, '/order/o-1', { headers: { host } })).status, JSON.stringify(host)).toBe(421)
       }
-      const { Socket } = await import('node:net')
-      const reply = await new Promise<string>((resolve, reject) => {
-        const socket = new Socket()
-        let text = ''
-        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')))
-        socket.on('end', () => resolve(text))
-        socket.on('error', reject)
-        socket.connect(server.port, '127.0.0.1', () => socket.end('GET /order/o-1 HTTP/1.0\r\n\r\n'))
-      })
+      const reply = await rawRequest(server.port, 'GET /order/o-1 HTTP/1.0\r\n\r\n')
       expect(reply).toMatch(/^HTTP\/1\.1 421 /)
     } finally {
       await server.close()

@@ -7,7 +7,7 @@ import { createOrderFastPath, createRequestListener, ORDER_ID, type FastPath } f
 import { ORDER_UID_PATTERN } from '../../src/ingest/order-schema.js'
 import { createOrderStore } from '../../src/store/orders.js'
 import { testDatabaseForFile } from '../support/shared-by-tests.js'
-import { buildApp, orderJson, SECURITY_HEADER_NAMES, send } from './harness.js'
+import { buildApp, orderJson, rawRequest, SECURITY_HEADER_NAMES, send } from './harness.js'
 
 const db = testDatabaseForFile()
 const servers: Server[] = []
@@ -45,7 +45,13 @@ async function startBoth(harness: ReturnType<typeof buildApp>) {
       return { hono, composed, fast: answered.at(-1) }
     },
     composed: (path: string, init: { method?: string; headers?: Record<string, string> } = {}) => send(composedPort, path, init),
+    ports: { hono: honoPort, composed: composedPort },
   }
+}
+
+/** The status of the answer to `request`, sent as written (repeated header lines included). */
+async function rawStatus(port: number, request: string): Promise<number> {
+  return Number(/^HTTP\/1\.1 (\d{3}) /.exec(await rawRequest(port, request))?.[1])
 }
 
 /** Stores an order through the real store; returns its body as PostgreSQL gives it back (jsonb text). */
@@ -181,6 +187,50 @@ describe('GET /order/:id on the node:http fast path', () => {
     const head = await both('/order/h1', { method: 'HEAD' })
     expect(head.composed.status).toBe(200)
     expect(head.composed.headers['content-length']).toBe(String(Buffer.byteLength(body)))
+  })
+
+  it('When a header comes in two lines or in capitals, then the fast path reads it as Hono does (If-None-Match joined, the first Host)', async () => {
+    const harness = buildApp(db)
+    await store(harness, 'd1')
+    const { both, ports } = await startBoth(harness)
+    const etag = (await both('/order/d1')).composed.headers.etag!
+
+    for (const [lines, status] of [
+      [`Host: localhost\r\nIf-None-Match: "other"\r\nIf-None-Match: ${etag}`, 304],
+      [`HOST: localhost\r\nIF-NONE-MATCH: ${etag}`, 304],
+      ['Host: localhost\r\nHost: rebind.evil.example', 200],
+      ['Host: rebind.evil.example\r\nHost: localhost', 421],
+    ] as const) {
+      const request = `GET /order/d1 HTTP/1.1\r\n${lines}\r\nConnection: close\r\n\r\n`
+      const [hono, composed] = [await rawStatus(ports.hono, request), await rawStatus(ports.composed, request)]
+      expect([composed, hono], lines).toEqual([status, status])
+    }
+  })
+
+  it('When answers of several orders and statuses interleave, then each carries its own ETag and content-length', async () => {
+    const harness = buildApp(db)
+    const uids = ['i1', 'i2-longer-id', 'i3']
+    const bodies = new Map<string, string>()
+    for (const uid of uids) bodies.set(uid, await store(harness, uid))
+    const { composed } = await startBoth(harness)
+    const etags = new Map<string, string>()
+    for (const uid of uids) etags.set(uid, (await composed(`/order/${uid}`)).headers.etag!)
+    expect(new Set(etags.values()).size).toBe(uids.length)
+
+    const asked = Array.from({ length: 30 }, (_, i) => ({ uid: uids[i % 3]!, revalidate: i % 2 === 0 }))
+    const replies = await Promise.all(
+      asked.map(({ uid, revalidate }) => composed(`/order/${uid}`, revalidate ? { headers: { 'if-none-match': etags.get(uid)! } } : {})),
+    )
+
+    replies.forEach((reply, i) => {
+      const { uid, revalidate } = asked[i]!
+      expect(reply.headers.etag).toBe(etags.get(uid))
+      if (revalidate) {
+        expect([reply.status, reply.headers['content-length'], reply.body]).toEqual([304, undefined, ''])
+      } else {
+        expect([reply.status, reply.headers['content-length'], reply.body]).toEqual([200, String(Buffer.byteLength(bodies.get(uid)!)), bodies.get(uid)])
+      }
+    })
   })
 
   it('When another method or another route is asked, then Hono answers it through the same listener, unchanged', async () => {

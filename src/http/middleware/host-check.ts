@@ -36,10 +36,15 @@ export type HostRule = (host: string | undefined) => boolean
 export function hostRule(allowed: AllowedHosts): HostRule {
   if (allowed === '*') return () => true
   const names = new Set(allowed)
+  // Clients send the same Host on every request: the last one allowed is compared whole before any is parsed.
+  let lastAllowed: string | undefined
   return (host) => {
     if (host === undefined) return false
+    if (host === lastAllowed) return true
     const name = hostName(host.toLowerCase())
-    return name !== undefined && names.has(name)
+    if (name === undefined || !names.has(name)) return false
+    lastAllowed = host
+    return true
   }
 }
 

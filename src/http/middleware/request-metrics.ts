@@ -32,12 +32,13 @@ export class Tally {
 export type CountResponse = (status: number) => void
 
 export function responseCounter(tally: Tally, httpRequests: Metrics['httpRequests'], method: string, route: string): CountResponse {
-  const counters = new Map<number, () => void>()
+  // Indexed by the status itself (three digits): cheaper than a Map's hashing, on every request of the hot path.
+  const counters: ((() => void) | undefined)[] = []
   return (status) => {
-    let count = counters.get(status)
+    let count = counters[status]
     if (count === undefined) {
       count = tally.counter(httpRequests.labels(method, route, String(status)))
-      counters.set(status, count)
+      counters[status] = count
     }
     count()
   }
