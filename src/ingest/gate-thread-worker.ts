@@ -10,23 +10,12 @@ if (port === null) throw new ServiceError('internal', 'gate-thread-worker.ts run
 const gate = createGate(workerData as GateOptions)
 
 port.on('message', ({ bytes, ends }: GateBatch) => {
-  const accepted: number[] = []
-  const orderUids: string[] = []
-  const texts: string[] = []
-  const rejects: Verdict<GateReason>[] = []
+  const verdicts: Verdict<GateReason>[] = []
   let start = 0
-  for (let i = 0; i < ends.length; i++) {
-    const verdict = gate(bytes.subarray(start, ends[i]))
-    start = ends[i]!
-    if (verdict.ok) {
-      accepted.push(1)
-      orderUids.push(verdict.orderUid)
-      texts.push(verdict.json)
-    } else {
-      accepted.push(0)
-      rejects.push(verdict)
-    }
+  for (const end of ends) {
+    verdicts.push(gate(bytes.subarray(start, end)))
+    start = end
   }
-  port.postMessage({ kind: 'verdicts', accepted, orderUids, texts, rejects } satisfies GateThreadReply)
+  port.postMessage({ kind: 'verdicts', verdicts } satisfies GateThreadReply)
 })
 port.postMessage({ kind: 'ready' } satisfies GateThreadReply)
