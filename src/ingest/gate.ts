@@ -32,6 +32,7 @@ export function createGate(options: GateOptions): Gate {
   const ajv = new Ajv({ allErrors: true, strict: true })
   addFormats(ajv, ['date-time', 'email'])
   const validate = ajv.compile<Order>(orderSchema)
+  const validateQuickly = compileQuickCheck()
   const decoder = new TextDecoder('utf-8', { fatal: true })
   const print = compileJsonbText(orderSchema)
 
@@ -61,7 +62,7 @@ export function createGate(options: GateOptions): Gate {
       // An oversized array of bad elements would otherwise yield an error per field per element.
       return reject('schema', [{ path: '/items', message: `must NOT have more than ${maxItems} items` }], orderUid)
     }
-    if (!validate(doc)) return reject('schema', toRejectErrors(validate.errors ?? [], maxErrors), orderUid)
+    if (!validateQuickly(doc) && !validate(doc)) return reject('schema', toRejectErrors(validate.errors ?? [], maxErrors), orderUid)
     // A JSON escape can produce what jsonb refuses (U+0000, lone surrogates); without an escape there is none.
     if (text.includes('\\u')) {
       const unstorable = findUnstorableString(doc, '')
@@ -71,6 +72,32 @@ export function createGate(options: GateOptions): Gate {
     }
     return { ok: true, orderUid: doc.order_uid, json: print(doc) }
   }
+}
+
+/**
+ * The schema checked with string lengths in UTF-16 code units (String#length), stopping at the first error: a
+ * third cheaper than counting code points as JSON Schema does (ajv's ucs2length, for each minLength and
+ * maxLength). A string's length in units is never below its code points, and at least 1 exactly when they are, so
+ * with no minLength above 1 what this accepts the full check accepts too; only what it refuses (a reject, or a
+ * string of astral characters near its maxLength) goes on to the full check, which gives the verdict and the errors.
+ */
+function compileQuickCheck(): (doc: object) => doc is Order {
+  if (maxMinLength(orderSchema) > 1) return (_doc): _doc is Order => false
+  // logger: false silences ajv's notice that `unicode` is deprecated: counting code points is ajv's default,
+  // and this check is the one place where it is not wanted.
+  const ajv = new Ajv({ allErrors: false, strict: true, unicode: false, logger: false })
+  addFormats(ajv, ['date-time', 'email'])
+  return ajv.compile<Order>(orderSchema)
+}
+
+/** The largest minLength anywhere in a schema (0 without one). */
+function maxMinLength(schema: unknown): number {
+  if (typeof schema !== 'object' || schema === null) return 0
+  let max = 0
+  for (const [key, value] of Object.entries(schema)) {
+    max = Math.max(max, key === 'minLength' && typeof value === 'number' ? value : maxMinLength(value))
+  }
+  return max
 }
 
 /** A GateCheck that runs `gate` on this thread: for tests, and wherever a second thread is not worth it. */

@@ -34,6 +34,7 @@ describe('gate: accepted orders', () => {
     ['a UTF-8 byte order mark before the JSON', new Uint8Array([0xef, 0xbb, 0xbf, ...bytes(sampleText)])],
     ['empty request_id and internal_signature', changed((d) => ((d.payment.request_id = ''), (d.internal_signature = '')))],
     ['non-ASCII text', changed((d) => (d.delivery.name = 'Тест Тестов 🚚'))],
+    ['a name of 255 astral characters (510 UTF-16 units)', changed((d) => (d.delivery.name = '🚚'.repeat(255)))],
     ['a paired surrogate written as an escape', bytes(sampleText.replace('"Mascaras"', '"Mascaras \\ud83d\\ude9a"'))],
     ['a date-time with an offset and fraction', changed((d) => (d.date_created = '2021-11-26T06:22:19.123+03:00'))],
     ['100 items', changed((d) => (d.items = Array.from({ length: 100 }, () => d.items[0])))],
@@ -105,6 +106,7 @@ describe('gate: rejected messages', () => {
     ['an item that is a string', (d) => (d.items = ['x']), '/items/0'],
     ['an empty name', (d) => (d.delivery.name = ''), '/delivery/name'],
     ['a name of 256 characters', (d) => (d.delivery.name = 'x'.repeat(256)), '/delivery/name'],
+    ['a name of 256 astral characters', (d) => (d.delivery.name = '🚚'.repeat(256)), '/delivery/name'],
   ])('When the order has %s, then it is rejected as schema with the path %j', (_name, change, path) => {
     const result = rejected(gate(changed(change)))
     expect(result.reason).toBe('schema')
