@@ -9,7 +9,8 @@ import { Parser, ProtocolError, type Op, type ProtocolErrorCode } from '../../..
 
 // Small limits, so that the fuzzer reaches the payload and control line checks.
 const LIMITS = { maxPayload: 16, maxControlLine: 48 }
-const CODES: readonly ProtocolErrorCode[] = ['UNKNOWN_OPERATION', 'BAD_ARGUMENTS', 'MAX_PAYLOAD', 'MAX_CONTROL_LINE']
+// HEADERS_NOT_SUPPORTED: an HPUB from a client that did not ask for headers, as nats-server answers it.
+const CODES: readonly ProtocolErrorCode[] = ['UNKNOWN_OPERATION', 'BAD_ARGUMENTS', 'MAX_PAYLOAD', 'MAX_CONTROL_LINE', 'HEADERS_NOT_SUPPORTED']
 
 interface Outcome {
   ops: Array<Record<string, unknown>>
@@ -87,7 +88,8 @@ describe('NATS parser under fuzzing', () => {
       fc.property(protocolish, (input) => {
         expect(run(byteAtATime(input))).toEqual(run([input]))
       }),
-      { numRuns: 500 },
+      // The example is a counterexample a CI run found: an HPUB without headers agreed, refused with its own code.
+      { numRuns: 500, examples: [[Buffer.from('hPUB foo 0\r\n\r\n', 'latin1')]] },
     )
   })
 
