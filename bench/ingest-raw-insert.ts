@@ -29,7 +29,7 @@ export async function rawInsert(db: BenchDatabase, orders: readonly NewOrder[], 
   const clientBefore = process.cpuUsage()
   const ms = await timeMs(async () => {
     for (const batch of batchesOf(orders, batchSize)) {
-      const params: string[] = []
+      const params: NewOrder[keyof NewOrder][] = []
       for (const order of batch) params.push(order.orderUid, order.json)
       await sql.unsafe(statementFor(batch.length), params, { prepare: true })
     }

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type { OrderPages, OrderStore } from '../store/orders.js'
+import type { JsonbText, OrderPages, OrderStore } from '../store/orders.js'
 import { BodySlabs, ownCopy, type Slab } from './body-slabs.js'
 import { MissLimiter } from './miss-limiter.js'
 
@@ -144,8 +144,8 @@ export class OrderCache {
   }
 
   /** Caches an order just committed; it becomes visible even if its id was recently looked up in vain. */
-  set(orderUid: string, body: string): CachedOrder {
-    const order = new Entry(this.#slabs.write(body))
+  set(orderUid: string, body: JsonbText): CachedOrder {
+    const order = new Entry(typeof body === 'string' ? this.#slabs.write(body) : this.#slabs.copy(body))
     this.#absent.delete(orderUid)
     this.#orders.set(orderUid, order)
     this.#slabs.adopt(orderUid, order.body)

@@ -9,13 +9,14 @@ import type { Transaction } from '../store/db.js'
 import type { DeadLetterStore } from '../store/dead-letters.js'
 import type { OrderStore } from '../store/orders.js'
 import type { GateCheck } from './gate.js'
+import type { JsonbText } from '../store/orders.js'
 import { createStoreVerdicts } from './store-verdicts.js'
 import type { BrokerMessage, MessageOrigin } from './transport.js'
 import type { RejectReason, Verdict } from './verdict.js'
 
 /** What the writer needs of the cache (src/cache/order-cache.ts provides it). */
 export interface OrderCacheWriter {
-  set(orderUid: string, body: string): void
+  set(orderUid: string, body: JsonbText): void
 }
 
 export interface BatchWriterOptions {

@@ -25,7 +25,7 @@ export type GateThreadReply = { kind: 'ready' } | { kind: 'verdicts'; verdicts: 
  * Runs the gate (UTF-8, JSON.parse, schema, jsonb printing: about a third of the service's CPU per order) on a
  * worker thread, so on a machine with a core to spare it overlaps the main thread's work (the broker's client,
  * the driver, the cache, the acks) instead of adding to it. Messages travel in batches: one copy into one buffer,
- * one post each way. Each post costs the same whatever its size, so at most two batches are out at a time (one
+ * one post each way; the accepted orders' text comes back as UTF-8 in one moved buffer too (gate-thread-worker.ts). Each post costs the same whatever its size, so at most two batches are out at a time (one
  * being gated, one waiting for the thread): what arrives meanwhile gathers into the next, and batches grow with
  * the load instead of the posts multiplying with it.
  *

@@ -4,7 +4,8 @@ import { compileJsonbText } from './jsonb-text.js'
 import { ORDER_UID_PATTERN, orderSchema, type Order } from './order-schema.js'
 import type { GateReason, RejectError, Verdict } from './verdict.js'
 
-export type Gate = (payload: Uint8Array) => Verdict<GateReason>
+/** The gate itself prints the text as a string; the gate thread sends it on as bytes (gate-thread-worker.ts). */
+export type Gate = (payload: Uint8Array) => Verdict<GateReason, string>
 
 /** The gate as the writer and the replay use it: a verdict per message, in the order the messages were given. */
 export type GateCheck = (payload: Uint8Array) => Promise<Verdict<GateReason>>
@@ -105,7 +106,7 @@ export function checkInThisThread(gate: Gate): GateCheck {
   return (payload) => Promise.resolve(gate(payload))
 }
 
-function reject(reason: GateReason, errors: RejectError[], orderUid?: string): Verdict<GateReason> {
+function reject(reason: GateReason, errors: RejectError[], orderUid?: string): Verdict<GateReason, string> {
   return orderUid === undefined ? { ok: false, reason, errors } : { ok: false, reason, errors, orderUid }
 }
 

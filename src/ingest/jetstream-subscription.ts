@@ -348,8 +348,10 @@ function subscribe(nc: NatsConnection, options: JetStreamOptions, onMessage: (me
   const deliver = (message: JsMsg) => {
     const sequence = message.info.streamSequence
     held.set(sequence, message)
+    const data = message.data
     onMessage({
-      data: Buffer.from(message.data),
+      // A view, not a copy: `held` keeps the message (and so the socket chunk under it) until the ack anyway.
+      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
       sequence,
       origin: copiedFrom(message),
       ack: () => {

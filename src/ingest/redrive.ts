@@ -6,6 +6,7 @@ import { classifyDatabaseError } from '../store/database-errors.js'
 import type { DeadLetter, DeadLetterStore } from '../store/dead-letters.js'
 import type { RedriveSelection, RedriveState, RedriveStore } from '../store/dead-letter-redrives.js'
 import type { OrderCacheWriter } from './batch-writer.js'
+import type { JsonbText } from '../store/orders.js'
 import type { ReplayResult, ReplayStep } from './replay.js'
 import type { RejectReason } from './verdict.js'
 
@@ -159,7 +160,7 @@ export function createRedrive(options: RedriveOptions) {
   const { transaction, store, deadLetters, replayLetter, batchSize } = options
 
   async function replayAll(tx: postgres.TransactionSql, ids: readonly string[]) {
-    const done: { letterId: string; result: Done; stored?: { orderUid: string; body: string } }[] = []
+    const done: { letterId: string; result: Done; stored?: { orderUid: string; body: JsonbText } }[] = []
     // In order_uid order, as the writer inserts (orders.ts): a batch of ingest holding some of the same keys waits
     // for this one or this one for it, never both.
     const letters = (await deadLetters.getMany(ids, tx)).sort(byOrderUid)

@@ -5,6 +5,7 @@ import type { OrderStore } from '../store/orders.js'
 import { isRowId } from '../store/row-id.js'
 import type { OrderCacheWriter } from './batch-writer.js'
 import type { GateCheck } from './gate.js'
+import type { JsonbText } from '../store/orders.js'
 import { createStoreVerdicts } from './store-verdicts.js'
 import { CONFLICT_ERRORS, type RejectError, type RejectReason } from './verdict.js'
 
@@ -28,7 +29,7 @@ export interface ReplayOptions {
 /** What one replay did: its result, and the order to cache once its transaction has committed. */
 export interface Replayed {
   result: Exclude<ReplayResult, { outcome: 'not_found' }>
-  stored?: { orderUid: string; body: string }
+  stored?: { orderUid: string; body: JsonbText }
 }
 
 /**

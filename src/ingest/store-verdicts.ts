@@ -1,4 +1,5 @@
 import type { Queryable } from '../store/db.js'
+import type { JsonbText } from '../store/orders.js'
 import type { DeadLetterStore, NewDeadLetter } from '../store/dead-letters.js'
 import type { NewOrder, OrderStore } from '../store/orders.js'
 import type { MessageOrigin } from './transport.js'
@@ -17,7 +18,7 @@ export interface JudgedMessage {
 /** What the transaction did with one message (see MessageOutcome). */
 export type Stored =
   /** A new order: `body` goes to the cache once the transaction has committed. */
-  | { outcome: 'stored'; orderUid: string; body: string }
+  | { outcome: 'stored'; orderUid: string; body: JsonbText }
   | { outcome: 'duplicate' }
   | { outcome: 'dead_lettered' | 'already_dead_lettered'; reason: RejectReason }
 

@@ -1,3 +1,5 @@
+import type { JsonbText } from '../store/orders.js'
+
 /**
  * Ingest's vocabulary: what is decided about a message taken from the channel, and what became of it. The gate
  * and the writer decide; the store keeps dead letters in these terms (src/store/dead-letters.ts).
@@ -17,12 +19,12 @@ export interface RejectError {
 
 /**
  * What is decided about a message: an order to store, or a reject. `json` is the order in jsonb's text form, what
- * is stored, cached and served (see jsonb-text.ts). A reject carries `orderUid` when the message names one in the
+ * is stored, cached and served (see jsonb-text.ts): a string from the gate, its UTF-8 bytes from the gate thread. A reject carries `orderUid` when the message names one in the
  * safe alphabet, to show next to the dead letter. The gate gives only its own reasons (`Verdict<GateReason>`);
  * the writer may turn a verdict into `unstorable`.
  */
-export type Verdict<R extends RejectReason = RejectReason> =
-  | { ok: true; orderUid: string; json: string }
+export type Verdict<R extends RejectReason = RejectReason, J extends JsonbText = JsonbText> =
+  | { ok: true; orderUid: string; json: J }
   | { ok: false; reason: R; errors: readonly RejectError[]; orderUid?: string | undefined }
 
 /** The errors of a `conflict`. */

@@ -29,6 +29,25 @@ describe('order store', () => {
     expect(await orders.count()).toBe(2)
   })
 
+  it('When an order’s text is given as its UTF-8 bytes (as the gate thread sends it), then that text is stored, and a redelivery in either form is a duplicate', async () => {
+    // Cyrillic too: bytes and characters differ, so a length taken in characters would cut the text short.
+    const text = withUid('b1', (doc) => (doc.delivery.city = 'Санкт-Петербург'))
+    // A view into a larger buffer, as each order's text is into its batch's.
+    const batch = Buffer.from(`padding${text}padding`)
+    const bytes = new Uint8Array(batch.buffer, batch.byteOffset + 7, Buffer.byteLength(text))
+    const [stored] = await orders.insertMany([{ orderUid: 'b1', json: bytes, brokerSeq: 1 }])
+    expect(stored).toMatchObject({ status: 'stored' })
+    expect(await orders.findBody('b1')).toBe(text)
+    const again = await orders.insertMany([{ orderUid: 'b1', json: text, brokerSeq: 2 }])
+    const againAsBytes = await orders.insertMany([{ orderUid: 'b1', json: Buffer.from(text), brokerSeq: 3 }])
+    const other = await orders.insertMany([{ orderUid: 'b1', json: Buffer.from(withUid('b1', (doc) => (doc.entry = 'WBXX'))), brokerSeq: 4 }])
+    expect([again, againAsBytes, other].map(([result]) => result)).toEqual([
+      { orderUid: 'b1', status: 'existing', identical: true },
+      { orderUid: 'b1', status: 'existing', identical: true },
+      { orderUid: 'b1', status: 'existing', identical: false },
+    ])
+  })
+
   it('When batches of every size from 1 to 40 are inserted, then each order is stored once with its own sequence', async () => {
     // Most sizes leave slots of their statement empty (slotsFor): those must store nothing.
     let seq = 0
