@@ -3,8 +3,6 @@ import stan, { type Message as StanMessage, type Stan } from 'node-nats-streamin
 import type { BrokerMessage, RereadFrom } from './transport.js'
 import { withTimeout } from '../timeout.js'
 
-/** Where a re-read starts: the first message at or after a moment, or a sequence. */
-
 export interface StanRereadOptions {
   server: string
   clusterId: string
