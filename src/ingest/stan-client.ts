@@ -79,6 +79,8 @@ export async function connectStan(options: StanClientOptions): Promise<Outcome<{
   } catch (error) {
     return { ok: false, reason: `connect: ${messageOf(error)}` }
   }
+  // Known from the NATS handshake on: a node without a streaming server still names the others.
+  announce(nc, options)
   // The broker's heartbeats: requests on this inbox, answered with an empty reply, or it drops the client.
   const heartbeatInbox = createInbox()
   nc.subscribe(heartbeatInbox, { callback: (_error, msg) => void msg.respond() })
@@ -119,7 +121,6 @@ export class StanConnection {
     this.lost = new Promise((resolve) => (this.#markLost = resolve))
     void nc.closed().then((error) => this.#lose(error === undefined ? 'connection closed' : `connection closed: ${messageOf(error)}`))
     if (session.protocol >= PROTOCOL_ONE && session.pingInterval !== 0) this.#ping(connId)
-    this.#announce()
     if (options.onServers !== undefined) void this.#watchServers()
   }
 
@@ -205,15 +206,10 @@ export class StanConnection {
     }, pingInterval * 1000)
   }
 
-  #announce(): void {
-    const urls = this.nc.info?.connect_urls
-    if (urls !== undefined) this.options.onServers?.(urls.map((hostPort) => `nats://${hostPort}`))
-  }
-
   /** transport-node reports a changed cluster as an `update` status; the INFO then holds the whole list. */
   async #watchServers(): Promise<void> {
     for await (const status of this.nc.status()) {
-      if (status.type === 'update') this.#announce()
+      if (status.type === 'update') announce(this.nc, this.options)
     }
   }
 }
@@ -280,6 +276,12 @@ export class StanSubscription {
     if (!answer.ok) return `${what} request: ${answer.reason}`
     return decodeSubscriptionResponse(answer.data)?.error || undefined
   }
+}
+
+/** Reports the servers the connected node's cluster announces (its last INFO's connect_urls). */
+function announce(nc: NatsConnection, options: StanClientOptions): void {
+  const urls = nc.info?.connect_urls
+  if (urls !== undefined) options.onServers?.(urls.map((hostPort) => `nats://${hostPort}`))
 }
 
 /** A request answered within `timeoutMs`, or why not (a timeout, no responders, a closed connection). */

@@ -7,6 +7,7 @@ import { encodeCloseRequest } from '../../src/stan-server/streaming/protocol.js'
 import { stanSubjects } from '../../src/stan-server/streaming/subjects.js'
 import { Cleanup } from '../support/cleanup.js'
 import { startFreezingProxy } from '../support/tcp-proxy.js'
+import { startNatsCluster } from '../support/nats-server.js'
 import { stanServer } from './brokers.js'
 
 let broker: Awaited<ReturnType<typeof stanServer>>
@@ -70,6 +71,16 @@ describe('connect', () => {
     const opened = await connectStan(options('frozen-connect', { server: `nats://127.0.0.1:${proxy.port}`, connectTimeoutMs: 1_000 }))
     expect(opened.ok).toBe(false)
     expect(performance.now() - started).toBeLessThan(2_000)
+  })
+
+  it('When the server is a node of a NATS cluster, then the servers the cluster announces are reported, even when it has no streaming server', { timeout: 60_000 }, async () => {
+    const cluster = await startNatsCluster(3)
+    cleanup.add('cluster', () => cluster.close())
+    const announced: string[][] = []
+    const opened = await connectStan(options('announced', { server: cluster.urls[0]!, onServers: (urls) => void announced.push(urls) }))
+    expect(opened.ok).toBe(false)
+    const normalized = (url: string) => new URL(url).href.replace(/\/$/, '')
+    expect(announced.at(-1)?.map(normalized)).toEqual(expect.arrayContaining(cluster.urls.slice(1).map(normalized)))
   })
 })
 
