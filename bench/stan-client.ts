@@ -136,9 +136,9 @@ async function drainNew(url: string, durable: string): Promise<Drain> {
   const started = await startWindow()
   const subscribed = await opened.connection.subscribe(
     { channel: CHANNEL, durableName: durable, maxInFlight: MAX_IN_FLIGHT, ackWaitMs: ACK_WAIT_MS },
-    (data, sequence, subscription) => {
-      read += data.length + sequence
-      subscription.ack(sequence)
+    (message, subscription) => {
+      read += message.data.length + message.sequence
+      subscription.ack(message.sequence)
       if (++received === count) finished()
     },
   )

@@ -21,6 +21,7 @@ import {
   encodeUnsubscribeRequest,
   StartPosition,
   type ConnectResponse,
+  type MsgProto,
 } from '../stan-server/streaming/protocol.js'
 
 const PROTOCOL_ONE = 1
@@ -47,16 +48,22 @@ export type Outcome<T> = ({ ok: true } & T) | { ok: false; reason: string }
 
 export interface StanSubscribeOptions {
   channel: string
+  /** Empty: a subscription that ends with its connection. */
   durableName: string
   /** A durable queue group; unset: a plain durable. */
   queueGroup?: string | undefined
   maxInFlight: number
   /** Sent in whole seconds, rounded up. */
   ackWaitMs: number
+  /** Where a new subscription starts (a durable resumes where it was): the first message unless said otherwise. */
+  start?: StanStart | undefined
 }
 
-/** Called per delivered message: its data (a view on the received bytes), its sequence in the channel, and the subscription to ack it on. */
-export type OnStanMessage = (data: Buffer, sequence: number, subscription: StanSubscription) => void
+/** A start other than the channel's first message: its last one, a sequence, or the first at or after a moment. */
+export type StanStart = 'last' | { sequence: number } | { since: Date }
+
+/** Called per delivered message (its data a view on the received bytes), with the subscription to ack it on. */
+export type OnStanMessage = (message: MsgProto, subscription: StanSubscription) => void
 
 /**
  * Opens a NATS connection to `options.server` (no reconnect of its own: a new server needs a new streaming
@@ -125,7 +132,7 @@ export class StanConnection {
   }
 
   /**
-   * Subscribes `options.channel` from its first message (a durable resumes where it was), acks by hand.
+   * Subscribes `options.channel` from its first message or `options.start` (a durable resumes where it was), acks by hand.
    * Messages are handed on once this has resolved: the caller knows the subscription is live before the first.
    */
   async subscribe(options: StanSubscribeOptions, onMessage: OnStanMessage): Promise<Outcome<{ subscription: StanSubscription }>> {
@@ -135,7 +142,7 @@ export class StanConnection {
       callback: (_error, msg) => {
         const delivered = decodeMsgProto(bufferOf(msg.data))
         // Not a MsgProto: nothing to hand on, and nothing to ack (the broker redelivers what it sent).
-        if (delivered !== undefined) subscription.deliver(delivered.data, delivered.sequence)
+        if (delivered !== undefined) subscription.deliver(delivered)
       },
     })
     const request = encodeSubscriptionRequest({
@@ -146,9 +153,7 @@ export class StanConnection {
       maxInFlight: options.maxInFlight,
       ackWaitInSecs: Math.ceil(options.ackWaitMs / 1000),
       durableName: options.durableName,
-      startPosition: StartPosition.First,
-      startSequence: 0,
-      startTimeDelta: 0,
+      ...startOf(options.start),
     })
     const answer = await requestBounded(this.nc, this.session.subRequests, request, this.options.requestTimeoutMs)
     const response = answer.ok ? decodeSubscriptionResponse(answer.data) : undefined
@@ -223,7 +228,7 @@ export class StanSubscription {
    * Messages that came before the broker's answer was read (the broker starts delivering as it answers, often in
    * the same read): handed on in order once subscribe() has resolved. Undefined from then on.
    */
-  #held: Array<[Buffer, number]> | undefined = []
+  #held: MsgProto[] | undefined = []
   #left = false
 
   constructor(
@@ -234,9 +239,9 @@ export class StanSubscription {
     private readonly onMessage: OnStanMessage,
   ) {}
 
-  deliver(data: Buffer, sequence: number): void {
-    if (this.#held === undefined) this.onMessage(data, sequence, this)
-    else this.#held.push([data, sequence])
+  deliver(message: MsgProto): void {
+    if (this.#held === undefined) this.onMessage(message, this)
+    else this.#held.push(message)
   }
 
   /** The broker accepted the subscription: acks go to `ackInbox`, and what came meanwhile is handed on after the caller's continuation. */
@@ -245,7 +250,7 @@ export class StanSubscription {
     setImmediate(() => {
       const held = this.#held ?? []
       this.#held = undefined
-      for (const [data, sequence] of held) if (!this.#left) this.onMessage(data, sequence, this)
+      for (const message of held) if (!this.#left) this.onMessage(message, this)
     })
   }
 
@@ -276,6 +281,14 @@ export class StanSubscription {
     if (!answer.ok) return `${what} request: ${answer.reason}`
     return decodeSubscriptionResponse(answer.data)?.error || undefined
   }
+}
+
+/** A SubscriptionRequest's start fields; a moment is sent as the time since it, in ns (as node-nats-streaming does). */
+function startOf(start: StanStart | undefined): { startPosition: StartPosition; startSequence: number; startTimeDelta: number } {
+  if (start === undefined) return { startPosition: StartPosition.First, startSequence: 0, startTimeDelta: 0 }
+  if (start === 'last') return { startPosition: StartPosition.LastReceived, startSequence: 0, startTimeDelta: 0 }
+  if ('sequence' in start) return { startPosition: StartPosition.SequenceStart, startSequence: start.sequence, startTimeDelta: 0 }
+  return { startPosition: StartPosition.TimeDeltaStart, startSequence: 0, startTimeDelta: (Date.now() - start.since.getTime()) * 1_000_000 }
 }
 
 /** Reports the servers the connected node's cluster announces (its last INFO's connect_urls). */

@@ -138,7 +138,10 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
     if (session.over) return
     const subscribed = await opened.connection.subscribe(
       { channel: options.channel, durableName: options.durableName, queueGroup: options.queueGroup, maxInFlight: options.maxInFlight, ackWaitMs: options.ackWaitMs },
-      (data, sequence, subscription) => onMessage({ data, sequence, ack: () => subscription.ack(sequence) }),
+      (message, subscription) => {
+        const sequence = message.sequence
+        onMessage({ data: message.data, sequence, ack: () => subscription.ack(sequence) })
+      },
     )
     if (!subscribed.ok) return failed(session, 'subscription refused', subscribed.reason)
     session.subscription = subscribed.subscription

@@ -47,10 +47,10 @@ async function connected(clientId: string, overrides: Partial<StanClientOptions>
 async function subscribed(connection: StanConnection, channel: string, ack: (payload: string) => boolean) {
   const received = new EventEmitter()
   const sequences: number[] = []
-  const opened = await connection.subscribe({ channel, durableName: 'durable', maxInFlight: 64, ackWaitMs: 30_000 }, (data, sequence, subscription) => {
-    sequences.push(sequence)
-    if (ack(data.toString())) subscription.ack(sequence)
-    received.emit(data.toString())
+  const opened = await connection.subscribe({ channel, durableName: 'durable', maxInFlight: 64, ackWaitMs: 30_000 }, (message, subscription) => {
+    sequences.push(message.sequence)
+    if (ack(message.data.toString())) subscription.ack(message.sequence)
+    received.emit(message.data.toString())
   })
   if (!opened.ok) throw new Error(opened.reason)
   return { subscription: opened.subscription, received, sequences }
