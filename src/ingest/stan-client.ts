@@ -90,7 +90,11 @@ export async function connectStan(options: StanClientOptions): Promise<Outcome<{
   announce(nc, options)
   // The broker's heartbeats: requests on this inbox, answered with an empty reply, or it drops the client.
   const heartbeatInbox = createInbox()
-  nc.subscribe(heartbeatInbox, { callback: (_error, msg) => void msg.respond() })
+  nc.subscribe(heartbeatInbox, {
+    callback: (error, msg) => {
+      if (error === null) respondQuietly(msg)
+    },
+  })
   const connId = Buffer.from(nuid.next())
   const request = encodeConnectRequest({
     clientId: options.clientId,
@@ -139,7 +143,9 @@ export class StanConnection {
     const inbox = createInbox()
     const subscription = new StanSubscription(this.nc, this.options, this.session, options.channel, onMessage)
     subscription.deliveries = this.nc.subscribe(inbox, {
-      callback: (_error, msg) => {
+      // An error comes with no message (a subscription the server refused, say): nothing to hand on.
+      callback: (error, msg) => {
+        if (error !== null) return
         const delivered = decodeMsgProto(bufferOf(msg.data))
         // Not a MsgProto: nothing to hand on, and nothing to ack (the broker redelivers what it sent).
         if (delivered !== undefined) subscription.deliver(delivered)
@@ -195,7 +201,8 @@ export class StanConnection {
     const inbox = createInbox()
     let out = 0
     this.nc.subscribe(inbox, {
-      callback: (_error, msg) => {
+      callback: (error, msg) => {
+        if (error !== null) return
         const refusal = msg.data.length === 0 ? '' : decodePingResponse(bufferOf(msg.data))?.error
         if (refusal) this.#lose(`streaming ping refused: ${refusal}`)
         else out = 0
@@ -295,6 +302,15 @@ function startOf(start: StanStart | undefined): { startPosition: StartPosition; 
 function announce(nc: NatsConnection, options: StanClientOptions): void {
   const urls = nc.info?.connect_urls
   if (urls !== undefined) options.onServers?.(urls.map((hostPort) => `nats://${hostPort}`))
+}
+
+/** Answers a heartbeat; on a connection closing meanwhile there is no one left to answer. */
+function respondQuietly(msg: Msg): void {
+  try {
+    msg.respond()
+  } catch {
+    // Closed: the broker notices the client is gone by its heartbeats, as it should.
+  }
 }
 
 /** A request answered within `timeoutMs`, or why not (a timeout, no responders, a closed connection). */
