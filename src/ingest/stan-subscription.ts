@@ -1,6 +1,7 @@
-import stan from 'node-nats-streaming'
+import type stan from 'node-nats-streaming'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
+import { connectStan, type StanClientOptions, type StanConnection, type StanSubscription } from './stan-client.js'
 import { rereadStanChannel } from './stan-reread.js'
 import type { BrokerMessage, BrokerSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
@@ -37,35 +38,21 @@ export interface StanSubscriptionOptions {
   retry?: BackoffPolicy
 }
 
-type Connection = ReturnType<typeof stan.connect>
-type Subscription = ReturnType<Connection['subscribe']>
-/** node-nats-streaming's Message (its class is not exported by the typings). */
-interface StanMessage {
-  getRawData(): Buffer
-  getSequence(): number
-  ack(): void
-}
-
 interface Session {
-  connection: Connection
   server: string
-  /** Gives up on a server that has not answered in time (node-nats-streaming passes no connect timeout on). */
-  connectTimer: NodeJS.Timeout
-  subscription?: Subscription
-  /** Set once this session failed: its late events are ignored, a new session takes over. */
+  /** Settles once the connection and the subscription are set up, or failed: a close waits for it. */
+  started?: Promise<void>
+  connection?: StanConnection
+  subscription?: StanSubscription
+  /** Set once this session failed or is closed: its late events are ignored, a new session takes over. */
   over: boolean
 }
 
-/** The part of the NATS v1 client (under node-nats-streaming) that knows the servers the cluster announced. */
-interface AnnouncingClient {
-  servers?: Array<{ url: URL; implicit?: boolean }>
-  on(event: 'servers', listener: () => void): void
-}
-
-const CLOSE_TIMEOUT_MS = 5_000
 const RETIRE_TIMEOUT_MS = 10_000
 /** From connecting to one server to the streaming session's answer: TCP, the NATS handshake, the connect request. */
 export const CONNECT_TIMEOUT_MS = 5_000
+/** Each later request to the broker: subscribe, subscription close, unsubscribe, connection close. */
+const REQUEST_TIMEOUT_MS = 5_000
 
 /**
  * How a connection that stops answering without closing (no FIN, no RST) is noticed: by pings, on two levels.
@@ -121,7 +108,8 @@ export function stanTransport(config: Config, broker: { servers: readonly string
  * still remembers the dead connection), it connects again, to the next server of the list, and resubscribes the
  * same durable, which resumes at the first unacked message. A server that fails is left for the next one at
  * once; only when every known server has failed in a row does it wait, with backoff.
- * The only place in the service that subscribes with node-nats-streaming (the NATS Streaming transport).
+ * The only place in the service that subscribes to NATS Streaming (the transport), on the service's own
+ * client (stan-client.ts).
  */
 export function openStanSubscription(options: StanSubscriptionOptions, onMessage: (message: BrokerMessage) => void): BrokerSubscription {
   const { log } = options
@@ -137,85 +125,49 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
 
   function connect(): void {
     if (closing) return
-    const server = servers.next()
-    const connection = stan.connect(options.clusterId, options.clientId, connectOptions(server, options.clientId))
-    // A node whose host is gone drops the SYN, and a stuck one may accept and say nothing: without this bound the
-    // walk would wait on it for minutes (the kernel's connect timeout) or for ever before trying the next server.
-    const connectTimer = setTimeout(() => failed(session, `connect: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined), CONNECT_TIMEOUT_MS)
-    const session: Session = { connection, server, connectTimer, over: false }
+    const session: Session = { server: servers.next(), over: false }
     current = session
-    const fail = (what: string) => (error?: unknown) => failed(session, what, error)
-    // Listeners stay attached for the connection's whole life: an 'error' without one would crash the process.
-    connection.on('connect', () => {
-      clearTimeout(connectTimer)
-      learnServers(session)
-      subscribe(session)
-    })
-    connection.on('error', fail('connection error'))
-    connection.on('connection_lost', fail('connection lost'))
-    connection.on('close', fail('connection closed'))
+    session.started = start(session)
+  }
+
+  async function start(session: Session): Promise<void> {
+    const opened = await connectStan(clientOptions(session.server, options.clientId, learnServers))
+    if (!opened.ok) return failed(session, 'connect failed', opened.reason)
+    session.connection = opened.connection
+    void opened.connection.lost.then((reason) => failed(session, 'connection lost', reason))
+    if (session.over) return
+    const subscribed = await opened.connection.subscribe(
+      { channel: options.channel, durableName: options.durableName, queueGroup: options.queueGroup, maxInFlight: options.maxInFlight, ackWaitMs: options.ackWaitMs },
+      (message, subscription) => {
+        const sequence = message.sequence
+        onMessage({ data: message.data, sequence, ack: () => subscription.ack(sequence) })
+      },
+    )
+    if (!subscribed.ok) return failed(session, 'subscription refused', subscribed.reason)
+    session.subscription = subscribed.subscription
+    if (session.over) return
+    live = true
+    delays.reset()
+    servers.connected()
+    log.info({ channel: options.channel, durable: options.durableName, queueGroup: options.queueGroup, server: session.server }, 'subscribed')
+    if (retirement === undefined && options.retireDurableOf !== undefined && options.queueGroup !== undefined) {
+      retirement = retireDurable(opened.connection, session.server, options.retireDurableOf)
+    }
   }
 
   /** Servers the cluster announces (the NATS INFO's connect_urls) join the list, now and whenever they change. */
-  function learnServers(session: Session): void {
-    const client = (session.connection as unknown as { nc?: AnnouncingClient }).nc
-    if (client === undefined) return
-    const learn = () => {
-      const announced = (client.servers ?? []).filter((known) => known.implicit === true).map((known) => known.url.href)
-      if (servers.announce(announced)) log.info({ servers: servers.list() }, 'broker cluster announced servers')
-    }
-    learn()
-    client.on('servers', learn)
+  function learnServers(announced: string[]): void {
+    if (servers.announce(announced)) log.info({ servers: servers.list() }, 'broker cluster announced servers')
   }
 
-  function subscribe(session: Session): void {
-    if (session.over || closing) return
-    const subscriptionOptions = session.connection
-      .subscriptionOptions()
-      .setDeliverAllAvailable()
-      .setDurableName(options.durableName)
-      .setManualAckMode(true)
-      .setMaxInFlight(options.maxInFlight)
-      .setAckWait(options.ackWaitMs)
-    const subscription =
-      options.queueGroup === undefined
-        ? session.connection.subscribe(options.channel, subscriptionOptions)
-        : session.connection.subscribe(options.channel, options.queueGroup, subscriptionOptions)
-    session.subscription = subscription
-    subscription.on('ready', () => {
-      if (session.over) return
-      live = true
-      delays.reset()
-      servers.connected()
-      log.info({ channel: options.channel, durable: options.durableName, queueGroup: options.queueGroup, server: session.server }, 'subscribed')
-      if (retirement === undefined && options.retireDurableOf !== undefined && options.queueGroup !== undefined) {
-        retirement = retireDurable(session, options.retireDurableOf)
-      }
-    })
-    subscription.on('error', (error: unknown) => failed(session, 'subscription error', error))
-    subscription.on('timeout', (error: unknown) => failed(session, 'subscription timeout', error))
-    subscription.on('message', (message: StanMessage) => {
-      onMessage({
-        data: message.getRawData(),
-        sequence: message.getSequence(),
-        ack: () => ackQuietly(message),
-      })
-    })
-  }
-
-  function failed(session: Session, what: string, error: unknown): void {
+  function failed(session: Session, what: string, reason: string): void {
     if (session.over || closing) return
     session.over = true
     live = false
-    clearTimeout(session.connectTimer)
-    try {
-      session.connection.close()
-    } catch {
-      // Already closed underneath: nothing left to release.
-    }
+    void session.connection?.close()
     // Another server first; a pause only once every known server has failed since the last subscription.
     const wait = servers.roundFailed() ? delays.next() : 0
-    log.warn({ err: error, server: session.server, retryInMs: wait }, `broker ${what}: reconnecting`)
+    log.warn({ err: { message: reason }, server: session.server, retryInMs: wait }, `broker ${what}: reconnecting`)
     retryTimer = setTimeout(connect, wait)
   }
 
@@ -225,31 +177,37 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
    * group has those messages too. Refused while an instance of the old version still runs under that client id:
    * then it stays, and the next start tries again.
    */
-  async function retireDurable(session: Session, legacyClientId: string): Promise<void> {
+  async function retireDurable(ours: StanConnection, server: string, legacyClientId: string): Promise<void> {
     const own = legacyClientId === options.clientId
-    const connection = own ? session.connection : stan.connect(options.clusterId, legacyClientId, connectOptions(session.server, legacyClientId))
-    const answer = new Promise<string | undefined>((resolve) => {
-      const done = (error?: unknown) => resolve(error === undefined ? undefined : String((error as Error)?.message ?? error))
-      const unsubscribe = () => {
-        const legacy = connection.subscribe(
-          options.channel,
-          connection.subscriptionOptions().setDurableName(options.durableName).setManualAckMode(true).setMaxInFlight(1).setAckWait(options.ackWaitMs),
+    const retire = async (): Promise<string | undefined> => {
+      const opened = own ? { ok: true as const, connection: ours } : await connectStan(clientOptions(server, legacyClientId))
+      if (!opened.ok) return opened.reason
+      try {
+        const legacy = await opened.connection.subscribe(
+          { channel: options.channel, durableName: options.durableName, maxInFlight: 1, ackWaitMs: options.ackWaitMs },
+          () => {},
         )
-        legacy.on('ready', () => legacy.unsubscribe())
-        legacy.on('unsubscribed', () => done())
-        legacy.on('error', done)
-        legacy.on('timeout', done)
+        return legacy.ok ? await legacy.subscription.unsubscribe() : legacy.reason
+      } finally {
+        if (!own) await opened.connection.close()
       }
-      if (own) return unsubscribe()
-      connection.on('connect', unsubscribe)
-      connection.on('error', done)
-    })
-    const outcome = await withTimeout(answer, RETIRE_TIMEOUT_MS, () => `no answer within ${RETIRE_TIMEOUT_MS} ms`)
-    if (!own) {
-      await settle(connection, ['close', 'error'], () => connection.close())
     }
+    const outcome = await withTimeout(retire(), RETIRE_TIMEOUT_MS, () => `no answer within ${RETIRE_TIMEOUT_MS} ms`)
     if (outcome === undefined) log.info({ clientId: legacyClientId, durable: options.durableName }, 'removed the durable of the single-instance version')
     else log.info({ clientId: legacyClientId, durable: options.durableName, reason: outcome }, 'the durable of the single-instance version was not removed; the next start tries again')
+  }
+
+  /** The client's options for one server, under `clientId`. */
+  function clientOptions(server: string, clientId: string, onServers?: (urls: string[]) => void): StanClientOptions {
+    return {
+      server,
+      clusterId: options.clusterId,
+      clientId,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      pings: PINGS,
+      ...(onServers === undefined ? {} : { onServers }),
+    }
   }
 
   connect()
@@ -266,18 +224,17 @@ export function openStanSubscription(options: StanSubscriptionOptions, onMessage
       const session = current
       if (session === undefined || session.over) return
       session.over = true
-      clearTimeout(session.connectTimer)
-      const subscription = session.subscription
-      if (subscription !== undefined && !subscription.isClosed()) {
-        await settle(subscription, ['closed', 'error', 'timeout'], () => subscription.close())
-      }
-      await settle(session.connection, ['close', 'error'], () => session.connection.close())
+      // Every step is bounded (the connect and request timeouts): shutdown never hangs.
+      await session.started
+      await session.subscription?.close()
+      await session.connection?.close()
     },
   }
 }
 
 /**
- * The NATS connection's options for one server. The NATS client's own reconnect is off: a new server (or a broker
+ * node-nats-streaming's options for one server, as the subscription's own client sets them up (the publisher,
+ * still on node-nats-streaming, uses them). The NATS client's own reconnect is off: a new server (or a broker
  * restarted without its state) needs the streaming session set up again (connect request, subscription), which
  * only a fresh connection does, so the list is walked here, one server per connection.
  */
@@ -344,27 +301,4 @@ export class ServerRing {
 /** One spelling per server (`nats://h:4222` and `nats://h:4222/` are the same), so lists can be compared. */
 function normalize(url: string): string {
   return new URL(url).href.replace(/\/$/, '')
-}
-
-function ackQuietly(message: StanMessage): void {
-  try {
-    message.ack()
-  } catch {
-    // The connection is gone: the broker will deliver the message again, and the store takes it as a duplicate.
-  }
-}
-
-/** Calls `action` and resolves on the first of `events`, or after a timeout so shutdown never hangs. */
-function settle(emitter: NodeJS.EventEmitter, events: string[], action: () => void): Promise<void> {
-  let done!: () => void
-  const happened = new Promise<void>((resolve) => (done = resolve))
-  for (const event of events) emitter.once(event, done)
-  try {
-    action()
-  } catch {
-    done()
-  }
-  return withTimeout(happened, CLOSE_TIMEOUT_MS, () => undefined).finally(() => {
-    for (const event of events) emitter.off(event, done)
-  })
 }

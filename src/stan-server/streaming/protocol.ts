@@ -92,6 +92,23 @@ export interface CloseRequest {
   clientId: string
 }
 
+/** A delivery as a subscriber reads it; `data` is a view on the input. */
+export interface MsgProto {
+  sequence: number
+  subject: string
+  reply: string
+  data: Buffer
+  timestamp: number
+  redelivered: boolean
+  redeliveryCount: number
+  crc32: number
+}
+
+/** PingResponse and CloseResponse: an error, empty when all is well. */
+export interface ErrorResponse {
+  error: string
+}
+
 // ---- decoding -------------------------------------------------------------
 
 /** A field as the decoders read it: the property it sets, and its protobuf type (which fixes its wire type). */
@@ -190,21 +207,92 @@ export const decodeUnsubscribeRequest = decoder<UnsubscribeRequest>(() => ({ cli
 
 export const decodeCloseRequest = decoder<CloseRequest>(() => ({ clientId: '' }), { 1: ['clientId', 'string'] })
 
+// What a client reads.
+
+/** MsgProto; decoded once per delivered message, so hand-written like decodePubMsg. */
+export function decodeMsgProto(buf: Buffer): MsgProto | undefined {
+  const r = new ProtoReader(buf)
+  const m: MsgProto = { sequence: 0, subject: '', reply: '', data: EMPTY, timestamp: 0, redelivered: false, redeliveryCount: 0, crc32: 0 }
+  try {
+    while (!r.done) {
+      const tag = r.uint32()
+      const wire = tag & 7
+      const field = tag >>> 3
+      if (wire === WireType.Varint) {
+        if (field === 1) m.sequence = r.int64()
+        else if (field === 5) m.timestamp = r.int64()
+        else if (field === 6) m.redelivered = r.bool()
+        else if (field === 7) m.redeliveryCount = r.uint32()
+        else if (field === 10) m.crc32 = r.uint32()
+        else r.skip(wire)
+      } else if (wire === WireType.LengthDelimited) {
+        if (field === 4) m.data = r.bytes()
+        else if (field === 2) m.subject = r.string()
+        else if (field === 3) m.reply = r.string()
+        else r.skip(wire)
+      } else r.skip(wire)
+    }
+    return m
+  } catch (err) {
+    if (err instanceof MalformedMessageError) return undefined
+    throw err
+  }
+}
+
+export const decodeConnectResponse = decoder<ConnectResponse>(
+  () => ({
+    pubPrefix: '', subRequests: '', unsubRequests: '', closeRequests: '', error: '',
+    subCloseRequests: '', pingRequests: '', pingInterval: 0, pingMaxOut: 0, protocol: 0,
+  }),
+  {
+    1: ['pubPrefix', 'string'],
+    2: ['subRequests', 'string'],
+    3: ['unsubRequests', 'string'],
+    4: ['closeRequests', 'string'],
+    5: ['error', 'string'],
+    6: ['subCloseRequests', 'string'],
+    7: ['pingRequests', 'string'],
+    8: ['pingInterval', 'int32'],
+    9: ['pingMaxOut', 'int32'],
+    10: ['protocol', 'int32'],
+  },
+)
+
+export const decodeSubscriptionResponse = decoder<SubscriptionResponse>(() => ({ ackInbox: '', error: '' }), {
+  2: ['ackInbox', 'string'],
+  3: ['error', 'string'],
+})
+
+export const decodePingResponse = decoder<ErrorResponse>(() => ({ error: '' }), { 1: ['error', 'string'] })
+
+export const decodeCloseResponse = decoder<ErrorResponse>(() => ({ error: '' }), { 1: ['error', 'string'] })
+
 // ---- encoding -------------------------------------------------------------
 
-/** Encodes a message whose fields are all strings (PubAck, SubscriptionResponse, CloseResponse, PingResponse). */
-function encodeStrings(fields: ReadonlyArray<readonly [number, string]>): Buffer {
+/** A field to encode: its number and value (a string or bytes is length-delimited, a number a varint). */
+type EncodedField = readonly [number, string | Uint8Array | number]
+
+/**
+ * Encodes a message from its fields in order, leaving out those at their default (empty, 0) as proto3 does.
+ * For messages sent now and then (responses, a client's requests); the per-message ones are hand-written.
+ */
+function encodeFields(fields: readonly EncodedField[]): Buffer {
   let size = 0
   const lengths: number[] = []
   for (const [, value] of fields) {
-    const len = Buffer.byteLength(value)
+    const len = typeof value === 'string' ? Buffer.byteLength(value) : typeof value === 'number' ? 0 : value.length
     lengths.push(len)
-    if (len > 0) size += lengthDelimitedSize(len)
+    if (typeof value === 'number') size += value === 0 ? 0 : value < 0 ? 11 : varintFieldSize(value)
+    else if (len > 0) size += lengthDelimitedSize(len)
   }
   const w = new ProtoWriter(Buffer.allocUnsafe(size))
   fields.forEach(([num, value], i) => {
     const len = lengths[i]!
-    if (len > 0) w.stringField(num, value, len)
+    if (typeof value === 'number') {
+      if (value !== 0) w.varintField(num, value)
+    } else if (len === 0) return
+    else if (typeof value === 'string') w.stringField(num, value, len)
+    else w.bytesField(num, value)
   })
   return w.buf
 }
@@ -221,19 +309,19 @@ export function encodePubAck(guid: string, error = ''): Buffer {
 }
 
 export function encodeSubscriptionResponse(ackInbox: string, error = ''): Buffer {
-  return encodeStrings([[2, ackInbox], [3, error]])
+  return encodeFields([[2, ackInbox], [3, error]])
 }
 
 export function encodeCloseResponse(error = ''): Buffer {
-  return encodeStrings([[1, error]])
+  return encodeFields([[1, error]])
 }
 
 export function encodePingResponse(error = ''): Buffer {
-  return encodeStrings([[1, error]])
+  return encodeFields([[1, error]])
 }
 
 export function encodeConnectResponse(r: Partial<ConnectResponse>): Buffer {
-  const head = encodeStrings([
+  return encodeFields([
     [1, r.pubPrefix ?? ''],
     [2, r.subRequests ?? ''],
     [3, r.unsubRequests ?? ''],
@@ -241,15 +329,10 @@ export function encodeConnectResponse(r: Partial<ConnectResponse>): Buffer {
     [5, r.error ?? ''],
     [6, r.subCloseRequests ?? ''],
     [7, r.pingRequests ?? ''],
+    [8, r.pingInterval ?? 0],
+    [9, r.pingMaxOut ?? 0],
+    [10, r.protocol ?? 0],
   ])
-  const ints: Array<[number, number]> = [[8, r.pingInterval ?? 0], [9, r.pingMaxOut ?? 0], [10, r.protocol ?? 0]]
-  let size = head.length
-  for (const [, v] of ints) if (v !== 0) size += v < 0 ? 11 : varintFieldSize(v)
-  const w = new ProtoWriter(Buffer.allocUnsafe(size))
-  w.buf.set(head, 0)
-  w.pos = head.length
-  for (const [num, v] of ints) if (v !== 0) w.varintField(num, v)
-  return w.buf
 }
 
 /**
@@ -287,4 +370,59 @@ export function encodeRedelivery(encoded: Uint8Array, redeliveryCount: number): 
   w.varintField(6, 1)
   w.varintField(7, redeliveryCount)
   return out
+}
+
+// What a client sends.
+
+export function encodeConnectRequest(r: ConnectRequest): Buffer {
+  return encodeFields([
+    [1, r.clientId],
+    [2, r.heartbeatInbox],
+    [3, r.protocol],
+    [4, r.connId],
+    [5, r.pingInterval],
+    [6, r.pingMaxOut],
+  ])
+}
+
+export function encodeSubscriptionRequest(r: SubscriptionRequest): Buffer {
+  return encodeFields([
+    [1, r.clientId],
+    [2, r.subject],
+    [3, r.qGroup],
+    [4, r.inbox],
+    [5, r.maxInFlight],
+    [6, r.ackWaitInSecs],
+    [7, r.durableName],
+    [10, r.startPosition],
+    [11, r.startSequence],
+    [12, r.startTimeDelta],
+  ])
+}
+
+export function encodePing(connId: Uint8Array): Buffer {
+  return encodeFields([[1, connId]])
+}
+
+export function encodeUnsubscribeRequest(r: UnsubscribeRequest): Buffer {
+  return encodeFields([
+    [1, r.clientId],
+    [2, r.subject],
+    [3, r.inbox],
+    [4, r.durableName],
+  ])
+}
+
+export function encodeCloseRequest(clientId: string): Buffer {
+  return encodeFields([[1, clientId]])
+}
+
+/** Ack; sent once per delivered message, so it avoids the generic path (as encodePubAck does). */
+export function encodeAck(subject: string, sequence: number): Buffer {
+  const subjectLen = Buffer.byteLength(subject)
+  const size = (subjectLen > 0 ? lengthDelimitedSize(subjectLen) : 0) + (sequence !== 0 ? varintFieldSize(sequence) : 0)
+  const w = new ProtoWriter(Buffer.allocUnsafe(size))
+  if (subjectLen > 0) w.stringField(1, subject, subjectLen)
+  if (sequence !== 0) w.varintField(2, sequence)
+  return w.buf
 }

@@ -1,17 +1,22 @@
 /**
- * Fuzzing the protobuf decoders of the STAN requests: any bytes on an internal
- * subject give a decoded request or undefined (answered as an invalid request),
- * never an exception, whether the bytes are random or a real request damaged.
+ * Fuzzing the protobuf decoders of the STAN requests (and of what a client reads: deliveries and responses):
+ * any bytes on an internal subject give a decoded message or undefined (answered as an invalid request),
+ * never an exception, whether the bytes are random or a real message damaged.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   decodeAck,
   decodeCloseRequest,
+  decodeCloseResponse,
   decodeConnectRequest,
+  decodeConnectResponse,
+  decodeMsgProto,
   decodePing,
+  decodePingResponse,
   decodePubMsg,
   decodeSubscriptionRequest,
+  decodeSubscriptionResponse,
   decodeUnsubscribeRequest,
 } from '../../../src/stan-server/streaming/protocol.js'
 import { bytesOf, pb } from './reference-pb.js'
@@ -20,6 +25,8 @@ import { bytesOf, pb } from './reference-pb.js'
 const DECODERS = {
   decodePubMsg, decodeAck, decodeConnectRequest, decodePing,
   decodeSubscriptionRequest, decodeUnsubscribeRequest, decodeCloseRequest,
+  // A client's: what a broker (or anything on its inbox subjects) sends it.
+  decodeMsgProto, decodeConnectResponse, decodeSubscriptionResponse, decodePingResponse, decodeCloseResponse,
 } as const
 
 /** Runs every decoder; any exception escapes and fails the property. */
@@ -60,6 +67,16 @@ const valid = fc.oneof(
     m.setProtocol(1)
     m.setPingInterval(5)
     m.setPingMaxOut(3)
+    return bytesOf(m)
+  }),
+  fc.tuple(fc.maxSafeNat(), fc.string(), fc.uint8Array({ maxLength: 50 }), fc.nat()).map(([sequence, subject, data, count]) => {
+    const m = new pb.MsgProto()
+    m.setSequence(sequence)
+    m.setSubject(subject)
+    m.setData(data)
+    m.setTimestamp(Date.now() * 1e6)
+    m.setRedelivered(count > 0)
+    m.setRedeliveryCount(count)
     return bytesOf(m)
   }),
 )

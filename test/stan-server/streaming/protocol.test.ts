@@ -3,18 +3,29 @@ import fc from 'fast-check'
 import {
   decodeAck,
   decodeCloseRequest,
+  decodeCloseResponse,
   decodeConnectRequest,
+  decodeConnectResponse,
+  decodeMsgProto,
   decodePing,
+  decodePingResponse,
   decodePubMsg,
   decodeSubscriptionRequest,
+  decodeSubscriptionResponse,
   decodeUnsubscribeRequest,
+  encodeAck,
+  encodeCloseRequest,
   encodeCloseResponse,
+  encodeConnectRequest,
   encodeConnectResponse,
   encodeMsgProto,
+  encodePing,
   encodePingResponse,
   encodePubAck,
   encodeRedelivery,
+  encodeSubscriptionRequest,
   encodeSubscriptionResponse,
+  encodeUnsubscribeRequest,
 } from '../../../src/stan-server/streaming/protocol.js'
 import { bytesOf, pb } from './reference-pb.js'
 
@@ -172,5 +183,155 @@ describe('encoding what node-nats-streaming reads', () => {
       error: '', subCloseRequests: '_STAN.subclose.c', pingRequests: '_STAN.discover.c.pings', pingInterval: 5, pingMaxOut: 3,
       protocol: 1, publicKey: '',
     })
+  })
+})
+
+describe('the client side: encoding what the server reads', () => {
+  const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })
+
+  it('Should encode any Ack as node-nats-streaming does, and the server reads it back', () => {
+    fc.assert(
+      fc.property(text, fc.maxSafeNat(), (subject, sequence) => {
+        const ack = new pb.Ack()
+        ack.setSubject(subject)
+        ack.setSequence(sequence)
+        const encoded = encodeAck(subject, sequence)
+        expect([...encoded]).toEqual([...bytesOf(ack)])
+        expect(decodeAck(encoded)).toEqual({ subject, sequence })
+      }),
+    )
+  })
+
+  it('Should encode any SubscriptionRequest that the reference and the server read back', () => {
+    fc.assert(
+      fc.property(
+        text, text, text, int32, int32, fc.integer({ min: 0, max: 4 }), fc.maxSafeNat(), fc.maxSafeInteger(),
+        (subject, qGroup, durableName, maxInFlight, ackWaitInSecs, startPosition, startSequence, startTimeDelta) => {
+          const request = {
+            clientId: 'me', subject, qGroup, inbox: '_INBOX.x', maxInFlight, ackWaitInSecs, durableName,
+            startPosition, startSequence, startTimeDelta,
+          }
+          const encoded = encodeSubscriptionRequest(request)
+          const got = pb.SubscriptionRequest.deserializeBinary(encoded)
+          expect({
+            clientId: got.getClientId(), subject: got.getSubject(), qGroup: got.getQGroup(), inbox: got.getInbox(),
+            maxInFlight: got.getMaxInFlight(), ackWaitInSecs: got.getAckWaitInSecs(), durableName: got.getDurableName(),
+            startPosition: got.getStartPosition(), startSequence: got.getStartSequence(), startTimeDelta: got.getStartTimeDelta(),
+          }).toEqual(request)
+          expect(decodeSubscriptionRequest(encoded)).toEqual(request)
+        },
+      ),
+    )
+  })
+
+  it('Should encode ConnectRequest, Ping, UnsubscribeRequest and CloseRequest as node-nats-streaming does', () => {
+    fc.assert(
+      fc.property(text, text, u8, fc.integer({ min: 0, max: 3600 }), fc.integer({ min: 0, max: 100 }), (clientId, heartbeatInbox, connId, pingInterval, pingMaxOut) => {
+        const cr = new pb.ConnectRequest()
+        cr.setClientId(clientId)
+        cr.setHeartbeatInbox(heartbeatInbox)
+        cr.setProtocol(1)
+        cr.setConnId(connId)
+        cr.setPingInterval(pingInterval)
+        cr.setPingMaxOut(pingMaxOut)
+        const request = { clientId, heartbeatInbox, protocol: 1, connId: Buffer.from(connId), pingInterval, pingMaxOut }
+        expect([...encodeConnectRequest(request)]).toEqual([...bytesOf(cr)])
+
+        const ping = new pb.Ping()
+        ping.setConnId(connId)
+        expect([...encodePing(connId)]).toEqual([...bytesOf(ping)])
+
+        const ur = new pb.UnsubscribeRequest()
+        ur.setClientId(clientId)
+        ur.setSubject('orders')
+        ur.setInbox(heartbeatInbox)
+        ur.setDurableName('d')
+        expect([...encodeUnsubscribeRequest({ clientId, subject: 'orders', inbox: heartbeatInbox, durableName: 'd' })]).toEqual([...bytesOf(ur)])
+
+        const close = new pb.CloseRequest()
+        close.setClientId(clientId)
+        expect([...encodeCloseRequest(clientId)]).toEqual([...bytesOf(close)])
+      }),
+    )
+  })
+})
+
+describe('the client side: decoding what the server sends', () => {
+  it('Should decode any MsgProto the reference encodes, data as a view on the input', () => {
+    fc.assert(
+      fc.property(
+        fc.maxSafeNat(), text, text, u8, fc.maxSafeInteger(), fc.boolean(), fc.nat(), fc.nat({ max: 2 ** 32 - 1 }),
+        (sequence, subject, reply, data, timestamp, redelivered, redeliveryCount, crc32) => {
+          const m = new pb.MsgProto()
+          m.setSequence(sequence)
+          m.setSubject(subject)
+          m.setReply(reply)
+          m.setData(data)
+          m.setTimestamp(timestamp)
+          m.setRedelivered(redelivered)
+          m.setRedeliveryCount(redeliveryCount)
+          m.setCrc32(crc32)
+          const encoded = bytesOf(m)
+          const got = decodeMsgProto(encoded)!
+          expect({ ...got, data: [...got.data] }).toEqual({
+            sequence, subject, reply, data: [...data], timestamp, redelivered, redeliveryCount, crc32,
+          })
+          if (data.length > 0) expect(got.data.buffer).toBe(encoded.buffer)
+        },
+      ),
+    )
+  })
+
+  it('Should decode what the server encodes: a first delivery and a redelivery', () => {
+    const first = encodeMsgProto(7, 'orders', '', Buffer.from('hello'), 1_700_000_000_000_000_000)
+    const once = decodeMsgProto(first)!
+    expect({ ...once, data: once.data.toString() }).toEqual({
+      sequence: 7, subject: 'orders', reply: '', data: 'hello', timestamp: 1_700_000_000_000_000_000, redelivered: false, redeliveryCount: 0, crc32: 0,
+    })
+    const again = decodeMsgProto(encodeRedelivery(first, 3))!
+    expect([again.sequence, again.redelivered, again.redeliveryCount, again.data.toString()]).toEqual([7, true, 3, 'hello'])
+  })
+
+  it('Should decode ConnectResponse, SubscriptionResponse, PingResponse and CloseResponse, both from the reference and from the server', () => {
+    const fields = {
+      pubPrefix: '_STAN.pub.c', subRequests: '_STAN.sub.c', unsubRequests: '_STAN.unsub.c', closeRequests: '_STAN.close.c',
+      error: '', subCloseRequests: '_STAN.subclose.c', pingRequests: '_STAN.discover.c.pings', pingInterval: 5, pingMaxOut: 3, protocol: 1,
+    }
+    const cr = new pb.ConnectResponse()
+    cr.setPubPrefix(fields.pubPrefix)
+    cr.setSubRequests(fields.subRequests)
+    cr.setUnsubRequests(fields.unsubRequests)
+    cr.setCloseRequests(fields.closeRequests)
+    cr.setSubCloseRequests(fields.subCloseRequests)
+    cr.setPingRequests(fields.pingRequests)
+    cr.setPingInterval(fields.pingInterval)
+    cr.setPingMaxOut(fields.pingMaxOut)
+    cr.setProtocol(fields.protocol)
+    cr.setPublicKey('a field the client does not read')
+    expect(decodeConnectResponse(bytesOf(cr))).toEqual(fields)
+    expect(decodeConnectResponse(encodeConnectResponse(fields))).toEqual(fields)
+    expect(decodeConnectResponse(encodeConnectResponse({ error: 'stan: clientID already registered' }))!.error).toBe('stan: clientID already registered')
+
+    const sr = new pb.SubscriptionResponse()
+    sr.setAckInbox('_INBOX.ack')
+    sr.setError('stan: duplicate durable registration')
+    expect(decodeSubscriptionResponse(bytesOf(sr))).toEqual({ ackInbox: '_INBOX.ack', error: 'stan: duplicate durable registration' })
+    expect(decodeSubscriptionResponse(encodeSubscriptionResponse('_INBOX.ack'))).toEqual({ ackInbox: '_INBOX.ack', error: '' })
+
+    const ping = new pb.PingResponse()
+    ping.setError('gone')
+    expect(decodePingResponse(bytesOf(ping))).toEqual({ error: 'gone' })
+    expect(decodePingResponse(encodePingResponse())).toEqual({ error: '' })
+
+    const close = new pb.CloseResponse()
+    close.setError('stan: unknown clientID')
+    expect(decodeCloseResponse(bytesOf(close))).toEqual({ error: 'stan: unknown clientID' })
+    expect(decodeCloseResponse(encodeCloseResponse())).toEqual({ error: '' })
+  })
+
+  it('Should return undefined for a truncated MsgProto', () => {
+    const full = encodeMsgProto(1, 'orders', '', Buffer.alloc(100), 1)
+    expect(decodeMsgProto(full.subarray(0, 20))).toBeUndefined()
+    expect(decodeMsgProto(Buffer.from([0x08]))).toBeUndefined()
   })
 })
