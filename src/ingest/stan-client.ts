@@ -27,6 +27,20 @@ import {
 const PROTOCOL_ONE = 1
 const DISCOVER_PREFIX = '_STAN.discover'
 
+/** From connecting to one server to the streaming session's answer: TCP, the NATS handshake, the connect request. */
+export const CONNECT_TIMEOUT_MS = 5_000
+
+/**
+ * How a connection that stops answering without closing (no FIN, no RST) is noticed: by pings, on two levels.
+ * The NATS client pings every 2 s and, with 2 pings unanswered, ends the connection as stale at the third tick:
+ * ≤ 6 s after the last answer. The streaming client pings the broker every 2 s (whole seconds on the wire) and
+ * ends the connection as lost with 3 pings unanswered at the fourth: ≤ 8 s. Either way the connection is
+ * replaced as after any loss (connect again with backoff, resume the durable). The defaults (NATS 2 min × 2,
+ * streaming 5 s × 3) left it to luck: about 19 s, or 4 min if only the NATS level answered. A ping is a few
+ * bytes every 2 s: nothing beside the messages.
+ */
+export const PINGS = { pingInterval: 2_000, maxPingOut: 2, stanPingInterval: 2_000, stanMaxPingOut: 3 } as const
+
 export interface StanClientOptions {
   server: string
   clusterId: string

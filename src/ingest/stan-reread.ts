@@ -1,5 +1,4 @@
-import { connectStan, type StanConnection } from './stan-client.js'
-import { CONNECT_TIMEOUT_MS, PINGS } from './stan-subscription.js'
+import { CONNECT_TIMEOUT_MS, connectStan, PINGS, type StanConnection } from './stan-client.js'
 import type { BrokerMessage, RereadFrom } from './transport.js'
 import { withTimeout } from '../timeout.js'
 

@@ -1,7 +1,7 @@
 import type stan from 'node-nats-streaming'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
-import { connectStan, type StanClientOptions, type StanConnection, type StanSubscription } from './stan-client.js'
+import { CONNECT_TIMEOUT_MS, connectStan, PINGS, type StanClientOptions, type StanConnection, type StanSubscription } from './stan-client.js'
 import { rereadStanChannel } from './stan-reread.js'
 import type { BrokerMessage, BrokerSubscription, Transport } from './transport.js'
 import { Backoff, type BackoffPolicy } from '../backoff.js'
@@ -49,21 +49,8 @@ interface Session {
 }
 
 const RETIRE_TIMEOUT_MS = 10_000
-/** From connecting to one server to the streaming session's answer: TCP, the NATS handshake, the connect request. */
-export const CONNECT_TIMEOUT_MS = 5_000
 /** Each later request to the broker: subscribe, subscription close, unsubscribe, connection close. */
 const REQUEST_TIMEOUT_MS = 5_000
-
-/**
- * How a connection that stops answering without closing (no FIN, no RST) is noticed: by pings, on two levels.
- * The NATS client pings every 2 s and, with 2 pings unanswered, ends the connection as stale at the third tick:
- * ≤ 6 s after the last answer. The streaming client pings the broker every 2 s (whole seconds on the wire) and
- * ends the connection as lost with 3 pings unanswered at the fourth: ≤ 8 s. Either way the connection is
- * replaced as after any loss (connect again with backoff, resume the durable). The defaults (NATS 2 min × 2,
- * streaming 5 s × 3) left it to luck: about 19 s, or 4 min if only the NATS level answered. A ping is a few
- * bytes every 2 s: nothing beside the messages.
- */
-export const PINGS = { pingInterval: 2_000, maxPingOut: 2, stanPingInterval: 2_000, stanMaxPingOut: 3 } as const
 
 /** NATS Streaming as configured (STAN_*), on `servers` (STAN_URL's, or the embedded broker's). */
 export function stanTransport(config: Config, broker: { servers: readonly string[]; clusterId: string }, log: Logger): Transport {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import stan from 'node-nats-streaming'
-import { connectOptions, CONNECT_TIMEOUT_MS, ServerRing } from '../ingest/stan-subscription.js'
+import { CONNECT_TIMEOUT_MS } from '../ingest/stan-client.js'
+import { connectOptions, ServerRing } from '../ingest/stan-subscription.js'
 import { emptyTally, publishEach, REPUBLISH_DELAY, type PublishPlan as BasePlan, type PublishTally, type SendOne } from './publish-loop.js'
 import { Backoff } from '../backoff.js'
 import { withTimeout } from '../timeout.js'
