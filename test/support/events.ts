@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { EventEmitter } from 'node:events'
 import type { BatchWriterEvents } from '../../src/ingest/batch-writer.js'
+import { withTimeout } from '../../src/timeout.js'
 
 type EventMap<T> = Record<keyof T, unknown[]>
 
@@ -55,4 +56,15 @@ export async function eventually<T>(
     if (performance.now() > deadline) throw new Error(`${options.failure?.() ?? 'condition not met'} (within ${timeoutMs} ms)`)
     await sleep(options.everyMs ?? 50)
   }
+}
+
+/**
+ * `wait`, or a failure naming `step` (and `detail()`, what the test knows of the moment) when it has not settled
+ * within `ms`: a test of several waits that hangs says at which one, where its own timeout would say only that the
+ * whole took too long.
+ */
+export function step<T>(name: string, ms: number, wait: Promise<T>, detail?: () => string): Promise<T> {
+  return withTimeout(wait, ms, () => {
+    throw new Error(`${name}: not done within ${ms} ms${detail === undefined ? '' : `; ${detail()}`}`)
+  })
 }

@@ -30,6 +30,8 @@ export interface PostgresNode {
   readonly pid: number | undefined
   /** A URL for the service's user on this node alone. */
   readonly url: string
+  /** What the server has printed so far (its log), for a failure message. */
+  log(): string
   /** SIGKILL to the postmaster: a crash (its backends go with it). */
   kill(): Promise<void>
   /** pg_ctl stop -m fast: a switchover's first step. */
@@ -130,6 +132,7 @@ async function startNode(dataDir: string, port: number, settings: string[]): Pro
       return server.isRunning() ? server.pid : undefined
     },
     url,
+    log: () => server.output(),
     kill: async () => {
       await server.stop('SIGKILL', 0)
     },
