@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   // Dead letters record where the messages came from: the channel or the stream.
   const channel = transport.origin
   // Nothing is served here: the instances' caches learn of the restored orders from their commit listeners.
-  const { writer, writerPool } = createWriter(config, config.DATABASE_URL, { gate: gate.check, cache: { set: () => {} }, metrics, log, origin: channel })
+  const { writer, writerPool } = createWriter(config, config.DATABASE_URL, { gate: gate.check, cache: { set: () => {}, has: () => true }, metrics, log, origin: channel })
   try {
     const read = transport.reread(from, 'reread')
     const count = await rereadThroughWriter(writer, read)

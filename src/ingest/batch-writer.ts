@@ -17,6 +17,7 @@ import type { RejectReason, Verdict } from './verdict.js'
 /** What the writer needs of the cache (src/cache/order-cache.ts provides it). */
 export interface OrderCacheWriter {
   set(orderUid: string, body: JsonbText): void
+  has(orderUid: string): boolean
 }
 
 export interface BatchWriterOptions {
@@ -259,7 +260,12 @@ export function createBatchWriter(options: BatchWriterOptions) {
       if (result.outcome === 'stored') {
         cache.set(result.orderUid, result.body)
         stored++
-      } else if (result.outcome === 'duplicate') duplicates++
+      } else if (result.outcome === 'duplicate') {
+        // Stored by an attempt of ours whose commit answer never came (so it was never cached), or by another
+        // instance: cached now, so a read of it does not depend on the database (as during the next outage).
+        if (!cache.has(result.orderUid)) cache.set(result.orderUid, result.body)
+        duplicates++
+      }
       else {
         if (result.outcome === 'dead_lettered') deadLettered++
         else alreadyDeadLettered++

@@ -19,15 +19,17 @@ export interface JudgedMessage {
 export type Stored =
   /** A new order: `body` goes to the cache once the transaction has committed. */
   | { outcome: 'stored'; orderUid: string; body: JsonbText }
-  | { outcome: 'duplicate' }
+  /**
+   * The same order was stored already: by another instance, or by this one in an attempt whose commit answer was
+   * lost (a frozen connection, a fail-over), which then never cached it. `body` is the stored text, the same.
+   */
+  | { outcome: 'duplicate'; orderUid: string; body: JsonbText }
   | { outcome: 'dead_lettered' | 'already_dead_lettered'; reason: RejectReason }
 
 export interface StoreVerdictsOptions {
   orders: Pick<OrderStore, 'insertMany'>
   deadLetters: Pick<DeadLetterStore, 'insertMany'>
 }
-
-const DUPLICATE: Stored = { outcome: 'duplicate' }
 
 /**
  * The one step that writes verdicts, inside the caller's transaction, for the batch writer and the replay alike:
@@ -66,7 +68,7 @@ export function createStoreVerdicts({ orders, deadLetters }: StoreVerdictsOption
     inserted.forEach((result, j) => {
       const i = orderAt[j]!
       if (result.status === 'stored') results[i] = { outcome: 'stored', orderUid: result.orderUid, body: result.body }
-      else if (result.identical) results[i] = DUPLICATE
+      else if (result.identical) results[i] = { outcome: 'duplicate', orderUid: result.orderUid, body: incoming[j]!.json }
       else {
         letters.push(deadLetter(messages[i]!, 'conflict', CONFLICT_ERRORS, result.orderUid))
         letterAt.push(i)

@@ -1,21 +1,24 @@
 import stan from 'node-nats-streaming'
 import pino from 'pino'
-import { createBatchWriter, type BatchWriterOptions } from '../../src/ingest/batch-writer.js'
+import { createBatchWriter, type BatchWriterOptions, type OrderCacheWriter } from '../../src/ingest/batch-writer.js'
 import { checkInThisThread, createGate } from '../../src/ingest/gate.js'
 import type { StanSubscriptionOptions } from '../../src/ingest/stan-subscription.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { createDeadLetterStore } from '../../src/store/dead-letters.js'
-import { createOrderStore } from '../../src/store/orders.js'
+import { createOrderStore, type JsonbText } from '../../src/store/orders.js'
 import { transactionOn, type Sql } from '../../src/store/db.js'
 import type { StanServer } from '../../src/stan-server/index.js'
 
 export { orderJson } from '../support/orders.js'
 
 /** What the cache was given, in order: a real, minimal implementation of the writer's cache interface. */
-export class RecordingCache {
+export class RecordingCache implements OrderCacheWriter {
   readonly bodies = new Map<string, string>()
-  set(orderUid: string, body: string): void {
-    this.bodies.set(orderUid, body)
+  set(orderUid: string, body: JsonbText): void {
+    this.bodies.set(orderUid, typeof body === 'string' ? body : Buffer.from(body).toString('utf8'))
+  }
+  has(orderUid: string): boolean {
+    return this.bodies.has(orderUid)
   }
 }
 
