@@ -114,13 +114,16 @@ export interface ErrorResponse {
 /** A field as the decoders read it: the property it sets, and its protobuf type (which fixes its wire type). */
 type Field<T> = { [K in keyof T]: readonly [K, T[K] extends string ? 'string' : T[K] extends Buffer ? 'bytes' : 'int32' | 'int64'] }[keyof T]
 
+/** A message's fields by number: what its decoder reads and its encoder writes. */
+type Fields<T> = Readonly<Record<number, Field<T>>>
+
 const WIRE_TYPES = { string: WireType.LengthDelimited, bytes: WireType.LengthDelimited, int32: WireType.Varint, int64: WireType.Varint }
 
 /**
  * A decoder for a message whose `fields` are given by field number: a field of another number, or sent with
  * another wire type, is skipped, as protobuf decoders do. `empty` gives the defaults of a fresh message.
  */
-function decoder<T>(empty: () => T, fields: Readonly<Record<number, Field<T>>>): (buf: Buffer) => T | undefined {
+function decoder<T>(empty: () => T, fields: Fields<T>): (buf: Buffer) => T | undefined {
   return (buf) => {
     const r = new ProtoReader(buf)
     const msg = empty()
@@ -165,47 +168,57 @@ export function decodePubMsg(buf: Buffer): PubMsg | undefined {
 
 export const decodeAck = decoder<Ack>(() => ({ subject: '', sequence: 0 }), { 1: ['subject', 'string'], 2: ['sequence', 'int64'] })
 
+const CONNECT_REQUEST: Fields<ConnectRequest> = {
+  1: ['clientId', 'string'],
+  2: ['heartbeatInbox', 'string'],
+  3: ['protocol', 'int32'],
+  4: ['connId', 'bytes'],
+  5: ['pingInterval', 'int32'],
+  6: ['pingMaxOut', 'int32'],
+}
+
 export const decodeConnectRequest = decoder<ConnectRequest>(
   () => ({ clientId: '', heartbeatInbox: '', protocol: 0, connId: EMPTY, pingInterval: 0, pingMaxOut: 0 }),
-  {
-    1: ['clientId', 'string'],
-    2: ['heartbeatInbox', 'string'],
-    3: ['protocol', 'int32'],
-    4: ['connId', 'bytes'],
-    5: ['pingInterval', 'int32'],
-    6: ['pingMaxOut', 'int32'],
-  },
+  CONNECT_REQUEST,
 )
 
-export const decodePing = decoder<Ping>(() => ({ connId: EMPTY }), { 1: ['connId', 'bytes'] })
+const PING: Fields<Ping> = { 1: ['connId', 'bytes'] }
+
+export const decodePing = decoder<Ping>(() => ({ connId: EMPTY }), PING)
+
+const SUBSCRIPTION_REQUEST: Fields<SubscriptionRequest> = {
+  1: ['clientId', 'string'],
+  2: ['subject', 'string'],
+  3: ['qGroup', 'string'],
+  4: ['inbox', 'string'],
+  5: ['maxInFlight', 'int32'],
+  6: ['ackWaitInSecs', 'int32'],
+  7: ['durableName', 'string'],
+  10: ['startPosition', 'int32'],
+  11: ['startSequence', 'int64'],
+  12: ['startTimeDelta', 'int64'],
+}
 
 export const decodeSubscriptionRequest = decoder<SubscriptionRequest>(
   () => ({
     clientId: '', subject: '', qGroup: '', inbox: '', maxInFlight: 0, ackWaitInSecs: 0,
     durableName: '', startPosition: 0, startSequence: 0, startTimeDelta: 0,
   }),
-  {
-    1: ['clientId', 'string'],
-    2: ['subject', 'string'],
-    3: ['qGroup', 'string'],
-    4: ['inbox', 'string'],
-    5: ['maxInFlight', 'int32'],
-    6: ['ackWaitInSecs', 'int32'],
-    7: ['durableName', 'string'],
-    10: ['startPosition', 'int32'],
-    11: ['startSequence', 'int64'],
-    12: ['startTimeDelta', 'int64'],
-  },
+  SUBSCRIPTION_REQUEST,
 )
 
-export const decodeUnsubscribeRequest = decoder<UnsubscribeRequest>(() => ({ clientId: '', subject: '', inbox: '', durableName: '' }), {
+const UNSUBSCRIBE_REQUEST: Fields<UnsubscribeRequest> = {
   1: ['clientId', 'string'],
   2: ['subject', 'string'],
   3: ['inbox', 'string'],
   4: ['durableName', 'string'],
-})
+}
 
-export const decodeCloseRequest = decoder<CloseRequest>(() => ({ clientId: '' }), { 1: ['clientId', 'string'] })
+export const decodeUnsubscribeRequest = decoder<UnsubscribeRequest>(() => ({ clientId: '', subject: '', inbox: '', durableName: '' }), UNSUBSCRIBE_REQUEST)
+
+const CLOSE_REQUEST: Fields<CloseRequest> = { 1: ['clientId', 'string'] }
+
+export const decodeCloseRequest = decoder<CloseRequest>(() => ({ clientId: '' }), CLOSE_REQUEST)
 
 // What a client reads.
 
@@ -239,33 +252,36 @@ export function decodeMsgProto(buf: Buffer): MsgProto | undefined {
   }
 }
 
-export const decodeConnectResponse = decoder<ConnectResponse>(
-  () => ({
-    pubPrefix: '', subRequests: '', unsubRequests: '', closeRequests: '', error: '',
-    subCloseRequests: '', pingRequests: '', pingInterval: 0, pingMaxOut: 0, protocol: 0,
-  }),
-  {
-    1: ['pubPrefix', 'string'],
-    2: ['subRequests', 'string'],
-    3: ['unsubRequests', 'string'],
-    4: ['closeRequests', 'string'],
-    5: ['error', 'string'],
-    6: ['subCloseRequests', 'string'],
-    7: ['pingRequests', 'string'],
-    8: ['pingInterval', 'int32'],
-    9: ['pingMaxOut', 'int32'],
-    10: ['protocol', 'int32'],
-  },
-)
+const CONNECT_RESPONSE: Fields<ConnectResponse> = {
+  1: ['pubPrefix', 'string'],
+  2: ['subRequests', 'string'],
+  3: ['unsubRequests', 'string'],
+  4: ['closeRequests', 'string'],
+  5: ['error', 'string'],
+  6: ['subCloseRequests', 'string'],
+  7: ['pingRequests', 'string'],
+  8: ['pingInterval', 'int32'],
+  9: ['pingMaxOut', 'int32'],
+  10: ['protocol', 'int32'],
+}
 
-export const decodeSubscriptionResponse = decoder<SubscriptionResponse>(() => ({ ackInbox: '', error: '' }), {
-  2: ['ackInbox', 'string'],
-  3: ['error', 'string'],
+const emptyConnectResponse = (): ConnectResponse => ({
+  pubPrefix: '', subRequests: '', unsubRequests: '', closeRequests: '', error: '',
+  subCloseRequests: '', pingRequests: '', pingInterval: 0, pingMaxOut: 0, protocol: 0,
 })
 
-export const decodePingResponse = decoder<ErrorResponse>(() => ({ error: '' }), { 1: ['error', 'string'] })
+export const decodeConnectResponse = decoder<ConnectResponse>(emptyConnectResponse, CONNECT_RESPONSE)
 
-export const decodeCloseResponse = decoder<ErrorResponse>(() => ({ error: '' }), { 1: ['error', 'string'] })
+const SUBSCRIPTION_RESPONSE: Fields<SubscriptionResponse> = { 2: ['ackInbox', 'string'], 3: ['error', 'string'] }
+
+export const decodeSubscriptionResponse = decoder<SubscriptionResponse>(() => ({ ackInbox: '', error: '' }), SUBSCRIPTION_RESPONSE)
+
+/** PingResponse and CloseResponse alike. */
+const ERROR_RESPONSE: Fields<ErrorResponse> = { 1: ['error', 'string'] }
+
+export const decodePingResponse = decoder<ErrorResponse>(() => ({ error: '' }), ERROR_RESPONSE)
+
+export const decodeCloseResponse = decoder<ErrorResponse>(() => ({ error: '' }), ERROR_RESPONSE)
 
 // ---- encoding -------------------------------------------------------------
 
@@ -308,31 +324,31 @@ export function encodePubAck(guid: string, error = ''): Buffer {
   return w.buf
 }
 
+/** An encoder for a message by the same field table its decoder reads, the fields in number order. */
+function encoder<T>(fields: Fields<T>): (msg: T) => Buffer {
+  const order = Object.entries(fields).map(([num, [key]]) => [Number(num), key] as const)
+  return (msg) => encodeFields(order.map(([num, key]) => [num, msg[key] as EncodedField[1]]))
+}
+
+const encodeErrorResponse = encoder<ErrorResponse>(ERROR_RESPONSE)
+const encodeSubscriptionResponseFields = encoder<SubscriptionResponse>(SUBSCRIPTION_RESPONSE)
+
 export function encodeSubscriptionResponse(ackInbox: string, error = ''): Buffer {
-  return encodeFields([[2, ackInbox], [3, error]])
+  return encodeSubscriptionResponseFields({ ackInbox, error })
 }
 
 export function encodeCloseResponse(error = ''): Buffer {
-  return encodeFields([[1, error]])
+  return encodeErrorResponse({ error })
 }
 
 export function encodePingResponse(error = ''): Buffer {
-  return encodeFields([[1, error]])
+  return encodeErrorResponse({ error })
 }
 
+const encodeConnectResponseFields = encoder<ConnectResponse>(CONNECT_RESPONSE)
+
 export function encodeConnectResponse(r: Partial<ConnectResponse>): Buffer {
-  return encodeFields([
-    [1, r.pubPrefix ?? ''],
-    [2, r.subRequests ?? ''],
-    [3, r.unsubRequests ?? ''],
-    [4, r.closeRequests ?? ''],
-    [5, r.error ?? ''],
-    [6, r.subCloseRequests ?? ''],
-    [7, r.pingRequests ?? ''],
-    [8, r.pingInterval ?? 0],
-    [9, r.pingMaxOut ?? 0],
-    [10, r.protocol ?? 0],
-  ])
+  return encodeConnectResponseFields({ ...emptyConnectResponse(), ...r })
 }
 
 /**
@@ -374,47 +390,22 @@ export function encodeRedelivery(encoded: Uint8Array, redeliveryCount: number): 
 
 // What a client sends.
 
-export function encodeConnectRequest(r: ConnectRequest): Buffer {
-  return encodeFields([
-    [1, r.clientId],
-    [2, r.heartbeatInbox],
-    [3, r.protocol],
-    [4, r.connId],
-    [5, r.pingInterval],
-    [6, r.pingMaxOut],
-  ])
-}
+export const encodeConnectRequest = encoder<ConnectRequest>(CONNECT_REQUEST)
 
-export function encodeSubscriptionRequest(r: SubscriptionRequest): Buffer {
-  return encodeFields([
-    [1, r.clientId],
-    [2, r.subject],
-    [3, r.qGroup],
-    [4, r.inbox],
-    [5, r.maxInFlight],
-    [6, r.ackWaitInSecs],
-    [7, r.durableName],
-    [10, r.startPosition],
-    [11, r.startSequence],
-    [12, r.startTimeDelta],
-  ])
-}
+export const encodeSubscriptionRequest = encoder<SubscriptionRequest>(SUBSCRIPTION_REQUEST)
+
+const encodePingFields = encoder<Ping>(PING)
 
 export function encodePing(connId: Uint8Array): Buffer {
-  return encodeFields([[1, connId]])
+  return encodePingFields({ connId: Buffer.from(connId.buffer, connId.byteOffset, connId.byteLength) })
 }
 
-export function encodeUnsubscribeRequest(r: UnsubscribeRequest): Buffer {
-  return encodeFields([
-    [1, r.clientId],
-    [2, r.subject],
-    [3, r.inbox],
-    [4, r.durableName],
-  ])
-}
+export const encodeUnsubscribeRequest = encoder<UnsubscribeRequest>(UNSUBSCRIBE_REQUEST)
+
+const encodeCloseRequestFields = encoder<CloseRequest>(CLOSE_REQUEST)
 
 export function encodeCloseRequest(clientId: string): Buffer {
-  return encodeFields([[1, clientId]])
+  return encodeCloseRequestFields({ clientId })
 }
 
 /** Ack; sent once per delivered message, so it avoids the generic path (as encodePubAck does). */
